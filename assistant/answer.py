@@ -1,0 +1,104 @@
+"""The Answer: one type shared by the CLI, the HTTP API, the chat UI, batch answering and eval.
+
+`Answer.to_dict()` gives the JSON contract of DESIGN.md:
+
+    {"id", "question", "answer", "abstained", "citations": [{"marker", "paragraph_id", "document_id",
+     "title", "publisher", "date", "url", "paragraph", "text", "quote"}], "searched_for", "timings_ms"}
+
+plus a few optional fields (`notice`, `nearest`) that clients may ignore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+NOT_IN_SOURCES = "The sources do not answer this question."
+
+
+@dataclass
+class Citation:
+    marker: int
+    paragraph_id: str
+    document_id: str
+    title: str
+    publisher: str
+    date: str
+    url: str
+    paragraph: int
+    text: str  # the whole paragraph
+    quote: str  # the sentence(s) of it the answer rests on
+    section: str = ""
+    comment_by: str = ""  # for a reader comment: "Name (role), date"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class NearPassage:
+    """A passage shown beside an abstention: what came closest, asserting nothing."""
+
+    paragraph_id: str
+    title: str
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    searched_for: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+    notice: str = ""  # e.g. "The LLM server did not answer; this is the extractive answer."
+    nearest: list[NearPassage] = field(default_factory=list)
+    confidence: float | None = None  # the answerability score behind the abstain decision
+
+    def to_dict(self) -> dict:
+        data = {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "searched_for": self.searched_for,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.notice:
+            data["notice"] = self.notice
+        if self.nearest:
+            data["nearest"] = [n.to_dict() for n in self.nearest]
+        if self.confidence is not None:
+            data["confidence"] = round(self.confidence, 4)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Answer":
+        return cls(
+            id=data.get("id"),
+            question=data["question"],
+            answer=data["answer"],
+            abstained=bool(data["abstained"]),
+            citations=[Citation(**c) for c in data.get("citations", [])],
+            searched_for=data.get("searched_for", ""),
+            timings_ms=dict(data.get("timings_ms", {})),
+            notice=data.get("notice", ""),
+            nearest=[NearPassage(**n) for n in data.get("nearest", [])],
+            confidence=data.get("confidence"),
+        )
+
+    def with_footnotes(self) -> str:
+        """The answer text followed by its citations as footnotes (for copying, OpenAI clients)."""
+        if not self.citations:
+            return self.answer
+        notes = [
+            f"[{c.marker}] {c.title}{', ' + c.publisher if c.publisher else ''}{', ' + c.date if c.date else ''}, "
+            f"¶{c.paragraph} ({c.paragraph_id}){' ' + c.url if c.url else ''}: “{c.quote}”"
+            for c in self.citations
+        ]
+        return self.answer + "\n\n" + "\n".join(notes)

@@ -1,0 +1,110 @@
+"""The one configuration object: environment variables and flags, with working defaults.
+
+Nothing needs setting for the default path (embedded Chroma under `.assistant/`, the bundled
+MiniLM embedding model, the extractive answerer). An LLM is used only when
+`ASSISTANT_LLM_BASE_URL` is set; a Chroma server only when `ASSISTANT_CHROMA_HOST` is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = ".assistant"
+DEFAULT_COLLECTION = "default"
+MAX_QUESTION_CHARS = 2000
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_list(name: str) -> list[str]:
+    raw = _env(name, "") or ""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the assistant. Build it with `Config.from_env(**overrides)`."""
+
+    # --- the index -------------------------------------------------------------------------
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    # The Chroma collection name; several indexes can share one Chroma server by prefix.
+    chroma_collection: str = "assistant-paragraphs"
+    # A folder holding a sentence-transformers model; None means the bundled all-MiniLM-L6-v2.
+    embed_model_path: str | None = None
+    embed_batch_size: int = 32
+    max_file_bytes: int = 50 * 1024 * 1024
+
+    # --- retrieval (defaults chosen by measurement: docs/benchmarks.md) ---------------------
+    top_k: int = 6  # passages handed to the answerer
+    candidates: int = 40  # per retriever, before fusion
+    fusion: str = "rrf"  # "rrf" or "convex"
+    rrf_k: int = 60
+    dense_weight: float = 0.5  # for fusion="convex" and weighted RRF
+
+    # --- answering --------------------------------------------------------------------------
+    max_answer_words: int = 120
+    max_question_chars: int = MAX_QUESTION_CHARS
+    llm_base_url: str | None = None
+    llm_model: str = "default"
+    llm_api_key: str = "not-needed"
+    llm_timeout_s: float = 30.0
+
+    # --- serving ----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    root_path: str = ""
+    api_tokens: tuple[str, ...] = ()  # "token" or "token:collection1|collection2"
+    trusted_user_header: str | None = None
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    cors_origins: tuple[str, ...] = ()
+    frame_ancestors: str = "'self'"
+
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        """Read `ASSISTANT_*` variables; keyword overrides (from CLI flags) win when not None."""
+        values: dict = {
+            "data_dir": Path(_env("ASSISTANT_DATA_DIR", DEFAULT_DATA_DIR)),
+            "chroma_host": _env("ASSISTANT_CHROMA_HOST"),
+            "chroma_port": int(_env("ASSISTANT_CHROMA_PORT", "8000")),
+            "chroma_collection": _env("ASSISTANT_CHROMA_COLLECTION", "assistant-paragraphs"),
+            "embed_model_path": _env("ASSISTANT_EMBED_MODEL"),
+            "top_k": int(_env("ASSISTANT_TOP_K", "6")),
+            "fusion": _env("ASSISTANT_FUSION", "rrf"),
+            "llm_base_url": _env("ASSISTANT_LLM_BASE_URL"),
+            "llm_model": _env("ASSISTANT_LLM_MODEL", "default"),
+            "llm_api_key": _env("ASSISTANT_LLM_API_KEY", "not-needed"),
+            "llm_timeout_s": float(_env("ASSISTANT_LLM_TIMEOUT", "30")),
+            "host": _env("ASSISTANT_HOST", "127.0.0.1"),
+            "port": int(_env("ASSISTANT_PORT", "7860")),
+            "root_path": _env("ASSISTANT_ROOT_PATH", ""),
+            "api_tokens": tuple(_env_list("ASSISTANT_API_TOKENS")),
+            "trusted_user_header": _env("ASSISTANT_TRUSTED_USER_HEADER"),
+            "trusted_proxies": tuple(_env_list("ASSISTANT_TRUSTED_PROXIES") or ["127.0.0.1"]),
+            "cors_origins": tuple(_env_list("ASSISTANT_CORS_ORIGINS")),
+            "frame_ancestors": _env("ASSISTANT_FRAME_ANCESTORS", "'self'"),
+        }
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = Path(value) if key == "data_dir" else value
+        return cls(**values)
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def uses_chroma_server(self) -> bool:
+        return bool(self.chroma_host)
+
+    @property
+    def uses_llm(self) -> bool:
+        return bool(self.llm_base_url)

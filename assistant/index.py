@@ -1,0 +1,424 @@
+"""The index: the one module that knows the storage layout. Ingest writes through it; the
+assistant reads through it.
+
+Layout of the data folder (`--data-dir`, `ASSISTANT_DATA_DIR`, default `.assistant/`):
+
+    catalog.sqlite3   the manifest: documents (content hash, metadata), paragraphs (text, sentence
+                      spans, sentence vectors), and the embedding model's name and dimension
+    chroma/           the embedded Chroma store of paragraph vectors (unless a Chroma server is set)
+    lexical/          the BM25 index (bm25s) over title + section + paragraph text
+
+Write order makes an interrupted ingest safe: a document's vectors go to Chroma first, then its
+catalog rows are committed in one SQLite transaction. The catalog commit is what marks a document
+done, so a kill before it means the next run redoes that document (Chroma writes are idempotent
+by paragraph id), and a kill after it loses nothing. The BM25 index is rebuilt after the
+documents; if it is stale (a kill came first), readers rebuild it in memory from the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import Config
+from assistant.errors import IndexModelMismatch, IndexNotReady
+from assistant.records import Comment, Document, Paragraph, Span
+
+SCHEMA_VERSION = "1"
+CATALOG_FILE = "catalog.sqlite3"
+CHROMA_DIR = "chroma"
+LEXICAL_DIR = "lexical"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY, path TEXT NOT NULL, collection TEXT NOT NULL, content_hash TEXT NOT NULL,
+    title TEXT, publisher TEXT, author TEXT, date TEXT, url TEXT,
+    paragraph_count INTEGER NOT NULL, ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    id TEXT PRIMARY KEY, document_id TEXT NOT NULL, number INTEGER NOT NULL, collection TEXT NOT NULL,
+    section TEXT, kind TEXT, text TEXT NOT NULL, sentences TEXT NOT NULL, comment TEXT,
+    sentence_vectors BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paragraphs_by_document ON paragraphs (document_id, number);
+"""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A paragraph found by one retriever, with that retriever's score."""
+
+    paragraph_id: str
+    score: float
+
+
+class _Lexical:
+    """BM25 over the catalog's paragraphs, with the id of each row."""
+
+    def __init__(self, bm25, ids: list[str], collections: np.ndarray, documents: list[str], generation: int):
+        self.bm25 = bm25
+        self.ids = ids
+        self.collections = collections
+        self.documents = np.array(documents, dtype=object)
+        self.generation = generation
+
+
+class Index:
+    """Open with `Index.open(config)`. Safe to share between threads."""
+
+    def __init__(self, config: Config, embed_model_name: str):
+        self.config = config
+        self.data_dir = Path(config.data_dir)
+        self.embed_model_name = embed_model_name
+        self._local = threading.local()
+        self._lexical: _Lexical | None = None
+        self._lexical_lock = threading.Lock()
+        self._vector_store = None
+        self._chroma_collection = None
+        self._chroma_lock = threading.Lock()
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, config: Config, embed_model_name: str, create: bool = False) -> "Index":
+        """Open the index in `config.data_dir`. With create=False a missing index is IndexNotReady;
+        an index built with another embedding model is IndexModelMismatch."""
+        data_dir = Path(config.data_dir)
+        catalog = data_dir / CATALOG_FILE
+        if not catalog.exists():
+            if not create:
+                raise IndexNotReady(
+                    f"no index in {data_dir}/ yet: run `assistant ingest sources/` (or set --data-dir / ASSISTANT_DATA_DIR)"
+                )
+            data_dir.mkdir(parents=True, exist_ok=True)
+        index = cls(config, embed_model_name)
+        db = index._db()
+        db.executescript(_SCHEMA)
+        stored_model = index.meta("embed_model")
+        if stored_model is None:
+            if create:
+                index.set_meta("embed_model", embed_model_name)
+                index.set_meta("schema", SCHEMA_VERSION)
+                index.set_meta("generation", "0")
+        elif stored_model != embed_model_name:
+            raise IndexModelMismatch(
+                f"the index in {data_dir}/ was built with the embedding model {stored_model!r}, "
+                f"not {embed_model_name!r}: re-ingest (delete {data_dir}/ and run `assistant ingest`)"
+            )
+        return index
+
+    def _db(self) -> sqlite3.Connection:
+        # One connection per thread; WAL lets readers go on while an ingest writes.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.data_dir / CATALOG_FILE, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def meta(self, key: str) -> str | None:
+        row = self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta("generation") or 0)
+
+    def check_dimension(self, dimension: int) -> None:
+        stored = self.meta("embed_dim")
+        if stored is None:
+            self.set_meta("embed_dim", str(dimension))
+        elif int(stored) != dimension:
+            raise IndexModelMismatch(
+                f"the index holds {stored}-dimensional vectors but the embedding model gives {dimension}: re-ingest"
+            )
+
+    # --- Chroma (through llama-index's ChromaVectorStore) ------------------------------------
+
+    def _chroma(self):
+        if self._vector_store is None:
+            with self._chroma_lock:
+                if self._vector_store is None:
+                    import chromadb
+                    from chromadb.config import Settings
+                    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+                    settings = Settings(anonymized_telemetry=False)
+                    if self.config.uses_chroma_server:
+                        client = chromadb.HttpClient(
+                            host=self.config.chroma_host, port=self.config.chroma_port, settings=settings
+                        )
+                    else:
+                        client = chromadb.PersistentClient(path=str(self.data_dir / CHROMA_DIR), settings=settings)
+                    # We always pass our own vectors: Chroma's default embedding function would try
+                    # to download a model, so it is never asked to embed anything.
+                    collection = client.get_or_create_collection(
+                        self.config.chroma_collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                    )
+                    self._chroma_collection = collection
+                    self._vector_store = ChromaVectorStore(chroma_collection=collection)
+        return self._vector_store
+
+    def dense_search(
+        self, query_vector: np.ndarray, k: int, collections: list[str] | None = None, documents: list[str] | None = None
+    ) -> list[Hit]:
+        from llama_index.core.vector_stores.types import (
+            FilterOperator,
+            MetadataFilter,
+            MetadataFilters,
+            VectorStoreQuery,
+        )
+
+        filters = []
+        if collections:
+            filters.append(MetadataFilter(key="collection", value=list(collections), operator=FilterOperator.IN))
+        if documents:
+            filters.append(MetadataFilter(key="document_id", value=list(documents), operator=FilterOperator.IN))
+        query = VectorStoreQuery(
+            query_embedding=query_vector.tolist(),
+            similarity_top_k=k,
+            filters=MetadataFilters(filters=filters) if filters else None,
+        )
+        store = self._chroma()
+        if self._chroma_collection.count() == 0:
+            return []
+        result = store.query(query)
+        # ChromaVectorStore reports exp(-distance); with cosine distance that is exp(cos - 1).
+        return [Hit(pid, float(1.0 + np.log(max(sim, 1e-12)))) for pid, sim in zip(result.ids, result.similarities)]
+
+    # --- BM25 -------------------------------------------------------------------------------
+
+    def _lexical_index(self) -> _Lexical:
+        generation = self.generation
+        current = self._lexical
+        if current is not None and current.generation == generation:
+            return current
+        with self._lexical_lock:
+            if self._lexical is None or self._lexical.generation != generation:
+                self._lexical = self._load_lexical(generation) or self._build_lexical(generation)
+            return self._lexical
+
+    def _load_lexical(self, generation: int) -> _Lexical | None:
+        import bm25s
+
+        folder = self.data_dir / LEXICAL_DIR
+        try:
+            info = json.loads((folder / "rows.json").read_text())
+            if info["generation"] != generation:
+                return None  # stale: an ingest was interrupted before rebuilding it
+            bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0) if info["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return None
+        return _Lexical(bm25, info["ids"], np.array(info["collections"], dtype=object), info["documents"], generation)
+
+    def _build_lexical(self, generation: int) -> _Lexical:
+        import bm25s
+
+        from assistant.text import content_terms
+
+        rows = self._db().execute(
+            "SELECT p.id, p.collection, p.document_id, COALESCE(d.title, ''), COALESCE(p.section, ''), p.text, p.comment "
+            "FROM paragraphs p LEFT JOIN documents d ON d.id = p.document_id ORDER BY p.document_id, p.number"
+        ).fetchall()
+        ids = [r[0] for r in rows]
+        corpus = []
+        for _, _, _, title, section, text, comment in rows:
+            byline = json.loads(comment)["author"] if comment else ""
+            corpus.append(content_terms(f"{title}\n{section}\n{byline}\n{text}") or ["_empty_"])
+        bm25 = None
+        if corpus:
+            # k1=0.9, b=0.4: the Anserini defaults, measured on SciFact in docs/benchmarks.md.
+            bm25 = bm25s.BM25(k1=0.9, b=0.4)
+            bm25.index(corpus, show_progress=False)
+        return _Lexical(bm25, ids, np.array([r[1] for r in rows], dtype=object), [r[2] for r in rows], generation)
+
+    def rebuild_lexical(self) -> None:
+        """Rebuild the persisted BM25 index from the catalog (atomically replacing the old one)."""
+        generation = self.generation
+        lexical = self._build_lexical(generation)
+        folder = self.data_dir / LEXICAL_DIR
+        tmp = self.data_dir / f"{LEXICAL_DIR}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if lexical.bm25 is not None:
+            lexical.bm25.save(str(tmp), show_progress=False)
+        rows = {"generation": generation, "ids": lexical.ids, "collections": list(lexical.collections),
+                "documents": list(lexical.documents)}
+        (tmp / "rows.json").write_text(json.dumps(rows))
+        old = self.data_dir / f"{LEXICAL_DIR}.old-{os.getpid()}"
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+        with self._lexical_lock:
+            self._lexical = lexical
+
+    @property
+    def lexical_is_stale(self) -> bool:
+        try:
+            info = json.loads((self.data_dir / LEXICAL_DIR / "rows.json").read_text())
+            return info["generation"] != self.generation
+        except (OSError, ValueError, KeyError):
+            return True
+
+    def lexical_search(
+        self, terms: list[str], k: int, collections: list[str] | None = None, documents: list[str] | None = None
+    ) -> list[Hit]:
+        lexical = self._lexical_index()
+        if lexical.bm25 is None or not terms:
+            return []
+        scores = lexical.bm25.get_scores(terms)
+        if collections:
+            scores = np.where(np.isin(lexical.collections, collections), scores, 0.0)
+        if documents:
+            scores = np.where(np.isin(lexical.documents, documents), scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [Hit(lexical.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    # --- catalog reads ----------------------------------------------------------------------
+
+    def documents(self, collections: list[str] | None = None) -> list[Document]:
+        sql = "SELECT id, path, title, publisher, author, date, url, collection, content_hash, paragraph_count FROM documents"
+        params: list = []
+        if collections:
+            sql += f" WHERE collection IN ({','.join('?' * len(collections))})"
+            params = list(collections)
+        rows = self._db().execute(sql + " ORDER BY id", params).fetchall()
+        return [_document(r) for r in rows]
+
+    def document(self, document_id: str) -> Document | None:
+        row = self._db().execute(
+            "SELECT id, path, title, publisher, author, date, url, collection, content_hash, paragraph_count "
+            "FROM documents WHERE id=?", (document_id,)
+        ).fetchone()
+        return _document(row) if row else None
+
+    def paragraphs_of(self, document_id: str) -> list[Paragraph]:
+        rows = self._db().execute(
+            f"SELECT {_PARAGRAPH_COLUMNS} FROM paragraphs WHERE document_id=? ORDER BY number", (document_id,)
+        ).fetchall()
+        return [_paragraph(r) for r in rows]
+
+    def paragraphs(self, ids: list[str]) -> dict[str, Paragraph]:
+        if not ids:
+            return {}
+        rows = self._db().execute(
+            f"SELECT {_PARAGRAPH_COLUMNS} FROM paragraphs WHERE id IN ({','.join('?' * len(ids))})", list(ids)
+        ).fetchall()
+        return {r[0]: _paragraph(r) for r in rows}
+
+    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        rows = self._db().execute(
+            f"SELECT id, sentence_vectors FROM paragraphs WHERE id IN ({','.join('?' * len(ids))})", list(ids)
+        ).fetchall()
+        dim = int(self.meta("embed_dim") or 384)
+        return {pid: np.frombuffer(blob, dtype=np.float32).reshape(-1, dim) for pid, blob in rows}
+
+    def paragraph_count(self) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+
+    # --- writes (used by ingest) -------------------------------------------------------------
+
+    def write_document(self, document: Document, paragraph_vectors: np.ndarray, sentence_vectors: list[np.ndarray]) -> None:
+        """Replace a document's paragraphs everywhere. Chroma first, catalog commit last."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        store = self._chroma()
+        store.delete(document.id)
+        nodes = []
+        for paragraph, vector in zip(document.paragraphs, paragraph_vectors):
+            node = TextNode(
+                id_=paragraph.id,
+                text=paragraph.text,
+                embedding=vector.tolist(),
+                metadata={"paragraph_id": paragraph.id, "collection": document.collection, "number": paragraph.number},
+            )
+            # llama-index stores the SOURCE node id as `document_id`, the key filters use.
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=document.id)
+            nodes.append(node)
+        if nodes:
+            store.add(nodes)
+
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM paragraphs WHERE document_id=?", (document.id,))
+            db.executemany(
+                "INSERT INTO paragraphs (id, document_id, number, collection, section, kind, text, sentences, comment, sentence_vectors) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        p.id, document.id, p.number, document.collection, p.section, p.kind, p.text,
+                        json.dumps([[s.start, s.end] for s in p.sentences]),
+                        json.dumps(p.comment.__dict__) if p.comment else None,
+                        np.ascontiguousarray(vectors, dtype=np.float32).tobytes(),
+                    )
+                    for p, vectors in zip(document.paragraphs, sentence_vectors)
+                ],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO documents (id, path, collection, content_hash, title, publisher, author, date, url, "
+                "paragraph_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (document.id, document.path, document.collection, document.content_hash, document.title, document.publisher,
+                 document.author, document.date, document.url, len(document.paragraphs), time.time()),
+            )
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def delete_document(self, document_id: str) -> None:
+        self._chroma().delete(document_id)
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM paragraphs WHERE document_id=?", (document_id,))
+        db.execute("DELETE FROM documents WHERE id=?", (document_id,))
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+        db.execute("COMMIT")
+
+    def chroma_count(self) -> int:
+        self._chroma()
+        return self._chroma_collection.count()
+
+
+_PARAGRAPH_COLUMNS = "id, document_id, number, collection, section, kind, text, sentences, comment"
+
+
+def _paragraph(row) -> Paragraph:
+    pid, document_id, number, collection, section, kind, text, sentences, comment = row
+    return Paragraph(
+        document_id=document_id,
+        number=number,
+        text=text,
+        section=section or "",
+        kind=kind or "paragraph",
+        sentences=[Span(a, b) for a, b in json.loads(sentences)],
+        comment=Comment(**json.loads(comment)) if comment else None,
+        collection=collection,
+    )
+
+
+def _document(row) -> Document:
+    id_, path, title, publisher, author, date, url, collection, content_hash, count = row
+    return Document(
+        id=id_, path=path, title=title or id_, publisher=publisher or "", author=author or "", date=date or "",
+        url=url or "", collection=collection, content_hash=content_hash, paragraph_count=count,
+    )

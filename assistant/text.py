@@ -1,0 +1,66 @@
+"""Word-level text helpers shared by the lexical index, the answerer and the citation check.
+
+One tokenizer for all of them, so "organisations" in a question matches "organisation" in a
+paragraph the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Lucene's English stop words plus question words and fillers that carry no topic.
+STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then there these
+    they this to was will with what which who whom whose when where why how does did do done doing has have had
+    having i me my we our you your he him his she her its them those am been being were would could should
+    can may might must shall about above after again against all any because before below between both
+    during each few from further here more most nor off once only other out over own same so some than too
+    under until up very s t just don now also said says say according tell told give given please""".split()
+)
+
+_WORD = re.compile(r"[A-Za-z0-9£$€%][A-Za-z0-9£$€%'’.\-]*[A-Za-z0-9%]|[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, with possessive 's removed."""
+    out = []
+    for w in _WORD.findall(text):
+        w = w.lower().replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        out.append(w.strip(".'-"))
+    return [w for w in out if w]
+
+
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words that are not stop words: what the BM25 index and overlap checks count."""
+    stemmer = _stemmer()
+    return stemmer.stemWords([w for w in words(text) if w not in STOPWORDS])
+
+
+NUMBER_RE = re.compile(r"(?<![\w.])(?:£|\$|€)?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|per cent|million|billion|bn|m)\b)?")
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as written, normalised (commas dropped): an answer must not invent any."""
+    return {re.sub(r"[,\s]", "", m.group(0)).lower() for m in NUMBER_RE.finditer(text)}
+
+
+def capitalised_names(text: str) -> set[str]:
+    """Capitalised words not at a sentence start: a rough set of names an answer must not invent."""
+    names = set()
+    for m in re.finditer(r"(?<=[a-z,;:]\s)([A-Z][a-zA-Z’'\-]+)", text):
+        names.add(m.group(1).lower())
+    return names

@@ -1,0 +1,1 @@
+"""Evaluation: the question set on the sources, the RAGAS suite, citation metrics and benchmarks."""

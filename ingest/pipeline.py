@@ -1,0 +1,307 @@
+"""The ingest run: find files, load and clean them, embed what changed, write the index.
+
+Incremental by content hash: an unchanged document costs one hash and one catalog read; a changed
+one is re-embedded alone; a document gone from the given folders is deleted from every index.
+Each document is committed on its own (see assistant/index.py for the write order), so a run that
+is killed part-way loses only the batch in flight and the next run picks up from there.
+One bad file never aborts the run: it is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from assistant.config import DEFAULT_COLLECTION, Config
+from assistant.records import Document, Paragraph
+from ingest.cleaning import CLEANER_VERSION, clean
+from ingest.loaders import SUPPORTED_EXTENSIONS, UnreadableDocument, load
+from ingest.segment import split_sentences
+
+METADATA_FILE = "metadata.toml"
+# Files that live beside documents but are not documents.
+IGNORED_NAMES = {METADATA_FILE, "readme.md", ".gitkeep", ".ds_store"}
+# Sentences encoded per model call; documents are committed after each group.
+EMBED_GROUP_SENTENCES = 512
+
+
+class IngestError(Exception):
+    """The run cannot start (another ingest holds the lock, a path does not exist)."""
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    paragraphs_embedded: int = 0
+    sentences_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ingested_anything(self) -> bool:
+        return bool(self.added or self.changed or self.unchanged or self.removed)
+
+    def summary(self) -> str:
+        lines = [
+            f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
+            f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)} "
+            f"({self.paragraphs_embedded} paragraphs embedded in {self.seconds:.1f} s)"
+        ]
+        for skipped in self.skipped:
+            lines.append(f"  skipped {skipped.path}: {skipped.reason}")
+        return "\n".join(lines)
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "document"
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+    """Files under `paths` (recursively), sorted; unsupported files reported as skipped."""
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for root in paths:
+        if not root.exists():
+            raise IngestError(f"{root} does not exist")
+        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in candidates:
+            if path.name.lower() in IGNORED_NAMES or any(part.startswith(".") for part in path.relative_to(root.parent if root.is_file() else root).parts):
+                continue
+            if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                skipped.append(Skipped(str(path), f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            files.append(path)
+    return files, skipped
+
+
+def _folder_metadata(folder: Path, cache: dict) -> dict:
+    if folder not in cache:
+        meta_file = folder / METADATA_FILE
+        try:
+            cache[folder] = tomllib.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
+        except (tomllib.TOMLDecodeError, OSError) as exc:
+            raise IngestError(f"{meta_file} is not valid TOML: {exc}") from exc
+    return cache[folder]
+
+
+def parse_document(path: Path, document_id: str, collection: str, metadata: dict, max_bytes: int) -> Document:
+    """Load, clean and segment one file. Raises UnreadableDocument with the reason."""
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableDocument("empty file")
+    if size > max_bytes:
+        raise UnreadableDocument(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+    raw = path.read_bytes()
+    blocks = load(path)
+    cleaned = clean(blocks)
+    if not cleaned.paragraphs:
+        raise UnreadableDocument("no text found after cleaning")
+    url = metadata.get("url") or ""
+    if not url and cleaned.citation:
+        if m := re.search(r"https?://\S+", cleaned.citation):
+            url = m.group(0).rstrip(".,)")
+    document = Document(
+        id=document_id,
+        path=str(path.resolve()),
+        title=metadata.get("title") or cleaned.title or path.stem,
+        publisher=metadata.get("publisher", ""),
+        author=metadata.get("author", ""),
+        date=metadata.get("date") or cleaned.date,
+        url=url,
+        collection=collection,
+    )
+    for number, para in enumerate(cleaned.paragraphs, start=1):
+        document.paragraphs.append(
+            Paragraph(
+                document_id=document_id,
+                number=number,
+                text=para.text,
+                section=para.section,
+                kind=para.kind,
+                sentences=split_sentences(para.text),
+                comment=para.comment,
+                collection=collection,
+            )
+        )
+    document.content_hash = content_hash(raw, metadata, collection)
+    return document
+
+
+def content_hash(raw: bytes, metadata: dict, collection: str) -> str:
+    """What decides whether a document must be re-ingested: its bytes, its metadata entry, the
+    collection and the cleaner's rules. Computed before parsing, so unchanged files cost one read."""
+    hasher = hashlib.sha256(raw)
+    hasher.update(json.dumps({"meta": metadata, "cleaner": CLEANER_VERSION, "collection": collection}, sort_keys=True).encode())
+    return hasher.hexdigest()
+
+
+def embed_documents(documents: list[Document], embedder, batch_size: int) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """One encode call for the sentences of several documents. A paragraph's vector is the
+    normalised mean of its sentence vectors, so each text is encoded once (ingest runs at the
+    model's raw speed) and the answerer gets sentence vectors for free."""
+    texts: list[str] = []
+    for doc in documents:
+        for p in doc.paragraphs:
+            sentences = p.sentence_texts() or [p.text]
+            texts.extend(sentences)
+    vectors = embedder.encode(texts, batch_size=batch_size)
+    out = []
+    i = 0
+    for doc in documents:
+        para_vectors = []
+        sent_vectors = []
+        for p in doc.paragraphs:
+            n = max(1, len(p.sentences))
+            block = vectors[i : i + n]
+            i += n
+            mean = block.mean(axis=0)
+            para_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
+            sent_vectors.append(block)
+        out.append((np.array(para_vectors, dtype=np.float32), sent_vectors))
+    return out
+
+
+class _Lock:
+    """One ingest at a time per data folder."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self.handle.close()
+            raise IngestError(f"another ingest is running on {self.path.parent}/") from exc
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def run_ingest(
+    paths: list[Path],
+    config: Config,
+    collection: str = DEFAULT_COLLECTION,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest `paths` into the index of `config.data_dir`, incrementally."""
+    import time
+
+    from assistant.embedding import get_embedder
+    from assistant.index import Index
+
+    started = time.perf_counter()
+    report = IngestReport()
+    embedder = get_embedder(config.embed_model_path)
+    with _Lock(Path(config.data_dir) / "ingest.lock"):
+        index = Index.open(config, embedder.name, create=True)
+        files, report.skipped = discover(paths)
+
+        known = {d.id: d for d in index.documents()}
+        ids_by_path = {d.path: d.id for d in known.values()}
+        taken: set[str] = set()
+        metadata_cache: dict = {}
+        pending: list[tuple[Document, bool]] = []  # (document, is_new)
+        seen_ids: set[str] = set()
+        for path in files:
+            resolved = str(path.resolve())
+            document_id = ids_by_path.get(resolved) or slugify(path.stem)
+            if document_id in taken or (document_id in known and known[document_id].path != resolved and Path(known[document_id].path).exists()):
+                document_id = f"{document_id}-{hashlib.sha1(resolved.encode()).hexdigest()[:6]}"
+            taken.add(document_id)
+            try:
+                metadata = _folder_metadata(path.parent, metadata_cache).get(path.name, {})
+                previous = known.get(document_id)
+                if previous is not None and path.stat().st_size <= config.max_file_bytes:
+                    if previous.content_hash == content_hash(path.read_bytes(), metadata, collection):
+                        seen_ids.add(document_id)
+                        report.unchanged.append(document_id)
+                        continue
+                document = parse_document(path, document_id, collection, metadata, config.max_file_bytes)
+            except UnreadableDocument as exc:
+                report.skipped.append(Skipped(str(path), str(exc)))
+                continue
+            except (OSError, IngestError) as exc:
+                report.skipped.append(Skipped(str(path), f"cannot read: {exc}"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a loader bug on one file must not abort the run
+                report.skipped.append(Skipped(str(path), f"failed to parse ({exc.__class__.__name__}: {exc})"))
+                continue
+            seen_ids.add(document_id)
+            pending.append((document, previous is None))
+
+        # Removed: documents of this collection that lived under the given paths and are gone.
+        roots = [str(p.resolve()) for p in paths]
+        for doc in known.values():
+            if doc.id in seen_ids or doc.collection != collection:
+                continue
+            under_root = any(doc.path == r or doc.path.startswith(r.rstrip("/") + "/") for r in roots)
+            if under_root and not Path(doc.path).exists():
+                index.delete_document(doc.id)
+                report.removed.append(doc.id)
+
+        total_sentences = sum(max(1, len(p.sentences)) for d, _ in pending for p in d.paragraphs)
+        bar = None
+        if progress and pending:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total_sentences, unit="sent", desc="embedding", dynamic_ncols=True)
+        done = 0
+        group: list[tuple[Document, bool]] = []
+        group_size = 0
+
+        def flush() -> None:
+            nonlocal done, group, group_size
+            if not group:
+                return
+            docs = [d for d, _ in group]
+            for (document, is_new), (para_vectors, sent_vectors) in zip(group, embed_documents(docs, embedder, config.embed_batch_size)):
+                if not index.meta("embed_dim"):
+                    index.check_dimension(para_vectors.shape[1])
+                index.write_document(document, para_vectors, sent_vectors)
+                (report.added if is_new else report.changed).append(document.id)
+                report.paragraphs_embedded += len(document.paragraphs)
+            report.sentences_embedded += group_size
+            done += group_size
+            if bar is not None:
+                bar.update(group_size)
+            if on_progress is not None:
+                on_progress(done, total_sentences)
+            group, group_size = [], 0
+
+        for document, is_new in pending:
+            group.append((document, is_new))
+            group_size += sum(max(1, len(p.sentences)) for p in document.paragraphs)
+            if group_size >= EMBED_GROUP_SENTENCES:
+                flush()
+        flush()
+        if bar is not None:
+            bar.close()
+
+        if report.added or report.changed or report.removed or index.lexical_is_stale:
+            index.rebuild_lexical()
+    report.seconds = time.perf_counter() - started
+    return report
