@@ -66,6 +66,12 @@ class _Lexical:
 
     def __init__(self, bm25, ids: list[str], collections: np.ndarray, documents: list[str], generation: int):
         self.bm25 = bm25
+        # Document frequency of each term, for IDF weights outside BM25 (answerability, overlap).
+        self.doc_freq: dict[str, int] = {}
+        if bm25 is not None:
+            indptr = np.asarray(bm25.scores["indptr"])
+            counts = np.diff(indptr)
+            self.doc_freq = {term: int(counts[i]) for term, i in bm25.vocab_dict.items() if i < len(counts)}
         self.ids = ids
         self.collections = collections
         self.documents = np.array(documents, dtype=object)
@@ -273,6 +279,12 @@ class Index:
             return info["generation"] != self.generation
         except (OSError, ValueError, KeyError):
             return True
+
+    def idf(self, terms: list[str]) -> dict[str, float]:
+        """Inverse document frequency of each term over the paragraphs (unseen terms get the maximum)."""
+        lexical = self._lexical_index()
+        n = max(1, len(lexical.ids))
+        return {t: float(np.log(1 + (n - lexical.doc_freq.get(t, 0) + 0.5) / (lexical.doc_freq.get(t, 0) + 0.5))) for t in terms}
 
     def lexical_search(
         self, terms: list[str], k: int, collections: list[str] | None = None, documents: list[str] | None = None

@@ -1,0 +1,283 @@
+"""The `assistant` command. Each subcommand imports what it needs when it runs, so
+`assistant --help` is instant.
+
+    assistant ingest [PATHS...] [--collection NAME]   build or update the index (default: sources/)
+    assistant sources [show DOC]                      list documents, or one document's paragraphs
+    assistant ask QUESTION [--json]                   answer one question, citing paragraphs
+    assistant chat                                    a terminal chat, with follow-up questions
+    assistant batch INPUT --out OUTPUT                answer a file of questions
+    assistant serve                                   the HTTP API and the web chat
+    assistant eval                                    score answers on the evaluation set
+    assistant bench ...                               speed and quality benchmarks
+
+Every command takes --data-dir (or ASSISTANT_DATA_DIR; default .assistant/).
+Exit codes: 0 ok, 1 failure, 2 bad input (e.g. an empty or over-long question).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant.offline import switch_off_telemetry
+
+switch_off_telemetry()
+
+
+def _config(args, **extra):
+    from assistant.config import Config
+
+    return Config.from_env(data_dir=getattr(args, "data_dir", None), **extra)
+
+
+def _error(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+# --- ingest and sources -------------------------------------------------------------------------
+
+
+def cmd_ingest(args) -> int:
+    from ingest.pipeline import IngestError, run_ingest
+
+    paths = [Path(p) for p in (args.paths or ["sources"])]
+    try:
+        report = run_ingest(paths, _config(args), collection=args.collection, progress=not args.quiet)
+    except IngestError as exc:
+        return _error(str(exc))
+    print(report.summary())
+    return 0 if report.ingested_anything else 1
+
+
+def cmd_sources(args) -> int:
+    from assistant.embedding import BUNDLED_MODEL_NAME, Embedder
+    from assistant.errors import IndexNotReady
+    from assistant.index import Index
+
+    config = _config(args)
+    name = BUNDLED_MODEL_NAME if config.embed_model_path is None else Embedder(config.embed_model_path).name
+    try:
+        index = Index.open(config, name)
+    except IndexNotReady as exc:
+        return _error(str(exc))
+    if args.action == "show":
+        if not args.document:
+            return _error("which document? `assistant sources show DOCUMENT-ID`", 2)
+        document = index.document(args.document)
+        if document is None:
+            known = ", ".join(d.id for d in index.documents())
+            return _error(f"no document {args.document!r}; known: {known}", 2)
+        print(f"{document.title}\n{', '.join(x for x in (document.author, document.publisher, document.date, document.url) if x)}\n")
+        for p in index.paragraphs_of(document.id):
+            label = f"[{p.id}]"
+            if p.section:
+                label += f" ({p.section})"
+            if p.comment:
+                label += f" comment by {p.comment.author}{', ' + p.comment.role if p.comment.role else ''}, {p.comment.date}"
+            print(label)
+            print(p.text + "\n")
+        return 0
+    documents = index.documents()
+    if args.json:
+        print(json.dumps([{k: v for k, v in d.__dict__.items() if k != "paragraphs"} for d in documents], indent=2))
+        return 0
+    if not documents:
+        print("no documents yet: run `assistant ingest sources/`")
+        return 0
+    width = max(len(d.id) for d in documents)
+    print(f"{'document':<{width}}  {'collection':<10}  {'¶':>4}  title")
+    for d in documents:
+        print(f"{d.id:<{width}}  {d.collection:<10}  {d.paragraph_count:>4}  {d.title}")
+    return 0
+
+
+# --- asking ----------------------------------------------------------------------------------------
+
+
+def _open_assistant(args):
+    from assistant.core import Assistant
+
+    return Assistant.open(config=_config(args))
+
+
+def print_answer(answer, show_passages: bool = True) -> None:
+    print(answer.answer)
+    if answer.searched_for and answer.searched_for != answer.question:
+        print(f"\n(searched for: {answer.searched_for})")
+    if answer.notice:
+        print(f"\nnote: {answer.notice}")
+    for c in answer.citations:
+        who = f" — reader comment by {c.comment_by}" if c.comment_by else ""
+        print(f"\n[{c.marker}] {c.title}{', ' + c.publisher if c.publisher else ''}{', ' + c.date if c.date else ''}, ¶{c.paragraph} ({c.paragraph_id}){who}")
+        if c.url:
+            print(f"    {c.url}")
+        print(f"    “{c.quote}”")
+    if answer.abstained and show_passages and answer.nearest:
+        print("\nNearest passages (they do not answer the question):")
+        for n in answer.nearest:
+            print(f"  - {n.paragraph_id}: {n.text[:160]}{'…' if len(n.text) > 160 else ''}")
+
+
+def cmd_ask(args) -> int:
+    from assistant.errors import AssistantError, BadQuestion, IndexNotReady
+
+    question = " ".join(args.question)
+    if question == "-":
+        question = sys.stdin.read()
+    try:
+        assistant = _open_assistant(args)
+        answer = assistant.ask(question, collections=args.collection or None, documents=args.document or None)
+    except BadQuestion as exc:
+        return _error(str(exc), 2)
+    except IndexNotReady as exc:
+        return _error(str(exc))
+    except AssistantError as exc:
+        return _error(str(exc))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_answer(answer)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from assistant.errors import BadQuestion, IndexNotReady
+
+    try:
+        assistant = _open_assistant(args)
+    except IndexNotReady as exc:
+        return _error(str(exc))
+    history: list[dict] = []
+    print("Ask about the sources. Follow-up questions work. Empty line or Ctrl-D to quit; /new starts over.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        if question == "/new":
+            history = []
+            print("(new conversation)")
+            continue
+        try:
+            answer = assistant.ask(question, history=history)
+        except BadQuestion as exc:
+            print(f"error: {exc}")
+            continue
+        print()
+        print_answer(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+# --- the commands other modules own -----------------------------------------------------------------
+
+
+def cmd_batch(args) -> int:
+    from assistant.batch.command import run
+
+    return run(args)
+
+
+def cmd_serve(args) -> int:
+    from assistant.server import run
+
+    return run(args)
+
+
+def cmd_eval(args) -> int:
+    from eval.suite import run
+
+    return run(args)
+
+
+def cmd_bench(args) -> int:
+    from eval.bench import run
+
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Answers questions from your documents, citing the exact paragraphs, and says so when they don't.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="index folder (default: $ASSISTANT_DATA_DIR or .assistant/)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="build or update the index from files and folders")
+    p.add_argument("paths", nargs="*", help="files or folders (default: sources/)")
+    p.add_argument("--collection", default="default", help="collection the documents belong to (default: default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sources", parents=[common], help="list the documents, or `sources show DOC` for its paragraphs")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("document", nargs="?", help="document id (for show)")
+    p.add_argument("--json", action="store_true", help="machine-readable list")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("ask", parents=[common], help="answer one question with paragraph citations")
+    p.add_argument("question", nargs="+", help="the question ('-' reads it from standard input)")
+    p.add_argument("--json", action="store_true", help="print the Answer JSON")
+    p.add_argument("--collection", action="append", help="search only this collection (repeatable)")
+    p.add_argument("--document", action="append", help="search only this document id (repeatable)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", parents=[common], help="chat in the terminal (follow-up questions work)")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("batch", parents=[common], help="answer a file of questions (.csv .xlsx .txt .jsonl .docx)")
+    p.add_argument("input", help="questions file")
+    p.add_argument("--out", required=True, help="output file: .jsonl .xlsx .docx .csv or .md")
+    p.add_argument("--collection", action="append", help="search only this collection (repeatable)")
+    p.add_argument("--workers", type=int, default=1, help="questions answered concurrently (useful with an LLM server)")
+    p.add_argument("--force", action="store_true", help="redo questions already answered in OUTPUT's checkpoint")
+    p.add_argument("--max-rows", type=int, default=5000, help="refuse inputs with more questions than this")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the HTTP API and the web chat")
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 7860)")
+    p.add_argument("--root-path", default=None, help="sub-path behind a reverse proxy (ASSISTANT_ROOT_PATH)")
+    p.add_argument("--insecure", action="store_true", help="allow binding beyond loopback without auth")
+    p.add_argument("--no-ingest", action="store_true", help="do not ingest sources/ when the index is missing or stale")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[common], help="score the assistant on the evaluation set")
+    p.add_argument("--split", default="test", choices=["dev", "test", "all"])
+    p.add_argument("--judge-url", help="OpenAI-compatible base URL of a judge LLM (enables LLM metrics)")
+    p.add_argument("--judge-model", default="default", help="judge model name")
+    p.add_argument("--gate", action="store_true", help="exit non-zero when a metric falls below eval/thresholds.toml")
+    p.add_argument("--report", default="eval/reports/latest.md", help="where to write the report")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ask, batch, retrieval (scifact), refusal (squad2)")
+    p.add_argument("which", choices=["ingest", "ask", "batch", "scifact", "squad2", "startup"])
+    p.add_argument("path", nargs="?", help="corpus or benchmark data folder")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many queries/questions")
+    p.add_argument("--out", default=None, help="where to write run files or figures")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

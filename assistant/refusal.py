@@ -1,0 +1,99 @@
+"""Answerability: does the retrieved evidence answer the question, or should the assistant abstain?
+
+One score is rarely enough (notes/answering.md), so the decision is a small logistic model over
+signals that separate "not in the sources" from "answerable":
+- how close the best paragraph and the best sentence are to the question (embedding cosine);
+- how much of the question's content is covered by the best evidence, weighted by IDF, and how
+  much of its rare words (the ones that name what is asked about);
+- whether the expected answer type is there (who -> a name, when -> a date, how many -> a number);
+- the margin of the best sentence over the next.
+The weights live in `refusal_model.json` beside this file, fitted by `eval/calibrate.py` on the
+evaluation set's dev split and SQuAD 2.0 (see docs/benchmarks.md for the fit and its figures).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+MODEL_FILE = Path(__file__).with_name("refusal_model.json")
+
+FEATURES = (
+    "top_dense",
+    "top_sentence",
+    "sentence_margin",
+    "coverage",
+    "rare_coverage",
+    "missing_rare",
+    "answer_type",
+)
+
+
+@dataclass
+class Signals:
+    top_dense: float  # best paragraph cosine
+    top_sentence: float  # best sentence cosine
+    sentence_margin: float  # best sentence cosine minus the second best
+    coverage: float  # IDF-weighted share of question terms in the best sentence's paragraph
+    rare_coverage: float  # share of the question's rare terms found in the top passages
+    missing_rare: float  # number of rare question terms absent from all top passages (capped at 3)
+    answer_type: float  # 1 expected type present, 0 expected and absent, 0.5 nothing expected
+
+    def vector(self) -> list[float]:
+        return [getattr(self, name) for name in FEATURES]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float  # answer when P(answerable) >= threshold
+
+    def probability(self, signals: Signals) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, signals.vector()))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@lru_cache(maxsize=1)
+def load_model(path: str = str(MODEL_FILE)) -> RefusalModel:
+    data = json.loads(Path(path).read_text())
+    if list(data["features"]) != list(FEATURES):
+        raise ValueError(f"{path} was fitted on other features: refit with `python -m eval.calibrate`")
+    return RefusalModel(tuple(data["weights"]), float(data["bias"]), float(data["threshold"]))
+
+
+# --- answer types ------------------------------------------------------------------------------
+
+_WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
+_WHEN = re.compile(r"^\s*(when|what year|which year|what date|in what year)\b", re.I)
+_HOW_MANY = re.compile(r"\bhow (many|much|long|old|large|big)\b|\bwhat (number|percentage|proportion|share)\b", re.I)
+_DATE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october|november|december)\b|\b(christmas|winter|summer|spring|autumn|week|year|month|decade)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|half)\b", re.I)
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+
+
+def expected_type(question: str) -> str | None:
+    if _WHO.search(question):
+        return "person"
+    if _WHEN.search(question):
+        return "date"
+    if _HOW_MANY.search(question):
+        return "number"
+    return None
+
+
+def type_present(kind: str | None, text: str) -> float:
+    if kind is None:
+        return 0.5
+    if kind == "person":
+        return 1.0 if _NAME.search(text) else 0.0
+    if kind == "date":
+        return 1.0 if _DATE.search(text) else 0.0
+    return 1.0 if _NUMBER.search(text) else 0.0

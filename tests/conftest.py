@@ -1,0 +1,67 @@
+"""Shared fixtures: one real index of the bundled sources per test session (ingesting costs a few
+seconds), and helpers to run the `assistant` command as a user would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.offline import switch_off_telemetry
+
+switch_off_telemetry()
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "sources"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, data_dir: Path | None = None, env: dict | None = None, timeout: float = 300, input: str | None = None):
+    """Run `python -m assistant.cli ARGS` in a subprocess; returns CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    if data_dir is not None:
+        full_env["ASSISTANT_DATA_DIR"] = str(data_dir)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, input=input,
+    )
+
+
+@pytest.fixture(scope="session")
+def sources_data_dir(tmp_path_factory) -> Path:
+    """A data folder holding the real index of sources/ (built once per session; do not modify)."""
+    from assistant.config import Config
+    from ingest.pipeline import run_ingest
+
+    data_dir = tmp_path_factory.mktemp("sources-index")
+    report = run_ingest([SOURCES], Config.from_env(data_dir=data_dir), progress=False)
+    assert len(report.added) == 5, report.summary()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def assistant(sources_data_dir):
+    """The real Assistant over the bundled sources, extractive (no LLM)."""
+    from assistant.config import Config
+    from assistant.core import Assistant
+
+    config = Config.from_env(data_dir=sources_data_dir).replace(llm_base_url=None)
+    return Assistant.open(config=config)
+
+
+@pytest.fixture()
+def copy_of_sources(tmp_path) -> Path:
+    folder = tmp_path / "sources"
+    shutil.copytree(SOURCES, folder)
+    return folder
