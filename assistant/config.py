@@ -66,6 +66,10 @@ class Config:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     cors_origins: tuple[str, ...] = ()
     frame_ancestors: str = "'self'"
+    user_scopes: tuple[str, ...] = ()  # SSO users' collections: "user:coll1|coll2", "*:coll" for everyone else
+    max_body_bytes: int = 1024 * 1024  # request bodies of the JSON API
+    max_upload_bytes: int = 25 * 1024 * 1024  # uploads (batch files, the chat's upload route)
+    example_questions: tuple[str, ...] = ()  # shown on the empty chat; empty means the bundled examples
 
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -92,6 +96,10 @@ class Config:
             "trusted_proxies": tuple(_env_list("ASSISTANT_TRUSTED_PROXIES") or ["127.0.0.1"]),
             "cors_origins": tuple(_env_list("ASSISTANT_CORS_ORIGINS")),
             "frame_ancestors": _env("ASSISTANT_FRAME_ANCESTORS", "'self'"),
+            "user_scopes": tuple(_env_list("ASSISTANT_USER_SCOPES")),
+            "max_body_bytes": int(_env("ASSISTANT_MAX_BODY_BYTES", str(1024 * 1024))),
+            "max_upload_bytes": int(_env("ASSISTANT_MAX_UPLOAD_BYTES", str(25 * 1024 * 1024))),
+            "example_questions": tuple(q.strip() for q in (_env("ASSISTANT_EXAMPLE_QUESTIONS", "") or "").split("|") if q.strip()),
         }
         for key, value in overrides.items():
             if value is not None:
