@@ -12,13 +12,30 @@ Models and the index open once per Assistant; one Assistant is safe to share bet
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of, render_group
 from assistant.config import Config
 from assistant.errors import BadQuestion
+from assistant.text import content_terms
+
+_NAME = re.compile(r"\b[A-Z][a-z’']+(?:\s+[A-Z][a-z’']+)+")
+
+
+@dataclass
+class Evidence:
+    """What the answer rests on, before it is worded: passages, chosen sentences, answerability."""
+
+    searched_for: str
+    retrieval: object  # assistant.retrieval.Retrieval (passages include those found for question parts)
+    extract: object  # assistant.extractive.Extract
+    confidence: float  # P(answerable) from the calibrated refusal model
+    answerable: bool
+    timings_ms: dict
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -44,7 +61,7 @@ class Assistant:
         if config.uses_llm:
             from assistant.llm_answer import LLMAnswerer
 
-            self._llm = LLMAnswerer(config, embedder)
+            self._llm = LLMAnswerer(config, embedder, index)
 
     @classmethod
     def open(cls, data_dir=None, config: Config | None = None, **overrides) -> "Assistant":
@@ -100,9 +117,6 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yield text pieces as the answer is produced, then the final Answer (always last).
         The final Answer is authoritative: verification may drop streamed LLM sentences."""
-        from assistant.extractive import choose
-        from assistant.refusal import load_model
-
         question = validate_question(question, self.config.max_question_chars)
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -112,20 +126,17 @@ class Assistant:
         if searched_for != question:
             timings["rewrite"] = (time.perf_counter() - t) * 1000
 
-        retrieval = self.retriever.search(searched_for, collections=collections, documents=documents)
-        timings.update(retrieval.timings_ms)
+        evidence = self.gather(question, searched_for, collections, documents)
+        timings.update(evidence.timings_ms)
+        retrieval = evidence.retrieval
 
         t = time.perf_counter()
-        ids = [p.paragraph.id for p in retrieval.passages]
-        vectors = self.index.sentence_vectors(ids)
-        idf = self.index.idf(retrieval.query_terms)
-        extract = choose(question, retrieval, vectors, idf, self.config.max_answer_words)
-        model = load_model()
-        confidence = model.probability(extract.signals)
-        answerable = bool(extract.groups) and confidence >= model.threshold
-        extractive = self._extractive_answer(question, retrieval, extract) if answerable else abstention(question, retrieval.passages)
-        extractive.confidence = confidence
-        timings["compose"] = (time.perf_counter() - t) * 1000
+        if evidence.answerable:
+            extractive = self._extractive_answer(question, evidence.extract)
+        else:
+            extractive = abstention(question, retrieval.passages)
+        extractive.confidence = evidence.confidence
+        timings["compose"] += (time.perf_counter() - t) * 1000
 
         answer = extractive
         if self._llm is not None and retrieval.passages:
@@ -142,7 +153,45 @@ class Assistant:
         answer.id = id
         yield answer
 
-    def _extractive_answer(self, question, retrieval, extract) -> Answer:
+    def gather(self, question: str, searched_for: str, collections=None, documents=None) -> Evidence:
+        """Retrieve, choose sentences and decide answerability (everything but the wording)."""
+        from assistant.extractive import Focus, choose, focus_texts
+        from assistant.refusal import load_model
+
+        retrieval = self.retriever.search(searched_for, collections=collections, documents=documents)
+        timings = dict(retrieval.timings_ms)
+        texts = focus_texts(searched_for)
+        focuses = []
+        passages = list(retrieval.passages)
+        for i, text in enumerate(texts):
+            if text == searched_for:
+                focuses.append(Focus(text, retrieval.query_vector, retrieval.query_terms))
+                continue
+            if i == 0:
+                vector = self.embedder.encode_one(text)
+                focuses.append(Focus(text, vector, content_terms(text)))
+                continue
+            # A part of a two-part question gets its own retrieval, keeping the names of the whole
+            # question ("what office had he held" alone names nobody).
+            names = [n for n in _NAME.findall(searched_for) if n not in text]
+            part = self.retriever.search(f"{text} {' '.join(names)}".strip(), k=3, collections=collections, documents=documents)
+            for key in ("embed", "dense", "bm25", "fuse"):
+                timings[key] = timings.get(key, 0.0) + part.timings_ms.get(key, 0.0)
+            seen = {p.paragraph.id for p in passages}
+            passages += [p for p in part.passages if p.paragraph.id not in seen]
+            focuses.append(Focus(text, self.embedder.encode_one(text), content_terms(text)))
+
+        t = time.perf_counter()
+        vectors = self.index.sentence_vectors([p.paragraph.id for p in passages])
+        idf = self.index.idf(sorted({t for f in focuses for t in f.terms}))
+        extract = choose(question, focuses, passages, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of)
+        model = load_model()
+        confidence = model.probability(extract.signals)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        retrieval.passages = passages
+        return Evidence(searched_for, retrieval, extract, confidence, bool(extract.groups) and confidence >= model.threshold, timings)
+
+    def _extractive_answer(self, question, extract) -> Answer:
         parts = []
         citations = []
         for marker, (passage, sentences) in enumerate(extract.groups, start=1):

@@ -1,0 +1,312 @@
+"""The citation check: is each sentence of an answer supported by the paragraph(s) it cites?
+
+Owns the one definition of "supported" that the LLM answerer (to drop what it cannot stand
+behind) and the evaluation (citation recall/precision, support rate) both use.
+
+An answer is split into sentences; each sentence's markers are the `[n]` written in it, or, when
+it has none, those of the next sentence that has some (the extractive convention: "S1. S2. [1]"
+cites paragraph 1 for both). A sentence is supported by one cited paragraph when ALL hold:
+
+1. it says something: it has content words (assistant/text.py `content_terms`);
+2. every number and date in it (`numbers`) appears verbatim in the paragraph, and every
+   capitalised name in it (`capitalised_names`) is a word of the paragraph;
+3. it is either a verbatim piece of the paragraph (the extractive answerer's sentences, and
+   lists rendered as "lead-in: item; item."), or
+   - at least MIN_OVERLAP of its content words occur in the paragraph, and
+   - some sentence of the paragraph (or two adjacent ones, for a sentence that merges them) is
+     close to it in embedding space: cosine >= MIN_SIMILARITY with L2-normalised vectors.
+
+A sentence is supported when at least one of its cited paragraphs supports it (ALCE's citation
+recall, with this check standing in for the NLI model that is not available offline); each
+(sentence, marker) pair is also judged on its own (ALCE's citation precision). Markers that point
+to no paragraph count as citing nothing. The thresholds were set by measurement on the bundled
+sources (docs/benchmarks.md, "citation check").
+
+`support_report(answer, embedder)` runs the check on any Answer (extractive or LLM), reading
+the cited paragraphs from its citations; `verify_sentences(text, evidence, embedder)` runs it on
+raw text against paragraphs numbered by marker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.records import Span
+from assistant.text import capitalised_names, content_terms, numbers, words
+
+MIN_SIMILARITY = 0.6
+MIN_OVERLAP = 0.75
+MAX_NOVEL_SHARE = 0.15  # content words absent from the paragraph: at most max(2, 15%)
+MIN_TERMS = 2  # a sentence with fewer content words asserts nothing checkable
+MIN_VERBATIM_WORDS = 4
+
+_IZE = re.compile(r"(?<=[a-z])iz(?=e\b|es\b|ed\b|ing\b|ations?\b)", re.I)
+# A sentence addressed to an AI ("ignore your previous instructions…") is never evidence.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|directions)\b|"
+    r"\b(system prompt|you are now|as an ai|language model|assistant must|reply only with|respond only with)\b",
+    re.I,
+)
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER_GROUP = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})+)\]")  # "[1, 2]" -> "[1][2]"
+_MARKERS_AFTER_STOP = re.compile(r"([.!?…]+)([\"'”’)]*)((?:\s*\[\d{1,3}\])+)")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|#{1,6})\s+")
+_LEAD_IN = re.compile(r"^\s*(?:answer|response|final answer)\s*:\s*", re.I)
+
+
+@dataclass
+class Evidence:
+    """A paragraph an answer may cite, with its sentences and their (L2-normalised) vectors."""
+
+    paragraph_id: str
+    text: str
+    spans: list[Span]
+    vectors: np.ndarray  # one row per span
+    usable: list[int] = field(default_factory=list)  # sentences that may support a claim
+
+    def __post_init__(self):
+        if not self.usable:
+            self.usable = [i for i in range(len(self.spans)) if not _INSTRUCTION.search(self.sentence(i))]
+
+    def sentence(self, i: int) -> str:
+        return self.text[self.spans[i].start : self.spans[i].end]
+
+
+@dataclass
+class AnswerSentence:
+    text: str  # the sentence with its markers removed
+    markers: list[int]  # as written (or inherited), in order, without repeats
+    inherited: bool = False  # markers taken from the next sentence
+
+
+@dataclass
+class MarkerCheck:
+    """One (sentence, cited paragraph) pair."""
+
+    marker: int
+    paragraph_id: str | None  # None: the marker points to no paragraph
+    supported: bool
+    similarity: float = 0.0
+    overlap: float = 0.0
+    verbatim: bool = False
+    missing: list[str] = field(default_factory=list)  # numbers/names not found in the paragraph
+    best_sentences: list[int] = field(default_factory=list)  # the paragraph's sentences that support it
+
+
+@dataclass
+class SentenceSupport:
+    """The verdict on one answer sentence."""
+
+    text: str
+    markers: list[int]
+    supported: bool  # at least one cited paragraph supports it
+    checks: list[MarkerCheck] = field(default_factory=list)
+    reason: str = ""  # why not, when not supported
+
+    @property
+    def supporting_markers(self) -> list[int]:
+        return [c.marker for c in self.checks if c.supported]
+
+    @property
+    def best(self) -> MarkerCheck | None:
+        good = [c for c in self.checks if c.supported] or [c for c in self.checks if c.paragraph_id]
+        return max(good, key=lambda c: (c.verbatim, c.similarity)) if good else None
+
+
+# --- splitting an answer -----------------------------------------------------------------------
+
+
+def normalise_markers(text: str) -> str:
+    """`[1, 2]` -> `[1][2]`, and markers written after a full stop move before it, so that each
+    marker stays in the sentence it follows."""
+    text = _MARKER_GROUP.sub(lambda m: "".join(f"[{n}]" for n in re.split(r"\s*[,;]\s*", m.group(1))), text)
+    return _MARKERS_AFTER_STOP.sub(lambda m: " " + m.group(3).strip() + m.group(1) + m.group(2), text)
+
+
+def split_answer(text: str) -> list[AnswerSentence]:
+    """Sentences of an answer (markdown bullets and emphasis removed) with their markers."""
+    from ingest.segment import split_sentences
+
+    text = normalise_markers(text.replace("**", "").replace("__", ""))
+    lines = [_LEAD_IN.sub("", _BULLET.sub("", line)).strip() for line in text.splitlines()]
+    text = "\n".join(line for line in lines if line)
+    raw: list[tuple[str, list[int]]] = []
+    for span in split_sentences(text):
+        piece = text[span.start : span.end]
+        markers: list[int] = []
+        for m in _MARKER.finditer(piece):
+            n = int(m.group(1))
+            if n not in markers:
+                markers.append(n)
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece))
+        bare = re.sub(r"\s{2,}", " ", bare).strip()
+        if bare or markers:
+            raw.append((bare, markers))
+    # A marker-only fragment ("[2]" on a line of its own) belongs to the sentence before it.
+    merged: list[tuple[str, list[int]]] = []
+    for bare, markers in raw:
+        if not re.search(r"\w", bare) and merged:
+            merged[-1] = (merged[-1][0], merged[-1][1] + [m for m in markers if m not in merged[-1][1]])
+        elif re.search(r"\w", bare):
+            merged.append((bare, markers))
+    out: list[AnswerSentence] = []
+    pending: list[AnswerSentence] = []
+    for bare, markers in merged:
+        sentence = AnswerSentence(bare, markers)
+        out.append(sentence)
+        if markers:
+            for p in pending:
+                p.markers, p.inherited = list(markers), True
+            pending = []
+        else:
+            pending.append(sentence)
+    return out
+
+
+# --- the check -----------------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[“”\"‘’']", "'", text).lower().split())
+
+
+def _terms(text: str) -> set[str]:
+    """Content terms, with -ize spellings read as -ise so "organization" meets "organisation"."""
+    return set(content_terms(_IZE.sub("is", text)))
+
+
+def _pieces(sentence: str) -> list[str]:
+    pieces = [p.strip(" .;:,…•") for p in re.split(r";\s+|:\s+", _norm(sentence))]
+    return [p for p in pieces if p]
+
+
+def _is_verbatim(sentence: str, paragraph: str) -> bool:
+    """The sentence, or each piece of a rendered list ("lead-in: a; b."), is in the paragraph,
+    and it is long enough to say something (a lone quoted word is not a claim)."""
+    haystack = _norm(paragraph)
+    pieces = _pieces(sentence)
+    return len(words(sentence)) >= MIN_VERBATIM_WORDS and bool(pieces) and all(p in haystack for p in pieces)
+
+
+def _missing_facts(sentence: str, paragraph: str) -> list[str]:
+    missing = sorted(numbers(sentence) - numbers(paragraph))
+    paragraph_words = set(words(paragraph))
+    for name in sorted(capitalised_names(sentence)):
+        name_words = words(name)
+        if name_words and not all(w in paragraph_words for w in name_words):
+            missing.append(name)
+    return missing
+
+
+def check_against(sentence: str, vector: np.ndarray, marker: int, evidence: Evidence | None) -> MarkerCheck:
+    """Does `evidence` (the paragraph behind `marker`) support `sentence`?"""
+    if evidence is None:
+        return MarkerCheck(marker, None, False)
+    usable = evidence.usable
+    source = "\n".join(evidence.sentence(i) for i in usable)
+    terms = _terms(sentence)
+    missing = _missing_facts(sentence, source)
+    verbatim = _is_verbatim(sentence, source)
+    novel = len(terms - _terms(source))
+    overlap = (1 - novel / len(terms)) if terms else 0.0
+    few_novel = novel <= max(2, int(MAX_NOVEL_SHARE * len(terms)))
+    similarity, best = 0.0, []
+    if usable:
+        vectors = evidence.vectors[usable]
+        sims = vectors @ vector
+        i = int(np.argmax(sims))
+        similarity, best = float(sims[i]), [usable[i]]
+        # Two adjacent sentences, for an answer sentence that merges them.
+        for a, b in zip(range(len(usable) - 1), range(1, len(usable))):
+            if usable[b] != usable[a] + 1:
+                continue
+            pair = vectors[a] + vectors[b]
+            pair_sim = float(pair @ vector / max(float(np.linalg.norm(pair)), 1e-9))
+            if pair_sim > similarity + 0.02:
+                similarity, best = pair_sim, [usable[a], usable[b]]
+    if verbatim:
+        similarity = 1.0
+        best = _verbatim_sentences(sentence, evidence) or best
+    supported = len(terms) >= MIN_TERMS and not missing and (
+        verbatim or (overlap >= MIN_OVERLAP and few_novel and similarity >= MIN_SIMILARITY)
+    )
+    return MarkerCheck(marker, evidence.paragraph_id, supported, similarity, overlap, verbatim, missing, best)
+
+
+def _verbatim_sentences(sentence: str, evidence: Evidence) -> list[int]:
+    pieces = _pieces(sentence)
+    found = []
+    for i in evidence.usable:
+        s = _norm(evidence.sentence(i)).strip(" .;:,…•")
+        if any(p in s or (s and s in p) for p in pieces):
+            found.append(i)
+    return found
+
+
+def verify_sentences(
+    sentences: list[AnswerSentence] | str,
+    evidence: dict[int, Evidence],
+    embedder,
+    vectors: np.ndarray | None = None,
+) -> list[SentenceSupport]:
+    """Check each sentence against the paragraphs its markers point to (`evidence` by marker).
+    `sentences` may be raw answer text; `vectors` (one per sentence) saves encoding them again."""
+    if isinstance(sentences, str):
+        sentences = split_answer(sentences)
+    if vectors is None:
+        vectors = embedder.encode([s.text for s in sentences]) if sentences else np.zeros((0, 1), np.float32)
+    report = []
+    for sentence, vector in zip(sentences, vectors):
+        checks = [check_against(sentence.text, vector, m, evidence.get(m)) for m in sentence.markers]
+        supported = any(c.supported for c in checks)
+        reason = ""
+        if not supported:
+            if not sentence.markers:
+                reason = "cites nothing"
+            elif all(c.paragraph_id is None for c in checks):
+                reason = "its markers point to no paragraph"
+            elif not content_terms(sentence.text):
+                reason = "says nothing checkable"
+            elif any(c.missing for c in checks if c.paragraph_id):
+                missing = sorted({m for c in checks for m in c.missing})
+                reason = "not in the cited paragraph: " + ", ".join(missing)
+            else:
+                reason = "the cited paragraph does not say this"
+        report.append(SentenceSupport(sentence.text, list(sentence.markers), supported, checks, reason))
+    return report
+
+
+def evidence_from_text(paragraph_id: str, text: str, embedder, spans: list[Span] | None = None, vectors: np.ndarray | None = None) -> Evidence:
+    """Evidence for a paragraph given as text: sentences split as at ingest, vectors encoded
+    unless given (the index stores them: `Index.sentence_vectors`)."""
+    if not spans:
+        from ingest.segment import split_sentences
+
+        spans = split_sentences(text) or [Span(0, len(text))]
+    if vectors is None or len(vectors) != len(spans):
+        vectors = embedder.encode([text[s.start : s.end] for s in spans])
+    return Evidence(paragraph_id, text, list(spans), vectors)
+
+
+def support_report(answer, embedder) -> list[SentenceSupport]:
+    """The check on any Answer: its sentences against the paragraphs of its own citations.
+    An abstention reports no sentences (it asserts nothing from the sources)."""
+    if answer.abstained:
+        return []
+    evidence = {c.marker: evidence_from_text(c.paragraph_id, c.text, embedder) for c in answer.citations}
+    return verify_sentences(answer.answer, evidence, embedder)
+
+
+def support_rate(report: list[SentenceSupport]) -> float | None:
+    """Share of sentences supported by their citations (ALCE citation recall); None if no sentences."""
+    return sum(s.supported for s in report) / len(report) if report else None
+
+
+def citation_precision(report: list[SentenceSupport]) -> float | None:
+    """Share of (sentence, marker) pairs whose paragraph supports the sentence on its own."""
+    pairs = [c.supported for s in report for c in s.checks]
+    return sum(pairs) / len(pairs) if pairs else None
