@@ -1,0 +1,115 @@
+"""The batch tab of the web chat: upload a questions file, watch the progress, download the answers
+as .xlsx (for reviewers) and .docx (a response document).
+
+    with gr.Tab("Batch"):
+        build_batch_tab(get_assistant, config, policy=policy)
+
+`assistant` is the Assistant or a function returning it; `policy` (assistant.auth.AuthPolicy, optional)
+scopes each run to the caller's collections, as in the chat. Files are written to a fresh folder under
+the system temp folder (Gradio serves files from there); folders of earlier runs older than a day are
+removed.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from assistant.batch.readers import INPUT_SUFFIXES
+
+RUN_PREFIX = "assistant-batch-ui-"
+KEEP_RUNS_S = 24 * 3600
+
+
+def _prune_old_runs() -> None:
+    now = time.time()
+    for folder in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > KEEP_RUNS_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def run_upload(assistant, config, upload_path: str, upload_name: str, collections: list[str] | None,
+               progress=None) -> tuple[str, list[str]]:
+    """Answer an uploaded file; returns (a summary in Markdown, [xlsx path, docx path]).
+    Raises BadInput for a bad file."""
+    from assistant.batch.readers import read_questions
+    from assistant.batch.records import FAILED, BadInput
+    from assistant.batch.runner import run_batch
+    from assistant.batch.writers import write_output
+
+    max_bytes = int(getattr(config, "max_upload_bytes", 25 * 1024 * 1024))
+    if Path(upload_path).stat().st_size > max_bytes:
+        raise BadInput(f"{upload_name} is larger than the limit of {max_bytes:,} bytes")
+    max_rows = int(getattr(config, "batch_max_rows", 5000))
+    questions = read_questions(upload_path, max_rows=max_rows, name=upload_name)
+    _prune_old_runs()
+    work = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    result = run_batch(assistant, questions, work / "checkpoint.jsonl", collections=collections, force=True,
+                       progress=progress)
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(upload_name).stem).strip("-.")[:80] or "questions"
+    files = [str(write_output(result, work / f"{stem}-answers{suffix}")) for suffix in (".xlsx", ".docx")]
+    summary = f"**{html.escape(result.summary())}.**"
+    if result.counts()[FAILED]:
+        summary += " The failed questions are marked in the files, with their reasons; upload the file again to retry."
+    for note in result.notes:
+        summary += f"\n\nNote: {html.escape(note)}."
+    return summary, files
+
+
+def build_batch_tab(assistant, config, policy=None):
+    """Create the tab's components inside the caller's open gr.Blocks / gr.Tab context."""
+    import gradio as gr
+
+    from assistant.batch.records import BadInput
+    from assistant.batch.runner import Eta, format_duration
+    from assistant.errors import AssistantError
+
+    get_assistant = assistant if callable(assistant) and not hasattr(assistant, "ask") else (lambda: assistant)
+
+    gr.Markdown(
+        "Upload a file of questions — **.xlsx** or **.csv** (a column named *question*, optionally *id*), "
+        "**.docx** (a numbered or bulleted list, or a table), **.txt** (one a line) or **.jsonl** — "
+        "and get every answer with the paragraphs it cites, as a spreadsheet for reviewers and a Word "
+        "response document.",
+        elem_id="batch-intro",
+    )
+    upload = gr.File(label="Questions file", file_types=list(INPUT_SUFFIXES), type="filepath", elem_id="batch-upload")
+    start = gr.Button("Answer the questions", variant="primary", elem_id="batch-run")
+    status = gr.Markdown("", elem_id="batch-status")
+    results = gr.File(label="Answers (.xlsx and .docx)", file_count="multiple", interactive=False, elem_id="batch-files")
+
+    def answer_file(path, request: gr.Request, progress=gr.Progress()):
+        if not path:
+            return "Choose a questions file first.", None
+        name = Path(path).name
+        try:
+            collections = None
+            if policy is not None:
+                from assistant.auth import caller_from_gradio
+
+                collections = caller_from_gradio(request, policy).restrict(None)
+            eta = Eta()
+
+            def report(done: int, total: int, elapsed: float) -> None:
+                left = eta(done, total, elapsed)
+                text = f"{done} of {total} answered" + (f", about {format_duration(left)} left" if left is not None else "")
+                progress((done, total), desc=text, unit="questions")
+
+            summary, files = run_upload(get_assistant(), config, path, name, collections, progress=report)
+        except BadInput as exc:
+            return f"**The file cannot be used:** {html.escape(str(exc))}", None
+        except AssistantError as exc:
+            return f"**The assistant could not answer:** {html.escape(str(exc))}", None
+        except Exception as exc:  # auth errors and the like: say so, never a stack trace
+            return f"**Not done:** {html.escape(str(exc) or exc.__class__.__name__)}", None
+        return summary, files
+
+    start.click(answer_file, inputs=[upload], outputs=[status, results], api_visibility="private",
+                concurrency_limit=2, concurrency_id="batch")
+    return upload, start, status, results

@@ -1,0 +1,689 @@
+"""Batch answering (issue 5), on real files through the real libraries: every input format read,
+every output format written and read back (openpyxl, python-docx, csv, json), resume after a
+SIGKILLed `assistant batch`, formula injection, bad input, the thread pool, POST /api/batch on a real
+uvicorn server, and the batch tab's pieces."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port, run_cli
+
+ANSWERABLE = "Who is David Dalton?"
+UNANSWERABLE = "What is the capital of France?"
+
+
+# --- making input files with the real libraries ----------------------------------------------------
+
+
+def make_xlsx(path: Path, rows: list[list]) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def make_docx_list(path: Path, items: list[str], style: str = "List Number", intro: bool = True) -> Path:
+    import docx
+
+    d = docx.Document()
+    if intro:
+        d.add_heading("Consultation questions", level=1)
+        d.add_paragraph("Please answer the following.")
+    for item in items:
+        d.add_paragraph(item, style=style)
+    d.add_paragraph("Thank you.")
+    d.save(path)
+    return path
+
+
+def make_docx_table(path: Path, rows: list[list[str]], bold_header: bool = False) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Questions for the review")
+    table = d.add_table(rows=len(rows), cols=len(rows[0]))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            cell = table.cell(r, c)
+            cell.text = ""
+            run = cell.paragraphs[0].add_run(value)
+            run.bold = bold_header and r == 0
+    d.save(path)
+    return path
+
+
+def texts(qs) -> list[str]:
+    return [q.text for q in qs.questions]
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def test_read_csv_question_and_id_columns_case_insensitive(tmp_path):
+    from assistant.batch.readers import read_questions
+
+    p = tmp_path / "q.csv"
+    p.write_text("Ref,ID,QUESTION\nx,A1,What is NHS Improvement?\ny,,\nz,A3,  Who is David Dalton?  \n", encoding="utf-8")
+    qs = read_questions(p)
+    assert texts(qs) == ["What is NHS Improvement?", "Who is David Dalton?"]
+    assert [q.id for q in qs.questions] == ["A1", "A3"]
+    assert qs.blank == 1 and qs.column == "QUESTION"
+
+
+def test_read_csv_first_text_column_semicolons_and_bom(tmp_path):
+    from assistant.batch.readers import read_questions
+
+    p = tmp_path / "q.csv"
+    p.write_bytes("\ufeffNo;Text;Score\n1;What is NHS Improvement?;3\n2;Who is David Dalton?;4\n".encode("utf-8"))
+    qs = read_questions(p)
+    assert texts(qs) == ["What is NHS Improvement?", "Who is David Dalton?"]
+    assert [q.id for q in qs.questions] == ["q1", "q2"]
+    assert any("'Text'" in n for n in qs.notes)
+
+
+def test_read_csv_without_header_keeps_the_first_question(tmp_path):
+    from assistant.batch.readers import read_questions
+
+    p = tmp_path / "q.csv"
+    p.write_text("What is NHS Improvement?\nWho is David Dalton?\n", encoding="utf-8")
+    assert texts(read_questions(p)) == ["What is NHS Improvement?", "Who is David Dalton?"]
+
+
+def test_read_xlsx_title_row_numeric_ids_blank_and_trailing_rows(tmp_path):
+    from assistant.batch.readers import read_questions
+
+    p = make_xlsx(tmp_path / "q.xlsx", [
+        ["Consultation on NHS reform"], [], ["Id", "Question"],
+        [1, "What is NHS Improvement?"], [2, None], [3, "Who is David Dalton?"], [None, None], [None, None],
+    ])
+    qs = read_questions(p)
+    assert texts(qs) == ["What is NHS Improvement?", "Who is David Dalton?"]
+    assert [q.id for q in qs.questions] == ["1", "3"]
+    assert qs.blank == 1  # row "2" with no question; trailing empty rows are not counted
+
+
+def test_read_txt_and_jsonl(tmp_path):
+    from assistant.batch.readers import read_questions
+
+    t = tmp_path / "q.txt"
+    t.write_text("What is NHS Improvement?\n\n   \nWho is David Dalton?\n", encoding="utf-8")
+    qs = read_questions(t)
+    assert texts(qs) == ["What is NHS Improvement?", "Who is David Dalton?"] and qs.blank == 2
+
+    j = tmp_path / "q.jsonl"
+    j.write_text('{"id": "a", "question": "What is NHS Improvement?"}\n\n{"id": 7, "question": "Who is David Dalton?"}\n'
+                 '{"question": ""}\n{"question": "Why does Jeremy Hunt matter?"}\n', encoding="utf-8")
+    qs = read_questions(j)
+    assert [(q.id, q.text) for q in qs.questions] == [
+        ("a", "What is NHS Improvement?"), ("7", "Who is David Dalton?"), ("q3", "Why does Jeremy Hunt matter?")]
+    assert qs.blank == 2
+
+
+@pytest.mark.parametrize("style", ["List Number", "List Bullet"])
+def test_read_docx_list_items(tmp_path, style):
+    from assistant.batch.readers import read_questions
+
+    p = make_docx_list(tmp_path / "q.docx", ["What is NHS Improvement?", "Who is David Dalton?"], style=style)
+    qs = read_questions(p)
+    assert texts(qs) == ["What is NHS Improvement?", "Who is David Dalton?"]  # heading, intro and thanks left out
+
+
+def test_read_docx_typed_numbering(tmp_path):
+    import docx
+
+    from assistant.batch.readers import read_questions
+
+    d = docx.Document()
+    d.add_paragraph("Questions")
+    d.add_paragraph("1. What is NHS Improvement?")
+    d.add_paragraph("2) Who is David Dalton?")
+    d.save(tmp_path / "q.docx")
+    assert texts(read_questions(tmp_path / "q.docx")) == ["What is NHS Improvement?", "Who is David Dalton?"]
+
+
+def test_read_docx_tables(tmp_path):
+    from assistant.batch.readers import read_questions
+
+    with_header = make_docx_table(tmp_path / "a.docx", [["ID", "Question"], ["Q1", "What is NHS Improvement?"],
+                                                        ["Q2", "Who is David Dalton?"]])
+    qs = read_questions(with_header)
+    assert [(q.id, q.text) for q in qs.questions] == [("Q1", "What is NHS Improvement?"), ("Q2", "Who is David Dalton?")]
+
+    plain = make_docx_table(tmp_path / "b.docx", [["What is NHS Improvement?", "notes"], ["Who is David Dalton?", ""]])
+    assert texts(read_questions(plain)) == ["What is NHS Improvement?", "Who is David Dalton?"]
+
+    bold = make_docx_table(tmp_path / "c.docx", [["Topics"], ["What is NHS Improvement?"]], bold_header=True)
+    assert texts(read_questions(bold)) == ["What is NHS Improvement?"]
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+
+
+def _bad_inputs(tmp_path: Path) -> list[tuple[Path, list[str], str]]:
+    import docx
+
+    cases = []
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    cases.append((empty, [], "is empty"))
+    header_only = tmp_path / "header.xlsx"
+    make_xlsx(header_only, [["id", "question"]])
+    cases.append((header_only, [], "has no questions"))
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("id,score\n1,2\n3,4\n", encoding="utf-8")
+    cases.append((numbers, [], "no question column"))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("question\nWhat did the Secretary of State say about the NHS’s ‘culture’ — café?\n".encode("cp1252"))
+    cases.append((latin, [], "is not UTF-8"))
+    prose = tmp_path / "prose.docx"
+    d = docx.Document()
+    d.add_paragraph("Just a paragraph, no list, no table.")
+    d.save(prose)
+    cases.append((prose, [], "no numbered or bulleted list and no table"))
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"Question number {i}?\n" for i in range(6)), encoding="utf-8")
+    cases.append((many, ["--max-rows", "5"], "more than 5 questions"))
+    badjson = tmp_path / "bad.jsonl"
+    badjson.write_text('{"question": "What is NHS Improvement?"}\n{"question": \n', encoding="utf-8")
+    cases.append((badjson, [], "line 2: not JSON"))
+    dup_ids = tmp_path / "dups.csv"
+    dup_ids.write_text("id,question\n1,What is NHS Improvement?\n1,Who is David Dalton?\n", encoding="utf-8")
+    cases.append((dup_ids, [], "is used twice"))
+    notdocx = tmp_path / "fake.docx"
+    notdocx.write_text("not a zip", encoding="utf-8")
+    cases.append((notdocx, [], "not a readable .docx"))
+    odd = tmp_path / "q.pdf"
+    odd.write_text("x", encoding="utf-8")
+    cases.append((odd, [], "unsupported questions file type"))
+    return cases
+
+
+def test_bad_inputs_give_a_message_exit_2_and_write_nothing(tmp_path, capsys):
+    from assistant.cli import main
+
+    for path, extra, message in _bad_inputs(tmp_path):
+        out = tmp_path / "out" / f"{path.stem}.xlsx"
+        code = main(["batch", str(path), "--out", str(out), "--data-dir", str(tmp_path / "no-index"), *extra])
+        err = capsys.readouterr().err
+        assert code == 2, (path.name, err)
+        assert message in err and err.startswith("error: "), (path.name, err)
+        assert not (tmp_path / "out").exists(), path.name  # nothing half-written, not even the folder
+
+
+def test_non_utf8_csv_message_names_the_encoding(tmp_path):
+    from assistant.batch.readers import read_questions
+    from assistant.batch.records import BadInput
+
+    p = tmp_path / "latin.csv"
+    p.write_bytes(("question\n" + "What did the Secretary of State say about the NHS’s ‘culture’ — and the café? " * 3 + "\n").encode("cp1252"))
+    with pytest.raises(BadInput) as info:
+        read_questions(p)
+    assert "it looks like" in str(info.value) and "UTF-8" in str(info.value)
+
+
+def test_bad_output_name_and_bad_input_through_the_real_command(tmp_path):
+    q = tmp_path / "q.txt"
+    q.write_text(f"{ANSWERABLE}\n", encoding="utf-8")
+    result = run_cli("batch", str(q), "--out", str(tmp_path / "answers.pdf"), data_dir=tmp_path / "none", timeout=120)
+    assert result.returncode == 2 and "unsupported output type '.pdf'" in result.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    result = run_cli("batch", str(empty), "--out", str(tmp_path / "a.xlsx"), data_dir=tmp_path / "none", timeout=120)
+    assert result.returncode == 2 and "has no questions (2 blank)" in result.stderr
+    assert not (tmp_path / "a.xlsx").exists() and not (tmp_path / "a.xlsx.checkpoint.jsonl").exists()
+
+
+# --- answering and writing -----------------------------------------------------------------------------
+
+QUESTIONS_TXT = f"""{ANSWERABLE}
+What is NHS Improvement?
+
+{UNANSWERABLE}
+what is   NHS improvement?
+=HYPERLINK("http://evil.example","click") Who is David Dalton?
+"""
+
+
+@pytest.fixture(scope="module")
+def batch_result(assistant, tmp_path_factory):
+    from assistant.batch.readers import read_questions
+    from assistant.batch.runner import run_batch
+
+    work = tmp_path_factory.mktemp("batch")
+    (work / "q.txt").write_text(QUESTIONS_TXT, encoding="utf-8")
+    qs = read_questions(work / "q.txt")
+    return run_batch(assistant, qs, work / "out.checkpoint.jsonl")
+
+
+def test_rows_statuses_duplicates_and_blanks(batch_result):
+    from assistant.batch.records import ANSWERED, NOT_IN_SOURCES
+
+    rows = {r.question.text: r for r in batch_result.rows}
+    assert len(batch_result.rows) == 5 and batch_result.blank == 1 and batch_result.duplicates == 1
+    assert rows[ANSWERABLE].status == ANSWERED and rows[ANSWERABLE].answer.citations
+    assert rows[UNANSWERABLE].status == NOT_IN_SOURCES and not rows[UNANSWERABLE].answer.citations
+    dup = rows["what is   NHS improvement?"]
+    assert dup.duplicate_of == "q2" and dup.answer.answer == rows["What is NHS Improvement?"].answer.answer
+    assert batch_result.answered_now == 4  # the duplicate was not asked again
+    assert "1 duplicate answered once" in batch_result.summary() and "1 blank row skipped" in batch_result.summary()
+
+
+def test_jsonl_is_one_answer_json_a_line(batch_result, tmp_path):
+    from assistant.answer import Answer
+    from assistant.batch.writers import write_output
+
+    out = write_output(batch_result, tmp_path / "a.jsonl")
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(batch_result.rows)
+    for line, row in zip(lines, batch_result.rows):
+        data = json.loads(line)
+        expected = row.answer.to_dict()
+        expected["id"] = row.question.id
+        assert data == expected
+        assert set(data) >= {"id", "question", "answer", "abstained", "citations", "searched_for", "timings_ms"}
+        assert Answer.from_dict(data).citations == row.answer.citations
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed, not left behind
+
+
+def test_xlsx_for_reviewers(batch_result, tmp_path):
+    from openpyxl import load_workbook
+
+    from assistant.batch.writers import TABLE_HEADER, write_output
+
+    out = write_output(batch_result, tmp_path / "a.xlsx")
+    wb = load_workbook(out)
+    assert wb.sheetnames[:2] == ["Answers", "Sources"]
+    ws = wb["Answers"]
+    assert [c.value for c in ws[1]] == TABLE_HEADER
+    assert ws.freeze_panes == "A2"
+    assert ws.column_dimensions["D"].width >= 50 and ws.column_dimensions["A"].width <= 15
+    body = list(ws.iter_rows(min_row=2))
+    assert len(body) == len(batch_result.rows)
+    cited: dict[str, object] = {}
+    for cells, row in zip(body, batch_result.rows):
+        values = {h: c.value or "" for h, c in zip(TABLE_HEADER, cells)}
+        assert all(c.alignment.wrap_text for c in cells)
+        assert values["id"] == row.question.id and values["status"] == row.status
+        assert values["answer"].lstrip("'") == row.answer.answer
+        for c in row.answer.citations:
+            assert f"[{c.marker}] {c.title}, ¶{c.paragraph}" in values["citations"]
+            assert c.text in values["cited paragraphs"]
+            cited[c.paragraph_id] = c
+        if row.duplicate_of:
+            assert f"same question as {row.duplicate_of}" in values["notes"]
+    assert cited, "the answerable questions cite paragraphs"
+    src = wb["Sources"]
+    header = [c.value for c in src[1]]
+    assert header[:3] == ["paragraph id", "document", "title"] and "URL" in header
+    listed = [r[0].value for r in src.iter_rows(min_row=2)]
+    assert sorted(listed) == sorted(cited) and len(listed) == len(set(listed))  # each cited paragraph once
+    for r in src.iter_rows(min_row=2, values_only=True):
+        c = cited[r[0]]
+        assert r[1] == c.document_id and r[2] == c.title and (r[header.index("URL")] or "") == c.url
+    assert src.freeze_panes == "A2"
+
+
+def test_docx_response_document(batch_result, tmp_path):
+    import docx
+
+    from assistant.batch.writers import write_output
+
+    out = write_output(batch_result, tmp_path / "a.docx")
+    d = docx.Document(str(out))
+    paragraphs = d.paragraphs
+    headings = [p.text for p in paragraphs if p.style.name == "Heading 1"]
+    for row in batch_result.rows:
+        assert f"{row.question.id}: {row.question.text}" in headings
+    assert headings[-1] == "Sources"
+    body = [p.text for p in paragraphs]
+    quotes = [p for p in paragraphs if p.style.name == "Quote"]
+    for row in batch_result.rows:
+        if not row.answer.citations:
+            continue
+        assert row.answer.answer in body
+        for c in row.answer.citations:
+            assert any(t.startswith(f"[{c.marker}] {c.title}, ¶{c.paragraph}") for t in body)
+            quote = next(q for q in quotes if q.text == c.text)
+            bold = " … ".join(r.text for r in quote.runs if r.bold)
+            assert bold == c.quote or all(part in c.text for part in c.quote.split(" … "))
+            assert "".join(r.text for r in quote.runs if r.bold) == "".join(c.quote.split(" … "))
+    sources_at = body.index("Sources")
+    listed = [p.text for p in paragraphs[sources_at + 1:] if p.style.name == "List Number"]
+    titles = {c.title for r in batch_result.rows for c in r.answer.citations}
+    assert len(listed) == len(titles) and all(any(t in line for line in listed) for t in titles)
+
+
+def test_csv_and_md_plain_forms(batch_result, tmp_path):
+    from assistant.batch.writers import TABLE_HEADER, write_output
+
+    out = write_output(batch_result, tmp_path / "a.csv")
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == TABLE_HEADER and len(rows) == len(batch_result.rows) + 1
+    for values, row in zip(rows[1:], batch_result.rows):
+        assert values[0] == row.question.id and values[2] == row.status
+        for c in row.answer.citations:
+            assert f"{c.title}, ¶{c.paragraph}" in values[4]
+
+    md = write_output(batch_result, tmp_path / "a.md").read_text(encoding="utf-8")
+    for row in batch_result.rows:
+        assert f"## {row.question.id}: " in md
+        for c in row.answer.citations:
+            assert f"(`{c.paragraph_id}`)" in md
+    assert "## Sources" in md
+    assert "<" not in md.replace("&lt;", "")  # no raw tag can come alive when rendered
+
+
+def test_formula_injection_is_neutralised_in_csv_and_xlsx(assistant, tmp_path):
+    from openpyxl import load_workbook
+
+    from assistant.batch.readers import read_questions
+    from assistant.batch.runner import run_batch
+    from assistant.batch.writers import neutralise, write_output
+
+    dangerous = ['=HYPERLINK("http://evil.example","x")', "+1+1 and NHS", "-2+3 what?", "@SUM(A1:A2)", "\t=1+1 tab"]
+    p = tmp_path / "q.jsonl"
+    p.write_text("".join(json.dumps({"id": f"={i}", "question": q}) + "\n" for i, q in enumerate(dangerous)), encoding="utf-8")
+    qs = read_questions(p)
+    qs.questions = [type(q)(id=q.id, text=t, where=q.where) for q, t in zip(qs.questions, dangerous)]  # keep the tab
+    result = run_batch(assistant, qs, tmp_path / "c.jsonl")
+
+    ws = load_workbook(write_output(result, tmp_path / "a.xlsx"))["Answers"]
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row if c.value]
+    assert cells and all(c.data_type != "f" for c in cells)
+    for row_cells, text in zip(ws.iter_rows(min_row=2), dangerous):
+        assert row_cells[0].value.startswith("'=")
+        assert row_cells[1].value == "'" + text
+    for c in cells:
+        assert not str(c.value).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+    with open(write_output(result, tmp_path / "a.csv"), encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    for values, text in zip(rows, dangerous):
+        assert values[0].startswith("'=") and values[1] == "'" + text
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in values)
+    assert neutralise("fine") == "fine" and neutralise("-x") == "'-x" and neutralise("\rx") == "'\rx"
+
+
+def test_failing_question_is_recorded_and_the_rest_go_on(assistant, tmp_path):
+    from openpyxl import load_workbook
+
+    from assistant.batch.readers import read_questions
+    from assistant.batch.records import FAILED
+    from assistant.batch.runner import run_batch
+    from assistant.batch.writers import write_output
+
+    too_long = "Why " + "really " * 400 + "?"
+    p = tmp_path / "q.txt"
+    p.write_text(f"{ANSWERABLE}\n{too_long}\n{UNANSWERABLE}\n", encoding="utf-8")
+    qs = read_questions(p)
+    result = run_batch(assistant, qs, tmp_path / "ck.jsonl")
+    statuses = [r.status for r in result.rows]
+    assert statuses[1] == FAILED and FAILED not in (statuses[0], statuses[2])
+    assert "the limit is" in result.rows[1].error
+    ws = load_workbook(write_output(result, tmp_path / "a.xlsx"))["Answers"]
+    row = [c.value for c in ws[3]]
+    assert row[2] == "failed" and "failed: " in row[6] and "the limit is" in row[6]
+    line = json.loads((write_output(result, tmp_path / "a.jsonl")).read_text(encoding="utf-8").splitlines()[1])
+    assert line["answer"] == "" and "the limit is" in line["error"]
+
+    again = run_batch(assistant, qs, tmp_path / "ck.jsonl")  # a re-run retries only the failed one
+    assert again.resumed == 2 and again.answered_now == 1
+
+
+def test_resume_skips_answered_questions_and_force_redoes(assistant, tmp_path):
+    from assistant.batch.checkpoint import Checkpoint
+    from assistant.batch.readers import read_questions
+    from assistant.batch.runner import run_batch
+
+    p = tmp_path / "q.txt"
+    p.write_text(f"{ANSWERABLE}\nWhat is NHS Improvement?\n", encoding="utf-8")
+    ck = tmp_path / "out.xlsx.checkpoint.jsonl"
+    first = run_batch(assistant, read_questions(p), ck)
+    assert first.answered_now == 2 and first.resumed == 0
+    p.write_text(f"What is NHS Improvement?\n{UNANSWERABLE}\n{ANSWERABLE}\n", encoding="utf-8")  # reordered, one new
+    second = run_batch(assistant, read_questions(p), ck)
+    assert second.resumed == 2 and second.answered_now == 1
+    assert [r.answer.answer for r in second.rows if r.question.text == ANSWERABLE] == \
+        [r.answer.answer for r in first.rows if r.question.text == ANSWERABLE]
+    with open(ck, "ab") as f:  # a torn line, as a kill mid-write leaves it
+        f.write(b'{"key": "half')
+    assert len(Checkpoint(ck).load()) == 3
+    third = run_batch(assistant, read_questions(p), ck)
+    assert third.answered_now == 0 and ck.read_bytes().endswith(b"\n")
+    forced = run_batch(assistant, read_questions(p), ck, force=True)
+    assert forced.answered_now == 3 and forced.resumed == 0
+    assert len(ck.read_text(encoding="utf-8").splitlines()) == 1 + 3  # header + one line per question
+
+
+def test_checkpoint_of_other_collections_is_refused(assistant, tmp_path):
+    from assistant.batch.readers import read_questions
+    from assistant.batch.records import BadInput
+    from assistant.batch.runner import run_batch
+
+    p = tmp_path / "q.txt"
+    p.write_text(f"{ANSWERABLE}\n", encoding="utf-8")
+    run_batch(assistant, read_questions(p), tmp_path / "ck.jsonl")
+    with pytest.raises(BadInput, match="same --collection"):
+        run_batch(assistant, read_questions(p), tmp_path / "ck.jsonl", collections=["default"])
+    (tmp_path / "other.jsonl").write_text("not a checkpoint\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="not a batch checkpoint"):
+        run_batch(assistant, read_questions(p), tmp_path / "other.jsonl")
+
+
+def test_workers_answer_concurrently_with_the_same_answers(assistant, tmp_path):
+    from assistant.batch.bench import bench_questions
+    from assistant.batch.readers import read_questions
+    from assistant.batch.runner import run_batch
+
+    p = tmp_path / "q.txt"
+    p.write_text("\n".join(bench_questions(assistant.index, 24)) + "\n", encoding="utf-8")
+    qs = read_questions(p)
+    one = run_batch(assistant, qs, tmp_path / "one.jsonl", workers=1)
+    seen_threads: set[str] = set()
+    original = assistant.ask
+
+    def ask(*a, **k):
+        seen_threads.add(threading.current_thread().name)
+        return original(*a, **k)
+
+    assistant.ask = ask
+    try:
+        three = run_batch(assistant, qs, tmp_path / "three.jsonl", workers=3)
+    finally:
+        del assistant.ask
+    assert len(seen_threads) > 1 and all(name.startswith("batch") for name in seen_threads)
+    assert [r.question.id for r in three.rows] == [r.question.id for r in one.rows]
+    assert [(r.answer.answer, [c.paragraph_id for c in r.answer.citations]) for r in three.rows] == \
+        [(r.answer.answer, [c.paragraph_id for c in r.answer.citations]) for r in one.rows]
+
+
+# --- the command, killed and resumed ---------------------------------------------------------------------
+
+
+def _checkpoint_entries(path: Path) -> list[dict]:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if not data.endswith(b"\n"):
+        lines = lines[:-1]
+    return [json.loads(line) for line in lines[1:] if line.strip()]
+
+
+def test_sigkill_mid_run_then_resume_redoes_nothing(assistant, sources_data_dir, tmp_path):
+    from assistant.batch.bench import bench_questions
+
+    total = 300
+    questions = bench_questions(assistant.index, total)
+    assert len(set(q.casefold() for q in questions)) == total
+    src = tmp_path / "questions.txt"
+    src.write_text("\n".join(questions) + "\n", encoding="utf-8")
+    out = tmp_path / "answers.jsonl"
+    ck = tmp_path / "answers.jsonl.checkpoint.jsonl"
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(sources_data_dir))
+    env.pop("ASSISTANT_LLM_BASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "batch", str(src), "--out", str(out), "-q"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ck.exists() and len(_checkpoint_entries(ck)) >= 20:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"finished or died before the kill: {proc.stderr.read().decode()[-2000:]}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    before = _checkpoint_entries(ck)
+    assert 20 <= len(before) < total, len(before)
+    assert not out.exists(), "no output is written before the run completes"
+
+    result = run_cli("batch", str(src), "--out", str(out), "-q", data_dir=sources_data_dir, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(before)} answers taken from the checkpoint" in result.stdout
+    after = _checkpoint_entries(ck)
+    assert after[: len(before)] == before  # the saved answers were kept, not redone
+    ids = [e["id"] for e in after]
+    assert len(after) == total and len(set(ids)) == total  # before + after-the-kill = total, none twice
+    assert all("answer" in e for e in after)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["question"] for line in lines] == questions
+    assert [line["id"] for line in lines] == [f"q{i}" for i in range(1, total + 1)]
+
+
+# --- POST /api/batch on a real server ------------------------------------------------------------------
+
+
+class _Server:
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.server.started
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def test_api_batch_on_a_real_server(assistant, tmp_path):
+    import docx
+    import httpx
+    from fastapi import FastAPI
+    from openpyxl import load_workbook
+
+    auth = pytest.importorskip("assistant.auth")
+    from assistant.batch.api import make_router
+
+    config = assistant.config.replace(api_tokens=("full-token", "scoped-token:other"), max_upload_bytes=200_000)
+    app = FastAPI()
+    app.state.auth_policy = auth.AuthPolicy.from_config(config)
+    app.state.config = config
+    app.state.assistant = assistant
+    app.include_router(make_router())  # the default scope dependency: assistant.auth.caller_scope
+
+    questions = make_xlsx(tmp_path / "consultation.xlsx", [["id", "question"], ["c1", ANSWERABLE], ["c2", UNANSWERABLE],
+                                                           ["c3", None], ["c4", ANSWERABLE.upper()]])
+    full = {"Authorization": "Bearer full-token"}
+    with _Server(app) as base, httpx.Client(base_url=base, timeout=120) as client:
+        def post(fmt=None, headers=full, path=questions, params=None, data=None):
+            files = {"file": (path.name, path.read_bytes())}
+            return client.post("/api/batch", files=files, data={**({"format": fmt} if fmt else {}), **(data or {})},
+                               headers=headers, params=params)
+
+        r = post("docx")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
+        assert 'filename="consultation-answers.docx"' in r.headers["content-disposition"]
+        assert (r.headers["x-batch-questions"], r.headers["x-batch-answered"], r.headers["x-batch-not-in-sources"],
+                r.headers["x-batch-failed"], r.headers["x-batch-duplicates"], r.headers["x-batch-blank"]) == \
+            ("3", "2", "1", "0", "1", "1")
+        (tmp_path / "a.docx").write_bytes(r.content)
+        headings = [p.text for p in docx.Document(str(tmp_path / "a.docx")).paragraphs if p.style.name == "Heading 1"]
+        assert f"c1: {ANSWERABLE}" in headings and f"c2: {UNANSWERABLE}" in headings
+
+        r = post(params={"format": "jsonl"})  # the format as a query parameter
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in r.text.splitlines()]
+        assert [line["id"] for line in lines] == ["c1", "c2", "c4"] and lines[0]["citations"]
+
+        r = post()  # default: xlsx
+        assert r.status_code == 200
+        (tmp_path / "a.xlsx").write_bytes(r.content)
+        assert [c.value for c in load_workbook(tmp_path / "a.xlsx")["Answers"]["A"]][1:] == ["c1", "c2", "c4"]
+
+        assert post(headers={}).status_code == 401  # same auth as the rest of the API
+        assert post(headers={"Authorization": "Bearer nope"}).status_code == 401
+        r = post(headers={"Authorization": "Bearer scoped-token"}, data={"collection": "default"})
+        assert r.status_code == 403 and "default" in r.json()["detail"]
+        r = post("jsonl", headers={"Authorization": "Bearer scoped-token"})  # scoped to "other": nothing to cite
+        assert r.status_code == 200 and r.headers["x-batch-answered"] == "0"
+
+        assert post("pdf").status_code == 422
+        bad = tmp_path / "bad.csv"
+        bad.write_text("id,score\n1,2\n", encoding="utf-8")
+        r = post(path=bad)
+        assert r.status_code == 422 and "no question column" in r.json()["detail"]
+        big = tmp_path / "big.txt"
+        big.write_text("What is NHS Improvement?\n" * 20_000, encoding="utf-8")
+        r = post(path=big)
+        assert r.status_code == 413 and "limit" in r.json()["detail"]
+        r = client.post("/api/batch", content=b"x" * 10, headers={**full, "Content-Type": "text/plain"})
+        assert r.status_code == 422
+
+
+# --- the batch tab ---------------------------------------------------------------------------------------
+
+
+def test_batch_tab_run_writes_xlsx_and_docx(assistant, tmp_path):
+    import docx
+    from openpyxl import load_workbook
+
+    from assistant.batch.ui import run_upload
+
+    p = make_docx_list(tmp_path / "Consultation <draft>.docx", [ANSWERABLE, UNANSWERABLE])
+    seen = []
+    summary, files = run_upload(assistant, assistant.config, str(p), p.name, None,
+                                progress=lambda done, total, elapsed: seen.append((done, total)))
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2)
+    assert "2 questions: 1 answered, 1 not in the sources, 0 failed" in summary
+    xlsx, docx_path = map(Path, files)
+    assert xlsx.suffix == ".xlsx" and docx_path.suffix == ".docx" and "<" not in xlsx.name
+    assert [c.value for c in load_workbook(xlsx)["Answers"]["B"]][1:] == [ANSWERABLE, UNANSWERABLE]
+    assert f"q1: {ANSWERABLE}" in [p.text for p in docx.Document(str(docx_path)).paragraphs]
+
+
+def test_batch_tab_builds_inside_blocks(assistant):
+    gr = pytest.importorskip("gradio")
+    from assistant.batch.ui import build_batch_tab
+
+    with gr.Blocks() as blocks:
+        with gr.Tab("Batch"):
+            upload, start, status, results = build_batch_tab(assistant, assistant.config)
+    assert isinstance(upload, gr.File) and isinstance(results, gr.File)
+    assert any(getattr(fn.fn, "__name__", "") == "answer_file" for fn in blocks.fns.values())
