@@ -1,0 +1,214 @@
+"""Who is calling, and which collections they may see.
+
+Two ways in, both optional (with neither configured, every caller is anonymous and sees everything,
+which is why `assistant serve` refuses to bind beyond loopback without one):
+
+- bearer tokens, `ASSISTANT_API_TOKENS="tok1,tok2:hr|policy"`: a token alone sees every collection,
+  `token:coll1|coll2` only those. Browsers can log in once at `/login` (the token goes into an
+  HttpOnly cookie, sent only to this site).
+- a trusted single-sign-on header, `ASSISTANT_TRUSTED_USER_HEADER="X-Remote-User"`, set by the
+  reverse proxy that did the login. It is believed only when the connection comes straight from an
+  address in `ASSISTANT_TRUSTED_PROXIES` (addresses or networks; default 127.0.0.1). Users are scoped
+  by `ASSISTANT_USER_SCOPES="alice:hr|policy,*:policy"` (`*` is everyone not listed; with no `*`
+  entry, unlisted users see every collection).
+
+`caller_scope(request) -> Caller` is the FastAPI dependency for routes (the server's middleware has
+already refused unauthenticated requests); `caller_from_gradio(request)` does the same in a Gradio
+event handler. `Caller.restrict(requested)` turns a request's `collections` into the list to search,
+raising `Forbidden` when the caller asks for a collection outside their scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from assistant.config import Config
+
+TOKEN_COOKIE = "assistant_token"
+
+
+class AuthError(Exception):
+    """No acceptable credentials (HTTP 401)."""
+
+
+class Forbidden(Exception):
+    """Authenticated, but not allowed to see what was asked for (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller. `collections=None` means every collection."""
+
+    name: str
+    collections: tuple[str, ...] | None = None
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.collections is None
+
+    def allows(self, collection: str) -> bool:
+        return self.collections is None or collection in self.collections
+
+    def restrict(self, requested: list[str] | None) -> list[str] | None:
+        """The collections to search for this caller: `requested` (or everything they may see).
+        Never returns an empty list for a scoped caller (an empty filter would mean "all")."""
+        requested = [c for c in (requested or []) if c] or None
+        if self.collections is None:
+            return requested
+        if requested is None:
+            return list(self.collections)
+        outside = sorted(set(requested) - set(self.collections))
+        if outside:
+            raise Forbidden(f"you do not have access to the collection(s): {', '.join(outside)}")
+        return requested
+
+
+ANONYMOUS = Caller("anonymous", None)
+
+
+def _parse_scoped(entries: tuple[str, ...], what: str) -> dict[str, tuple[str, ...] | None]:
+    parsed: dict[str, tuple[str, ...] | None] = {}
+    for entry in entries:
+        name, sep, scope = entry.partition(":")
+        name = name.strip()
+        if not name:
+            raise ValueError(f"{what}: an entry has no name before ':' ({entry!r})")
+        if not sep:
+            parsed[name] = None
+            continue
+        collections = tuple(c.strip() for c in scope.split("|") if c.strip())
+        if not collections:
+            raise ValueError(f"{what}: {name!r} is followed by ':' but no collection; write name:coll1|coll2")
+        parsed[name] = collections
+    return parsed
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """The parsed auth settings of one server."""
+
+    tokens: dict[str, tuple[str, ...] | None]
+    user_header: str | None
+    proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    user_scopes: dict[str, tuple[str, ...] | None]
+
+    @classmethod
+    def from_config(cls, config: Config) -> "AuthPolicy":
+        """Raises ValueError with a clear message on malformed settings."""
+        proxies = []
+        for entry in config.trusted_proxies:
+            try:
+                proxies.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(f"ASSISTANT_TRUSTED_PROXIES: {entry!r} is not an address or network") from exc
+        header = (config.trusted_user_header or "").strip() or None
+        return cls(
+            tokens=_parse_scoped(config.api_tokens, "ASSISTANT_API_TOKENS"),
+            user_header=header.lower() if header else None,
+            proxies=tuple(proxies),
+            user_scopes=_parse_scoped(config.user_scopes, "ASSISTANT_USER_SCOPES"),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tokens) or self.user_header is not None
+
+    def is_trusted_proxy(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.proxies)
+
+    def _token_caller(self, presented: str) -> Caller | None:
+        found = None
+        for token, scope in self.tokens.items():
+            # compare every token, in constant time, so timing tells nothing about which matched
+            if hmac.compare_digest(token.encode(), presented.encode()):
+                found = Caller(f"token:{hashlib.sha256(token.encode()).hexdigest()[:8]}", scope)
+        return found
+
+    def resolve(self, headers: Mapping[str, str], client_host: str | None, cookies: Mapping[str, str] | None = None) -> Caller:
+        """The caller of a request, from its headers (lower-case names), the direct peer address
+        and its cookies. Raises AuthError when auth is configured and nothing acceptable is presented."""
+        if not self.enabled:
+            return ANONYMOUS
+        authorization = headers.get("authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        if authorization:
+            if scheme.lower() != "bearer" or not credentials.strip():
+                raise AuthError("the Authorization header must be 'Bearer <token>'")
+            caller = self._token_caller(credentials.strip())
+            if caller is None:
+                raise AuthError("the bearer token is not valid")
+            return caller
+        if self.user_header is not None and headers.get(self.user_header):
+            if not self.is_trusted_proxy(client_host):
+                raise AuthError(
+                    f"the {self.user_header} header is accepted only from the configured proxies (ASSISTANT_TRUSTED_PROXIES)"
+                )
+            user = headers[self.user_header].strip()
+            if user in self.user_scopes:
+                scope = self.user_scopes[user]
+            else:
+                scope = self.user_scopes.get("*")
+            return Caller(f"user:{user}", scope)
+        cookie = (cookies or {}).get(TOKEN_COOKIE)
+        if cookie and self.tokens:
+            caller = self._token_caller(cookie)
+            if caller is not None:
+                return caller
+            raise AuthError("the login has expired or the token was revoked: log in again at /login")
+        if self.tokens:
+            raise AuthError("authentication required: send 'Authorization: Bearer <token>' (or log in at /login)")
+        raise AuthError("authentication required: this service is reached through the single-sign-on proxy")
+
+
+def caller_scope(request: Request) -> Caller:
+    """FastAPI dependency: the authenticated caller of this request (set by the server's auth
+    middleware; resolved here when a route is used in an app without it)."""
+    caller = request.scope.get("state", {}).get("caller")
+    if caller is not None:
+        return caller
+    policy = getattr(request.app.state, "auth_policy", None)
+    if policy is None:
+        return ANONYMOUS
+    try:
+        return policy.resolve(request.headers, request.client.host if request.client else None, request.cookies)
+    except AuthError as exc:
+        from fastapi import HTTPException
+
+        raise HTTPException(status_code=401, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+def caller_from_gradio(request, policy: AuthPolicy) -> Caller:
+    """The caller of a Gradio event (`request: gr.Request`); raises AuthError."""
+    if request is None:
+        return ANONYMOUS if not policy.enabled else _raise(AuthError("no request"))
+    headers = {str(k).lower(): str(v) for k, v in dict(getattr(request, "headers", {}) or {}).items()}
+    client = getattr(request, "client", None)
+    host = getattr(client, "host", None) if client is not None else None
+    cookies = dict(getattr(request, "cookies", {}) or {})
+    return policy.resolve(headers, host, cookies)
+
+
+def _raise(exc: Exception):
+    raise exc
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses that only this machine can reach."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
