@@ -69,6 +69,7 @@ class Config:
     user_scopes: tuple[str, ...] = ()  # SSO users' collections: "user:coll1|coll2", "*:coll" for everyone else
     max_body_bytes: int = 1024 * 1024  # request bodies of the JSON API
     max_upload_bytes: int = 25 * 1024 * 1024  # uploads (batch files, the chat's upload route)
+    batch_max_rows: int = 5000  # questions in one batch file (the API and the batch tab; the CLI has --max-rows)
     example_questions: tuple[str, ...] = ()  # shown on the empty chat; empty means the bundled examples
 
     extra: dict = field(default_factory=dict, compare=False)
@@ -99,6 +100,7 @@ class Config:
             "user_scopes": tuple(_env_list("ASSISTANT_USER_SCOPES")),
             "max_body_bytes": int(_env("ASSISTANT_MAX_BODY_BYTES", str(1024 * 1024))),
             "max_upload_bytes": int(_env("ASSISTANT_MAX_UPLOAD_BYTES", str(25 * 1024 * 1024))),
+            "batch_max_rows": int(_env("ASSISTANT_BATCH_MAX_ROWS", "5000")),
             "example_questions": tuple(q.strip() for q in (_env("ASSISTANT_EXAMPLE_QUESTIONS", "") or "").split("|") if q.strip()),
         }
         for key, value in overrides.items():
