@@ -147,12 +147,15 @@ class LLMClient:
                     if data == "[DONE]":
                         done = True
                         break
-                    piece = _delta_text(data)
+                    piece, finished = _delta_text(data)
                     if piece:
                         got_text = True
                         yield piece
-                if not done and not got_text:
-                    raise LLMUnavailable("the stream ended without an answer")
+                    done = done or finished
+                if not done:
+                    # Servers end a stream with `data: [DONE]` (or a chunk with a finish_reason);
+                    # a stream that just stops was cut off: the reply may be incomplete.
+                    raise LLMUnavailable("the stream broke off before the answer was complete")
         except httpx.TimeoutException:
             raise LLMUnavailable(f"no reply within {self.timeout_s:g} s") from None
         except httpx.HTTPError as exc:
@@ -161,7 +164,8 @@ class LLMClient:
             raise LLMUnavailable("the server returned an empty answer")
 
 
-def _delta_text(data: str) -> str:
+def _delta_text(data: str) -> tuple[str, bool]:
+    """The text of one stream chunk, and whether the chunk says the reply is finished."""
     try:
         event = json.loads(data)
     except ValueError:
@@ -173,11 +177,11 @@ def _delta_text(data: str) -> str:
         raise LLMUnavailable(f"the server reported an error: {str(message)[:200]}")
     try:
         choice = event["choices"][0]
-    except (KeyError, IndexError, TypeError):
-        return ""  # e.g. a final usage-only chunk
-    delta = choice.get("delta") or choice.get("message") or {}
+        delta = choice.get("delta") or choice.get("message") or {}
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return "", False  # e.g. a final usage-only chunk
     text = delta.get("content") if isinstance(delta, dict) else None
-    return text if isinstance(text, str) else ""
+    return (text if isinstance(text, str) else ""), bool(choice.get("finish_reason"))
 
 
 def _check_status(response: httpx.Response) -> None:

@@ -170,10 +170,11 @@ class LLMAnswerer:
                 yield piece
         except LLMUnavailable as exc:
             self._failed(str(exc))
-            return _fallback(extractive, str(exc))
+            fallback = _fallback(extractive, str(exc))
+            if not pieces:
+                yield fallback.answer  # (after a partial stream, the final Answer replaces it)
+            return fallback
         text = "".join(pieces)
-        if not text.strip():
-            return _fallback(extractive, "it returned an empty answer")
         answer = self.verified_answer(question, text, numbered, retrieval.passages)
         answer.confidence = extractive.confidence
         return answer
