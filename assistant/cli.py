@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="corpus or benchmark data folder")
     p.add_argument("--limit", type=int, default=None, help="use at most this many queries/questions")
     p.add_argument("--out", default=None, help="where to write run files or figures")
+    p.add_argument("--cache", default=None, help="cache folder for embeddings and bench indexes (default ~/.cache/cited-assistant/bench)")
+    p.add_argument("--rounds", type=int, default=None, help="bench ask/startup: rounds over the questions / cold starts")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,0 +1,241 @@
+"""`assistant bench ...`: dispatch to the benchmarks, and the helpers they share.
+
+    assistant bench scifact PATH     retrieval quality on BEIR SciFact     (eval/bench_retrieval.py)
+    assistant bench squad2 PATH      answer-or-abstain on SQuAD 2.0        (eval/bench_squad.py)
+    assistant bench ingest PATH      ingest throughput against raw encode  (eval/bench_speed.py)
+    assistant bench ask [PATH]       warm ask latency, per stage           (eval/bench_speed.py)
+    assistant bench startup          cold start of `python app.py`         (eval/bench_speed.py)
+    assistant bench batch ...        batch answering                       (assistant/batch/bench.py)
+
+Every benchmark prints a table of figures and, with --out DIR, writes them as JSON (with the machine
+and the date) to DIR/<name>.json, beside any run files. Expensive intermediate results (embeddings)
+are cached under --cache (default ~/.cache/cited-assistant/bench), never in the repository.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_CACHE = Path("~/.cache/cited-assistant/bench").expanduser()
+
+
+@dataclass
+class Table:
+    """A printed table: a title, column headers, rows of cells (numbers are formatted on print)."""
+
+    title: str
+    headers: list[str]
+    rows: list[list] = field(default_factory=list)
+    note: str = ""
+
+    def add(self, *cells) -> None:
+        self.rows.append(list(cells))
+
+    def render(self) -> str:
+        def fmt(cell) -> str:
+            if cell is None:
+                return "-"
+            if isinstance(cell, float):
+                return f"{cell:.3f}" if abs(cell) < 10 else f"{cell:.1f}"
+            return str(cell)
+
+        cells = [[fmt(c) for c in row] for row in self.rows]
+        widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(self.headers)]
+        lines = [f"## {self.title}", ""]
+        lines.append("| " + " | ".join(h.ljust(w) for h, w in zip(self.headers, widths)) + " |")
+        lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for row in cells:
+            lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        if self.note:
+            lines += ["", self.note]
+        return "\n".join(lines)
+
+
+@dataclass
+class BenchResult:
+    """What one benchmark produced: figures (JSON-able), the tables to print, files written."""
+
+    name: str
+    figures: dict
+    tables: list[Table] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    ok: bool = True
+
+
+def machine() -> dict:
+    """The machine the figures were measured on."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpu": cpu,
+        "load_average_1_5_15": load,  # other processes share the cores: figures taken under load vary
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def cache_dir(args) -> Path:
+    folder = Path(getattr(args, "cache", None) or DEFAULT_CACHE).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def out_dir(args) -> Path | None:
+    if not getattr(args, "out", None):
+        return None
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def fingerprint(*parts: str) -> str:
+    """A short stable key for cache files (model name, the texts encoded...)."""
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part.encode("utf-8", "replace"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Encoded:
+    vectors: np.ndarray
+    seconds: float  # time the encoding took (when it was computed, possibly in an earlier run)
+    cached: bool
+
+
+def cached_encode(embedder, texts: list[str], cache: Path, label: str, batch_size: int = 32, quiet: bool = False) -> Encoded:
+    """Embedder.encode(texts), cached as an .npy (plus a .json with the time it took) keyed by the
+    model and the exact texts."""
+    import time
+
+    key = fingerprint(embedder.name, str(batch_size), *texts)
+    path = cache / f"{label}-{key}.npy"
+    meta = path.with_suffix(".json")
+    if path.exists():
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            seconds = json.loads(meta.read_text()).get("seconds", float("nan")) if meta.exists() else float("nan")
+            return Encoded(vectors, seconds, True)
+    if not quiet:
+        print(f"encoding {len(texts):,} texts ({label}); cached in {path}", file=sys.stderr, flush=True)
+    embedder.model  # load the model first: its loading is not encoding time
+    started = time.perf_counter()
+    vectors = embedder.encode(texts, batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    meta.write_text(json.dumps({"seconds": seconds, "texts": len(texts), "model": embedder.name, "batch_size": batch_size}))
+    return Encoded(vectors, seconds, False)
+
+
+def percentile(values, q: float) -> float | None:
+    if len(values) == 0:
+        return None
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def _jsonable(value):
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def report(result: BenchResult, args) -> int:
+    """Print the tables; with --out, write DIR/<name>.json. Returns the exit code."""
+    info = machine()
+    print(f"# bench {result.name} — {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, "
+          f"load {info['load_average_1_5_15']}, {info['date']}\n")
+    for table in result.tables:
+        print(table.render())
+        print()
+    folder = out_dir(args)
+    if folder is not None:
+        path = folder / f"{result.name}.json"
+        payload = {"benchmark": result.name, "machine": info, "command": " ".join(["assistant", *sys.argv[1:]]) if sys.argv else "",
+                   "figures": _jsonable(result.figures), "files": result.files}
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        result.files.append(str(path))
+    for f in result.files:
+        print(f"wrote {f}")
+    return 0 if result.ok else 1
+
+
+def run(args) -> int:
+    which = args.which
+    if which == "batch":
+        from assistant.batch.bench import bench_batch
+
+        return bench_batch(args)
+    if which == "scifact":
+        from eval.bench_retrieval import bench_scifact as bench
+    elif which == "squad2":
+        from eval.bench_squad import bench_squad2 as bench
+    elif which == "ingest":
+        from eval.bench_speed import bench_ingest as bench
+    elif which == "ask":
+        from eval.bench_speed import bench_ask as bench
+    elif which == "startup":
+        from eval.bench_speed import bench_startup as bench
+    else:  # argparse's choices make this unreachable from the CLI
+        print(f"error: unknown benchmark {which!r}", file=sys.stderr)
+        return 2
+    try:
+        result = bench(args)
+    except BenchInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return report(result, args)
+
+
+class BenchInputError(Exception):
+    """The benchmark cannot run on what it was given (missing data folder, wrong layout)."""
+
+
+def require_path(args, what: str, default: str | None = None) -> Path:
+    raw = getattr(args, "path", None) or default
+    if not raw:
+        raise BenchInputError(f"`assistant bench {args.which}` needs PATH: {what}")
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise BenchInputError(f"{path} does not exist ({what})")
+    return path
