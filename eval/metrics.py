@@ -452,12 +452,38 @@ class JudgeSettings:
     temperature: float = 0.0
     max_tokens: int = 512
     timeout_s: float = 300.0
+    max_retries: int = 1  # instructor re-asks after an output that does not validate
     strictness: int = 1  # ResponseRelevancy: questions generated per answer
+    # Send each call's JSON schema in response_format ({"type": "json_object", "schema": ...}), which
+    # llama.cpp's server turns into a grammar: small models then always produce valid output.
+    # Off by default: other servers may reject the extra key.
+    json_schema: bool = False
 
     def describe(self) -> dict:
         return {"base_url": self.base_url, "model": self.model, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "timeout_s": self.timeout_s,
-                "response_relevancy_strictness": self.strictness, "adapter": "instructor (JSON mode)"}
+                "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "max_retries": self.max_retries,
+                "response_relevancy_strictness": self.strictness,
+                "structured output": "instructor JSON mode" + (" + schema in response_format (grammar)" if self.json_schema else "")}
+
+
+def judge_llm(settings: JudgeSettings):
+    """The ragas LLM for a judge on an OpenAI-compatible server (ragas' llm_factory, JSON mode)."""
+    from openai import AsyncOpenAI
+    from ragas.llms import llm_factory
+
+    client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, timeout=settings.timeout_s, max_retries=0)
+    llm = llm_factory(settings.model, provider="openai", client=client, temperature=settings.temperature,
+                      max_tokens=settings.max_tokens, max_retries=settings.max_retries)
+    if settings.json_schema:
+        generate = llm.agenerate
+
+        async def agenerate_with_schema(prompt, response_model):
+            # One call at a time (judge_scores is sequential), so setting the per-call body is safe.
+            llm.model_args["extra_body"] = {"response_format": {"type": "json_object", "schema": response_model.model_json_schema()}}
+            return await generate(prompt, response_model)
+
+        llm.agenerate = agenerate_with_schema
+    return llm, client
 
 
 def ragas_embeddings(embedder):
@@ -494,13 +520,9 @@ class JudgeFailure:
 def judge_scores(runs: list[QuestionRun], settings: JudgeSettings, embedder, progress=None) -> tuple[PerQuestion, list[JudgeFailure]]:
     """ragas Faithfulness, ResponseRelevancy and FactualCorrectness on the answered questions.
     A call that fails or returns NaN gives a NaN score and a JudgeFailure, never an exception."""
-    from openai import AsyncOpenAI
-    from ragas.llms import llm_factory
     from ragas.metrics.collections import AnswerRelevancy, FactualCorrectness, Faithfulness
 
-    client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, timeout=settings.timeout_s, max_retries=0)
-    llm = llm_factory(settings.model, provider="openai", client=client,
-                      temperature=settings.temperature, max_tokens=settings.max_tokens)
+    llm, client = judge_llm(settings)
     faithfulness = Faithfulness(llm=llm)
     relevancy = AnswerRelevancy(llm=llm, embeddings=ragas_embeddings(embedder), strictness=settings.strictness)
     correctness = FactualCorrectness(llm=llm, mode="f1")

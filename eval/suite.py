@@ -10,6 +10,10 @@ retrieval of the query the assistant searched for to get the retrieved passages,
 figures with eval/thresholds.toml (or --thresholds / $ASSISTANT_EVAL_THRESHOLDS): exit 1 when a
 figure is below its floor (or above its ceiling), naming each one.
 
+The judge (--judge-url, --judge-model) reads $ASSISTANT_JUDGE_API_KEY, and with
+$ASSISTANT_JUDGE_JSON_SCHEMA=1 sends each call's JSON schema to the server for grammar-constrained
+output (llama.cpp's server supports it; small models need it to produce parseable verdicts).
+
 Exit codes: 0 ok (and gate passed), 1 gate failed or the set does not match the index, 2 bad usage.
 """
 
@@ -177,6 +181,7 @@ def run(args) -> int:
         judge_settings = metrics.JudgeSettings(
             base_url=judge_url, model=args.judge_model or "default",
             api_key=os.environ.get("ASSISTANT_JUDGE_API_KEY", "not-needed"),
+            json_schema=os.environ.get("ASSISTANT_JUDGE_JSON_SCHEMA", "") not in ("", "0", "false", "no"),
         )
         bar = _progress_bar(len(runs), "judging")
         judge, judge_failures = metrics.judge_scores(runs, judge_settings, assistant.embedder, progress=bar.update)
