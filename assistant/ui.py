@@ -71,14 +71,16 @@ CHAT_CSS = """
   max-width: 100%; overflow-wrap: anywhere; background: var(--background-fill-primary, #fff); }
 .chat .bot.abstained { border: 1px dashed #b58a00; background: #fffaf0; color: #4a3b00; }
 .chat .bot.error { border-color: #c0392b; background: #fdf0ee; color: #7b241c; }
-.chat .badge { display: inline-block; font-size: 0.75rem; font-weight: 600; text-transform: uppercase;
-  letter-spacing: 0.04em; border-radius: 999px; padding: 0.1rem 0.6rem; margin-bottom: 0.4rem; }
+.chat .badge { display: inline-block; font-size: 0.78rem; font-weight: 700; border-radius: 999px;
+  padding: 0.1rem 0.6rem; margin-bottom: 0.4rem; }
 .chat .badge.abstain { background: #f5e1a4; color: #5a4600; }
 .chat .badge.answer { background: #d9f2e3; color: #1d5e36; }
 .chat .answer-text { white-space: pre-wrap; }
 .chat .answer-text.streaming::after { content: '\\258D'; animation: blink 1s steps(2) infinite; }
 @keyframes blink { 50% { opacity: 0; } }
-.chat a.cite { text-decoration: none; font-weight: 600; padding: 0 0.1rem; }
+.chat a, #app-footer a { color: var(--link-text-color, #1d4ed8); text-decoration: underline; }
+.chat a.cite { text-decoration: none; font-weight: 700; padding: 0 0.1rem; }
+.chat a.source-title { text-decoration: none; }
 .chat .searched, .chat .notice { font-size: 0.85rem; color: var(--body-text-color-subdued, #666); margin-top: 0.4rem; }
 .chat .notice { color: #7a5a00; }
 .chat details.sources { margin-top: 0.6rem; border-top: 1px solid var(--border-color-primary, #eee); padding-top: 0.4rem; }
@@ -91,7 +93,7 @@ CHAT_CSS = """
 .chat blockquote.paragraph mark { background: #fff0a8; padding: 0 0.1rem; }
 .chat .source-links { font-size: 0.85rem; }
 .chat .nearest { margin-top: 0.6rem; }
-.chat .nearest-label { font-size: 0.8rem; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em; color: #7a5a00; }
+.chat .nearest-label { font-size: 0.85rem; font-weight: 700; color: #7a5a00; }
 .chat .nearest ul { margin: 0.3rem 0 0 1rem; padding: 0; }
 .chat .nearest li { font-size: 0.88rem; color: #5c5030; margin-bottom: 0.3rem; }
 .chat .actions { margin-top: 0.5rem; }

@@ -172,23 +172,28 @@ def wait_ready(url: str, timeout: float, token: str | None) -> None:
     raise SystemExit(f"error: {url} is not ready: {last}")
 
 
-def record(path: Path, report: Report, command: str) -> None:
+def record(path: Path, report: Report, command: str, load_before: float | None = None) -> None:
     """Write (or replace) the "## HTTP load" section of the benchmarks file."""
     cores = os.cpu_count()
+    busy = (
+        f" The 1-minute load average was {load_before:.1f} just before the run (other work shared the cores)."
+        if load_before is not None else ""
+    )
     section = "\n".join([
         "## HTTP load",
         "",
         f"`{command}` against `assistant serve` on the bundled sources (extractive answers, no LLM),",
         f"over loopback; measured {date.today().isoformat()} on {platform.machine()} with {cores} cores"
-        f" ({platform.python_implementation()} {platform.python_version()}), clients and server on the same machine.",
+        f" ({platform.python_implementation()} {platform.python_version()}), clients and server on the same machine.{busy}",
         "",
         "| clients | questions | errors | abstentions | seconds | questions/s | p50 ms | p95 ms | p99 ms | max ms |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {report.clients} | {report.questions} | {report.errors} | {report.abstained} | {report.seconds:.1f} | "
         f"{report.throughput_qps:.1f} | {report.p50_ms:.0f} | {report.p95_ms:.0f} | {report.p99_ms:.0f} | {report.max_ms:.0f} |",
         "",
-        "One Assistant (models and indexes loaded once) serves every request from the server's thread pool;",
-        "latency under load is mostly queueing for the two cores (a question alone takes about p50 / clients).",
+        "One Assistant (models and indexes loaded once) serves every request from the server's thread pool.",
+        f"{report.throughput_qps:.1f} questions/s is about {1000 / report.throughput_qps if report.throughput_qps else 0:.0f} ms "
+        f"of server work per question; the rest of each latency is waiting behind the other {report.clients - 1} clients.",
         "",
     ])
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
@@ -221,13 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --clients must be 1-{MAX_CLIENTS}, --questions 1-{MAX_QUESTIONS}, --max-seconds > 0", file=sys.stderr)
         return 2
     wait_ready(url, 120, args.token)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     report = run_load(url, args.clients, args.questions, args.max_seconds, args.token)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:
         print("\n".join(report.lines()))
     if args.record:
-        record(args.record, report, f"python -m eval.load_test --clients {args.clients} --questions {args.questions}")
+        record(args.record, report, f"python -m eval.load_test --clients {args.clients} --questions {args.questions}", load_before)
         print(f"recorded in {args.record}", file=sys.stderr)
     return 1 if report.errors else 0
 
