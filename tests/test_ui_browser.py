@@ -194,3 +194,45 @@ def test_new_chat_and_example_questions_at_phone_width(browser, server, tmp_path
     assert page.locator("#examples").is_visible()
     assert "Ask a question about the sources" in page.locator("#transcript").inner_text()
     context.close()
+
+
+@pytest.fixture(scope="module")
+def secure_server(served_corpus, served_assistant):
+    """Tokens only: one sees everything, one only the collection "default"."""
+    from assistant.config import Config
+    from assistant.server import create_app
+
+    config = Config.from_env(data_dir=served_corpus).replace(llm_base_url=None, api_tokens=("tok-all", "tok-pub:default"))
+    with ServerThread(create_app(config, served_assistant), free_port()) as running:
+        wait_ready(running.url)
+        yield running.url
+
+
+def test_chat_after_token_login_is_scoped_to_the_tokens_collections(browser, secure_server, tmp_path):
+    from serving_helpers import SECRET_DOC, SECRET_QUESTION
+
+    def log_in_and_ask(token: str):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.goto(secure_server + "/")
+        assert "/login" in page.url  # sent to the login page first
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#question textarea", timeout=TIMEOUT_MS)
+        ask(page, SECRET_QUESTION)
+        return context, page, last_answer(page)
+
+    context, page, answer = log_in_and_ask("tok-all")  # positive control
+    assert "answered" in answer.get_attribute("class")
+    assert answer.locator("li.source").first.get_attribute("data-paragraph-id") == f"{SECRET_DOC}#p1"
+    context.close()
+
+    context, page, answer = log_in_and_ask("tok-pub")
+    assert "abstained" in answer.get_attribute("class")
+    html = page.locator("#transcript").inner_html()
+    assert SECRET_DOC not in html and "forty million" not in html
+    page.screenshot(path=str(tmp_path / "scoped.png"), full_page=True)
+    view = context.new_page()
+    response = view.goto(f"{secure_server}/sources/{SECRET_DOC}")
+    assert response.status == 404
+    context.close()
