@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port, run_cli
+from conftest import ROOT, free_port, run_cli
+from serving_helpers import (  # noqa: F401 - fixtures
+    SECRET_DOC,
+    SECRET_QUESTION,
+    ServerThread,
+    launch_chromium,
+    served_assistant,
+    served_corpus,
+    wait_ready,
+)
 
 ANSWERABLE = "Who is David Dalton?"
 UNANSWERABLE = "What is the capital of France?"
@@ -524,97 +533,110 @@ def _checkpoint_entries(path: Path) -> list[dict]:
     return [json.loads(line) for line in lines[1:] if line.strip()]
 
 
-def test_sigkill_mid_run_then_resume_redoes_nothing(assistant, sources_data_dir, tmp_path):
+def _start_batch(src: Path, out: Path, data_dir: Path) -> subprocess.Popen:
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir))
+    env.pop("ASSISTANT_LLM_BASE_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "assistant.cli", "batch", str(src), "--out", str(out), "-q"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stop_when(proc: subprocess.Popen, ck: Path, entries: int, sig: int) -> str:
+    """Send `sig` once the checkpoint holds `entries` answers; returns the process's standard error."""
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ck.exists() and len(_checkpoint_entries(ck)) >= entries:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"finished or died before the signal: {proc.stderr.read().decode()[-2000:]}"
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=120)
+        return proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+        proc.stderr.close()
+
+
+def test_interrupt_and_sigkill_mid_run_then_resume_redoes_nothing(assistant, sources_data_dir, tmp_path):
     from assistant.batch.bench import bench_questions
 
-    total = 300
+    total = 150  # a few seconds of answering on an idle machine: each signal lands mid-run
     questions = bench_questions(assistant.index, total)
     assert len(set(q.casefold() for q in questions)) == total
     src = tmp_path / "questions.txt"
     src.write_text("\n".join(questions) + "\n", encoding="utf-8")
     out = tmp_path / "answers.jsonl"
     ck = tmp_path / "answers.jsonl.checkpoint.jsonl"
-    env = dict(os.environ, ASSISTANT_DATA_DIR=str(sources_data_dir))
-    env.pop("ASSISTANT_LLM_BASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "batch", str(src), "--out", str(out), "-q"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            if ck.exists() and len(_checkpoint_entries(ck)) >= 20:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, f"finished or died before the kill: {proc.stderr.read().decode()[-2000:]}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-        proc.stderr.close()
+
+    # Ctrl-C: exit 130, a message saying how to resume, the checkpoint whole
+    proc = _start_batch(src, out, sources_data_dir)
+    err = _stop_when(proc, ck, 5, signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "run the same command again to resume" in err
+    assert ck.read_bytes().endswith(b"\n")
+    interrupted = _checkpoint_entries(ck)
+    assert 5 <= len(interrupted) < total
+
+    # SIGKILL on the resumed run: no chance to clean up
+    proc = _start_batch(src, out, sources_data_dir)
+    _stop_when(proc, ck, len(interrupted) + 5, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     before = _checkpoint_entries(ck)
-    assert 20 <= len(before) < total, len(before)
+    assert before[: len(interrupted)] == interrupted
+    assert len(interrupted) + 5 <= len(before) < total, len(before)
     assert not out.exists(), "no output is written before the run completes"
 
-    result = run_cli("batch", str(src), "--out", str(out), "-q", data_dir=sources_data_dir, timeout=600)
+    result = run_cli("batch", str(src), "--out", str(out), "-q", data_dir=sources_data_dir, timeout=900)
     assert result.returncode == 0, result.stderr
     assert f"{len(before)} answers taken from the checkpoint" in result.stdout
     after = _checkpoint_entries(ck)
     assert after[: len(before)] == before  # the saved answers were kept, not redone
     ids = [e["id"] for e in after]
-    assert len(after) == total and len(set(ids)) == total  # before + after-the-kill = total, none twice
+    assert len(after) == total and len(set(ids)) == total  # before + after the kill = total, none twice
     assert all("answer" in e for e in after)
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [line["question"] for line in lines] == questions
     assert [line["id"] for line in lines] == [f"q{i}" for i in range(1, total + 1)]
 
 
-# --- POST /api/batch on a real server ------------------------------------------------------------------
+# --- POST /api/batch on the real server ---------------------------------------------------------------
+
+ALL = {"Authorization": "Bearer tok-all"}
+PUBLIC = {"Authorization": "Bearer tok-pub"}  # scoped to the collection "default"
 
 
-class _Server:
-    def __init__(self, app):
-        import uvicorn
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert self.server.started
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+def message_of(response) -> str:
+    data = response.json()
+    return data["error"]["message"] if "error" in data else str(data.get("detail"))
 
 
-def test_api_batch_on_a_real_server(assistant, tmp_path):
+@pytest.fixture(scope="module")
+def batch_server(served_corpus, served_assistant):
+    """The service of assistant/server.py (our router and tab included by it) under uvicorn on 127.0.0.1,
+    with a full token and one scoped to "default" (the corpus also holds a "secret" collection)."""
+    from assistant.config import Config
+    from assistant.server import create_app
+
+    config = Config.from_env(data_dir=served_corpus).replace(
+        llm_base_url=None, api_tokens=("tok-all", "tok-pub:default"), max_upload_bytes=200_000)
+    with ServerThread(create_app(config, served_assistant), free_port()) as running:
+        wait_ready(running.url)
+        yield running.url
+
+
+def test_api_batch_returns_the_chosen_format(batch_server, tmp_path):
     import docx
     import httpx
-    from fastapi import FastAPI
     from openpyxl import load_workbook
-
-    auth = pytest.importorskip("assistant.auth")
-    from assistant.batch.api import make_router
-
-    config = assistant.config.replace(api_tokens=("full-token", "scoped-token:other"), max_upload_bytes=200_000)
-    app = FastAPI()
-    app.state.auth_policy = auth.AuthPolicy.from_config(config)
-    app.state.config = config
-    app.state.assistant = assistant
-    app.include_router(make_router())  # the default scope dependency: assistant.auth.caller_scope
 
     questions = make_xlsx(tmp_path / "consultation.xlsx", [["id", "question"], ["c1", ANSWERABLE], ["c2", UNANSWERABLE],
                                                            ["c3", None], ["c4", ANSWERABLE.upper()]])
-    full = {"Authorization": "Bearer full-token"}
-    with _Server(app) as base, httpx.Client(base_url=base, timeout=120) as client:
-        def post(fmt=None, headers=full, path=questions, params=None, data=None):
-            files = {"file": (path.name, path.read_bytes())}
-            return client.post("/api/batch", files=files, data={**({"format": fmt} if fmt else {}), **(data or {})},
-                               headers=headers, params=params)
+    with httpx.Client(base_url=batch_server, timeout=300) as client:
+        def post(fmt=None, params=None):
+            return client.post("/api/batch", files={"file": (questions.name, questions.read_bytes())},
+                               data={"format": fmt} if fmt else {}, headers=ALL, params=params)
 
         r = post("docx")
         assert r.status_code == 200, r.text
@@ -637,24 +659,62 @@ def test_api_batch_on_a_real_server(assistant, tmp_path):
         (tmp_path / "a.xlsx").write_bytes(r.content)
         assert [c.value for c in load_workbook(tmp_path / "a.xlsx")["Answers"]["A"]][1:] == ["c1", "c2", "c4"]
 
-        assert post(headers={}).status_code == 401  # same auth as the rest of the API
-        assert post(headers={"Authorization": "Bearer nope"}).status_code == 401
-        r = post(headers={"Authorization": "Bearer scoped-token"}, data={"collection": "default"})
-        assert r.status_code == 403 and "default" in r.json()["detail"]
-        r = post("jsonl", headers={"Authorization": "Bearer scoped-token"})  # scoped to "other": nothing to cite
-        assert r.status_code == 200 and r.headers["x-batch-answered"] == "0"
+        for fmt in ("csv", "md"):
+            r = post(fmt)
+            assert r.status_code == 200 and ANSWERABLE in r.text
 
-        assert post("pdf").status_code == 422
-        bad = tmp_path / "bad.csv"
-        bad.write_text("id,score\n1,2\n", encoding="utf-8")
-        r = post(path=bad)
-        assert r.status_code == 422 and "no question column" in r.json()["detail"]
-        big = tmp_path / "big.txt"
-        big.write_text("What is NHS Improvement?\n" * 20_000, encoding="utf-8")
-        r = post(path=big)
-        assert r.status_code == 413 and "limit" in r.json()["detail"]
-        r = client.post("/api/batch", content=b"x" * 10, headers={**full, "Content-Type": "text/plain"})
-        assert r.status_code == 422
+
+def test_api_batch_has_the_same_auth_and_collection_scoping(batch_server, tmp_path):
+    import httpx
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "s1", "question": SECRET_QUESTION}) + "\n", encoding="utf-8")
+
+    def post(headers, **data):
+        return httpx.post(f"{batch_server}/api/batch", files={"file": (questions.name, questions.read_bytes())},
+                          data={"format": "jsonl", **data}, headers=headers, timeout=300)
+
+    assert post({}).status_code == 401
+    assert post({"Authorization": "Bearer nope"}).status_code == 401
+    r = post(ALL)
+    assert r.status_code == 200, r.text
+    assert SECRET_DOC in {c["document_id"] for c in json.loads(r.text)["citations"]}  # the full token sees it
+    r = post(PUBLIC)
+    assert r.status_code == 200, r.text
+    assert SECRET_DOC not in r.text  # scoped to "default": never cited, never listed as nearest
+    r = post(PUBLIC, collection="secret")
+    assert r.status_code == 403 and "secret" in message_of(r)
+    r = post(ALL, collection="secret")
+    assert r.status_code == 200 and SECRET_DOC in r.text
+
+
+def test_api_batch_bad_input_and_size_limit(batch_server, tmp_path):
+    import httpx
+
+    url = f"{batch_server}/api/batch"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,score\n1,2\n", encoding="utf-8")
+    r = httpx.post(url, files={"file": (bad.name, bad.read_bytes())}, headers=ALL, timeout=60)
+    assert r.status_code == 422 and "no question column" in message_of(r)
+    r = httpx.post(url, files={"file": ("q.pdf", b"%PDF")}, headers=ALL, timeout=60)
+    assert r.status_code == 422 and "unsupported" in message_of(r)
+    r = httpx.post(url, files={"file": ("q.txt", ANSWERABLE.encode())}, data={"format": "pdf"}, headers=ALL, timeout=60)
+    assert r.status_code == 422 and "format must be one of" in message_of(r)
+    r = httpx.post(url, data={"format": "xlsx"}, headers=ALL, timeout=60)
+    assert r.status_code == 422
+    big = ("What is NHS Improvement?\n" * 20_000).encode()  # 500 kB, over the 200 kB limit
+    r = httpx.post(url, files={"file": ("big.txt", big)}, headers=ALL, timeout=60)
+    assert r.status_code == 413
+
+    def chunks():  # no Content-Length: the limit holds while the body streams in
+        boundary = b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\r\n"
+        yield boundary
+        for _ in range(50):
+            yield b"What is NHS Improvement?\n" * 400
+        yield b"\r\n--xyz--\r\n"
+
+    r = httpx.post(url, content=chunks(), headers={**ALL, "Content-Type": "multipart/form-data; boundary=xyz"}, timeout=60)
+    assert r.status_code == 413
 
 
 # --- the batch tab ---------------------------------------------------------------------------------------
@@ -687,3 +747,56 @@ def test_batch_tab_builds_inside_blocks(assistant):
             upload, start, status, results = build_batch_tab(assistant, assistant.config)
     assert isinstance(upload, gr.File) and isinstance(results, gr.File)
     assert any(getattr(fn.fn, "__name__", "") == "answer_file" for fn in blocks.fns.values())
+
+
+@pytest.mark.browser
+def test_batch_tab_in_the_browser_upload_progress_download(served_corpus, served_assistant, tmp_path):
+    """Headless Chromium on the real server: open the Batch tab, upload a .docx of questions, see the
+    progress, then download the .xlsx and the .docx and read them back."""
+    import docx
+    from openpyxl import load_workbook
+    from playwright.sync_api import sync_playwright
+
+    from assistant.batch.bench import bench_questions
+    from assistant.config import Config
+    from assistant.server import create_app
+
+    questions = [ANSWERABLE, UNANSWERABLE] + bench_questions(served_assistant.index, 58)
+    upload = make_docx_list(tmp_path / "consultation.docx", questions)
+    config = Config.from_env(data_dir=served_corpus).replace(llm_base_url=None)
+    with ServerThread(create_app(config, served_assistant), free_port()) as running, sync_playwright() as pw:
+        wait_ready(running.url)
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_context(accept_downloads=True).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(running.url + "/")
+            page.get_by_role("tab", name="Batch").click()
+            page.locator("#batch-upload input[type=file]").set_input_files(str(upload))
+            page.wait_for_selector("#batch-upload >> text=consultation.docx", timeout=60_000)
+            page.click("#batch-run")
+            page.wait_for_function("() => /\\d+ of 60 answered/.test(document.body.innerText)", timeout=120_000)
+            page.wait_for_function("() => /60 questions: .* failed/.test(document.querySelector('#batch-status').innerText)",
+                                   timeout=300_000)
+            status = page.inner_text("#batch-status")
+            assert "not in the sources" in status and "0 failed" in status
+            links = page.locator("#batch-files a[download]")
+            assert links.count() == 2
+            saved = {}
+            for i in range(links.count()):
+                with page.expect_download() as info:
+                    links.nth(i).click()
+                target = tmp_path / "downloads" / info.value.suggested_filename
+                info.value.save_as(target)
+                saved[target.suffix] = target
+            assert sorted(p.name for p in saved.values()) == ["consultation-answers.docx", "consultation-answers.xlsx"]
+            page.screenshot(path=str(tmp_path / "batch-tab.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    ws = load_workbook(saved[".xlsx"])["Answers"]
+    assert [c.value for c in ws["B"]][1:] == questions
+    assert ws["C2"].value == "answered" and ws["C3"].value == "not in the sources"
+    headings = [p.text for p in docx.Document(str(saved[".docx"])).paragraphs if p.style.name == "Heading 1"]
+    assert headings[:2] == [f"q1: {ANSWERABLE}", f"q2: {UNANSWERABLE}"] and headings[-1] == "Sources"

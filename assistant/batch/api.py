@@ -17,8 +17,8 @@ intersects the requested collections with the caller's). The Assistant comes fro
 `request.app.state.assistant`).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at run time,
+# and `Request` is imported inside make_router (fastapi stays out of `import assistant`).
 import re
 import shutil
 import tempfile
@@ -47,12 +47,19 @@ def _default_get_assistant(request):
 
 
 def _default_scope():
+    """assistant.auth.caller_scope, wrapped so that FastAPI passes it the Request whatever its annotations."""
+    from fastapi import Request
+
     try:
         from assistant.auth import caller_scope
     except ImportError:  # no auth module: every caller sees everything
         def caller_scope(request):
             return None
-    return caller_scope
+
+    def caller(request: Request):
+        return caller_scope(request)
+
+    return caller
 
 
 def restrict(caller, requested: list[str] | None) -> list[str] | None:

@@ -52,6 +52,7 @@ class BenchFigure:
     workers: int
     questions: int
     seconds: float
+    load: float = 0.0  # the 1-minute load average when the run started (other work on the machine)
 
     @property
     def per_second(self) -> float:
@@ -127,6 +128,7 @@ def run_once(assistant, questions_csv: Path, work: Path, workers: int) -> BenchF
     from assistant.batch.runner import run_batch
     from assistant.batch.writers import write_output
 
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     questions = read_questions(questions_csv)
     result = run_batch(assistant, questions, work / f"w{workers}.checkpoint.jsonl", workers=workers, force=True)
@@ -134,7 +136,7 @@ def run_once(assistant, questions_csv: Path, work: Path, workers: int) -> BenchF
     write_output(result, work / f"w{workers}.docx")
     seconds = time.perf_counter() - started
     assert len(result.rows) == len(questions.questions) and result.counts()["failed"] == 0, result.summary()
-    return BenchFigure(workers, len(result.rows), seconds)
+    return BenchFigure(workers, len(result.rows), seconds, load)
 
 
 def record(figures: list[BenchFigure], n: int, answered: int, abstained: int, path: Path) -> None:
@@ -147,15 +149,15 @@ def record(figures: list[BenchFigure], n: int, answered: int, abstained: int, pa
         f"extractive answerer (no LLM), through the whole batch path (read a .csv, answer and checkpoint each "
         f"question, write the .xlsx and the .docx); models loaded before the clock starts.",
         "",
-        "| date | machine | workers | questions | seconds | questions/s |",
-        "|---|---|---|---|---|---|",
+        "| date | machine | load (1 min) | workers | questions | seconds | questions/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         lines.append(f"| {date.today().isoformat()} | {cores} cores, {platform.machine()}, Python {platform.python_version()} "
-                     f"| {f.workers} | {f.questions} | {f.seconds:.1f} | {f.per_second:.1f} |")
-    lines += ["", f"Of the {n}: {answered} answered, {abstained} not in the sources. With the extractive answerer the work "
-              "is CPU-bound in one process, so a second worker helps little; `--workers` is for an LLM server, "
-              "where each question waits on the network.", ""]
+                     f"| {f.load:.1f} | {f.workers} | {f.questions} | {f.seconds:.1f} | {f.per_second:.1f} |")
+    lines += ["", f"Of the {n}: {answered} answered, {abstained} not in the sources. The load column is the machine's "
+              "1-minute load average when the run started: on a shared machine the figures move with it. "
+              "`--workers` pays off most with an LLM server, where each question waits on the network.", ""]
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     start = text.find(SECTION + "\n")
     if start < 0 and text.endswith(SECTION):

@@ -27,6 +27,11 @@ def run(args) -> int:
     from assistant.batch.runner import TerminalProgress, run_batch
     from assistant.batch.writers import check_output, write_output
 
+    from assistant.config import Config
+
+    config = Config.from_env(data_dir=getattr(args, "data_dir", None))
+    max_rows = getattr(args, "max_rows", None)
+    max_rows = config.batch_max_rows if max_rows is None else max_rows
     out = Path(args.out)
     collections = sorted(set(args.collection)) if getattr(args, "collection", None) else None
     quiet = getattr(args, "quiet", False)
@@ -36,9 +41,9 @@ def run(args) -> int:
             raise BadInput("--out must not be the questions file itself")
         if args.workers < 1:
             raise BadInput("--workers must be at least 1")
-        if args.max_rows < 1:
+        if max_rows < 1:
             raise BadInput("--max-rows must be at least 1")
-        questions = read_questions(args.input, max_rows=args.max_rows)
+        questions = read_questions(args.input, max_rows=max_rows)
         checkpoint = checkpoint_path(out)
         if not args.force:
             Checkpoint(checkpoint, collections).load()  # refuse a foreign or mismatched checkpoint now
@@ -47,12 +52,11 @@ def run(args) -> int:
     for note in questions.notes:
         print(f"note: {note}", file=sys.stderr)
 
-    from assistant.config import Config
     from assistant.core import Assistant
     from assistant.errors import AssistantError
 
     try:
-        assistant = Assistant.open(config=Config.from_env(data_dir=getattr(args, "data_dir", None)))
+        assistant = Assistant.open(config=config)
     except AssistantError as exc:
         return _error(str(exc), 1)
     if collections:

@@ -10,8 +10,8 @@ the system temp folder (Gradio serves files from there); folders of earlier runs
 removed.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Gradio reads `request: gr.Request` at run time to
+# pass the request in (the caller's scope comes from it).
 import html
 import shutil
 import tempfile
