@@ -404,6 +404,7 @@ def _stop(process: subprocess.Popen) -> str:
     return out
 
 
+@pytest.mark.slow
 def test_serve_on_an_empty_index_is_503_until_something_is_ingested(tmp_path):
     from assistant.config import Config
     from ingest.pipeline import run_ingest
@@ -441,6 +442,7 @@ def test_serve_refuses_to_expose_itself_without_auth(tmp_path):
     assert bad.returncode == 2 and "ASSISTANT_API_TOKENS" in bad.stderr
 
 
+@pytest.mark.slow
 def test_app_py_brings_the_index_up_to_date_then_serves(sources_data_dir, tmp_path):
     data_dir = tmp_path / "index"
     shutil.copytree(sources_data_dir, data_dir)
