@@ -333,6 +333,11 @@ def build_chat(get_assistant: Callable, config, policy, batch_tab: Callable | No
             turn.error = f"Not allowed: {exc}"
         except AssistantError as exc:
             turn.error = f"The assistant could not answer: {exc}"
+        except Exception:  # noqa: BLE001 - a bug must show as a message in the chat, not a broken page
+            import logging
+
+            logging.getLogger("assistant.ui").exception("answering in the chat failed")
+            turn.error = "Something went wrong while answering; the server log has the details."
         if turn.answer is None and not turn.error:
             turn.error = "The assistant gave no answer; please try again."
         yield render_transcript(turns, root), gr.skip(), turns, gr.skip()
