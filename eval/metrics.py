@@ -50,7 +50,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.offline import switch_off_telemetry
 from eval.dataset import EvalQuestion
+
+switch_off_telemetry()  # before ragas is imported: RAGAS_DO_NOT_TRACK and the HF offline switches
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20240601
