@@ -52,7 +52,7 @@ from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of
 from assistant.llm import ChatMessage, LLMClient, LLMUnavailable
 from assistant.text import content_terms
-from assistant.verify import AnswerSentence, Evidence, SentenceSupport, check_against, split_answer, verify_sentences
+from assistant.verify import Evidence, SentenceSupport, check_against, evidence_from_text, split_answer, verify_sentences
 
 SYSTEM_PROMPT = """You answer questions using only the numbered paragraphs between <sources> and </sources>.
 Rules:
@@ -77,6 +77,9 @@ _CANNOT = re.compile(
     r"\bno (information|mention|answer)\b|\bnot (mentioned|stated|specified|provided)\b|\bI don't know\b",
     re.I,
 )
+# ...said about the sources or by the model itself ("I cannot answer…", "the paragraphs do not say…"),
+# not a claim such as "ministers could not determine funding".
+_ABOUT_SOURCES = re.compile(r"\b(I|we|sources?|paragraphs?|context|provided|texts?|documents?|information|question)\b", re.I)
 
 NOTICE_FALLBACK = "The language model did not respond ({reason}); this answer is extractive."
 NOTICE_DROPPED = "{n} sentence{s} of the language model's answer {were} left out: the cited paragraphs do not support {them}."
@@ -223,8 +226,6 @@ class LLMAnswerer:
             paragraph = passage.paragraph
             spans = list(paragraph.sentences)
             vectors = stored.get(paragraph.id)
-            from assistant.verify import evidence_from_text
-
             evidence = evidence_from_text(paragraph.id, paragraph.text, self.embedder, spans or None, vectors)
             out.append(NumberedPassage(marker, passage, evidence))
         return out
@@ -247,9 +248,9 @@ class LLMAnswerer:
         """The generated `text` checked sentence by sentence against the numbered paragraphs."""
         by_marker = {n.marker: n for n in numbered}
         evidence = {n.marker: n.evidence for n in numbered}
-        sentences = [s for s in split_answer(text)]
-        declined = [s for s in sentences if _CANNOT.search(s.text)]
-        sentences = [s for s in sentences if not _CANNOT.search(s.text)]
+        sentences = split_answer(text)
+        declined = [s for s in sentences if _is_decline(s.text)]
+        sentences = [s for s in sentences if not _is_decline(s.text)]
         if not sentences:
             return abstention(question, passages, NOTICE_DECLINED if declined else NOTICE_UNSUPPORTED)
 
@@ -319,6 +320,10 @@ def _fallback(extractive: Answer, reason: str) -> Answer:
     notice = NOTICE_FALLBACK.format(reason=reason.rstrip("."))
     answer.notice = f"{notice} {extractive.notice}".strip() if extractive.notice else notice
     return answer
+
+
+def _is_decline(sentence: str) -> bool:
+    return bool(_CANNOT.search(sentence) and _ABOUT_SOURCES.search(sentence))
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -18,9 +18,15 @@ cites paragraph 1 for both). A sentence is supported by one cited paragraph when
 
 A sentence is supported when at least one of its cited paragraphs supports it (ALCE's citation
 recall, with this check standing in for the NLI model that is not available offline); each
-(sentence, marker) pair is also judged on its own (ALCE's citation precision). Markers that point
-to no paragraph count as citing nothing. The thresholds were set by measurement on the bundled
-sources (docs/benchmarks.md, "citation check").
+(sentence, marker) pair is also judged on its own (a simplified ALCE citation precision). Markers
+that point to no paragraph count as citing nothing. Sentences of a paragraph that address an AI
+("ignore your previous instructions…") are never evidence for anything.
+
+The thresholds were set on the cases in tests/test_llm.py (CHECK_CASES: faithful paraphrases and
+fabrications of the bundled sources, SmolLM2's own inventions among them; all judged right), and
+checked on every sentence of the bundled sources against another paragraph of its own document
+(1 of 147 accepted, a near-duplicate sentence). Known limit: without an NLI model, a sentence that
+reuses a paragraph's words with a different meaning can pass.
 
 `support_report(answer, embedder)` runs the check on any Answer (extractive or LLM), reading
 the cited paragraphs from its citations; `verify_sentences(text, evidence, embedder)` runs it on
