@@ -559,6 +559,7 @@ def _stop_when(proc: subprocess.Popen, ck: Path, entries: int, sig: int) -> str:
         proc.stderr.close()
 
 
+@pytest.mark.slow
 def test_interrupt_and_sigkill_mid_run_then_resume_redoes_nothing(assistant, sources_data_dir, tmp_path):
     from assistant.batch.bench import bench_questions
 
