@@ -36,7 +36,7 @@ def subject_of(text: str) -> str | None:
         words = [w for w in match.group(1).split() if w not in _QUESTION_WORDS]
         if not words:
             continue
-        name = " ".join(words)
+        name = re.sub(r"['’]s$", "", " ".join(words))
         if best is None or len(name.split()) >= len(best.split()):
             best = name
     return best

@@ -183,8 +183,10 @@ class Assistant:
 
         t = time.perf_counter()
         vectors = self.index.sentence_vectors([p.paragraph.id for p in passages])
-        idf = self.index.idf(sorted({t for f in focuses for t in f.terms}))
-        extract = choose(question, focuses, passages, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of)
+        terms = sorted({t for f in focuses for t in f.terms})
+        idf = self.index.idf(terms)
+        extract = choose(question, focuses, passages, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
+                         unseen=self.index.unseen(terms))
         model = load_model()
         confidence = model.probability(extract.signals)
         timings["compose"] = (time.perf_counter() - t) * 1000

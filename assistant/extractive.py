@@ -121,11 +121,13 @@ def score_sentences(focus: Focus, passages: list[Passage], sentence_vectors: dic
     return scored
 
 
-def signals_for(question: str, focus: Focus, passages: list[Passage], ranked: list[ScoredSentence], chosen_text: str, idf: dict[str, float]) -> Signals:
-    if not ranked:
-        return Signals(0.0, 0.0, 0.0, 0.0, 0.0, 3.0, type_present(expected_type(question), ""))
+def signals_for(question: str, focus: Focus, passages: list[Passage], ranked: list[ScoredSentence], chosen_text: str,
+                idf: dict[str, float], unseen: set[str] = frozenset()) -> Signals:
     q_terms = set(focus.terms)
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
+    unseen_share = sum(idf.get(t, 0.0) for t in q_terms & unseen) / total_idf if q_terms else 1.0
+    if not ranked:
+        return Signals(0.0, 0.0, 0.0, 0.0, 0.0, 3.0, type_present(expected_type(question), ""), unseen_share)
     best = ranked[0]
     best_terms = set(content_terms(best.passage.paragraph.text)) | _context_terms(best.passage)
     coverage = sum(idf.get(t, 0.0) for t in q_terms & best_terms) / total_idf
@@ -147,6 +149,7 @@ def signals_for(question: str, focus: Focus, passages: list[Passage], ranked: li
         rare_coverage=rare_coverage,
         missing_rare=missing,
         answer_type=type_present(expected_type(question), chosen_text),
+        unseen=unseen_share,
     )
 
 
@@ -158,12 +161,13 @@ def choose(
     idf: dict[str, float],
     max_words: int = 120,
     document_paragraphs: Callable[[str], list[Paragraph]] | None = None,
+    unseen: set[str] = frozenset(),
 ) -> Extract:
     """Pick the answer sentences. `focuses[0]` is the whole question; more focuses are its parts."""
     rankings = [score_sentences(f, passages, sentence_vectors, idf) for f in focuses]
     ranked = rankings[0]
     if not ranked:
-        return Extract([], signals_for(question, focuses[0], passages, ranked, "", idf), ranked)
+        return Extract([], signals_for(question, focuses[0], passages, ranked, "", idf, unseen), ranked)
 
     list_question = is_list_question(question)
     chosen: dict[tuple[str, int], ScoredSentence] = {}
@@ -239,7 +243,7 @@ def choose(
     ordered = sorted(groups.values(), key=lambda g: (-doc_order[g[0].passage.document.id], g[0].passage.paragraph.number))
     result = [(g[0].passage, sorted(g, key=lambda s: s.index)) for g in ordered]
     chosen_text = " ".join(s.text for _, group in result for s in group)
-    return Extract(result, signals_for(question, focuses[0], passages + extra_passages, ranked, chosen_text, idf), ranked)
+    return Extract(result, signals_for(question, focuses[0], passages + extra_passages, ranked, chosen_text, idf, unseen), ranked)
 
 
 def _gather_enumerated(chosen: dict, add: Callable, document_paragraphs: Callable[[str], list[Paragraph]]) -> list[Passage]:

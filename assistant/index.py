@@ -199,9 +199,12 @@ class Index:
             filters=MetadataFilters(filters=filters) if filters else None,
         )
         store = self._chroma()
-        if self._chroma_collection.count() == 0:
-            return []
-        result = store.query(query)
+        try:
+            result = store.query(query)
+        except Exception:
+            if self._chroma_collection.count() == 0:
+                return []  # nothing ingested yet (or everything filtered away)
+            raise
         # ChromaVectorStore reports exp(-distance); with cosine distance that is exp(cos - 1).
         return [Hit(pid, float(1.0 + np.log(max(sim, 1e-12)))) for pid, sim in zip(result.ids, result.similarities)]
 
@@ -285,6 +288,11 @@ class Index:
         lexical = self._lexical_index()
         n = max(1, len(lexical.ids))
         return {t: float(np.log(1 + (n - lexical.doc_freq.get(t, 0) + 0.5) / (lexical.doc_freq.get(t, 0) + 0.5))) for t in terms}
+
+    def unseen(self, terms: list[str]) -> set[str]:
+        """The terms that occur in no paragraph at all."""
+        lexical = self._lexical_index()
+        return {t for t in terms if lexical.doc_freq.get(t, 0) == 0}
 
     def lexical_search(
         self, terms: list[str], k: int, collections: list[str] | None = None, documents: list[str] | None = None

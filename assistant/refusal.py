@@ -6,7 +6,8 @@ signals that separate "not in the sources" from "answerable":
 - how much of the question's content is covered by the best evidence, weighted by IDF, and how
   much of its rare words (the ones that name what is asked about);
 - whether the expected answer type is there (who -> a name, when -> a date, how many -> a number);
-- the margin of the best sentence over the next.
+- the margin of the best sentence over the next;
+- how much of the question is about things the corpus never mentions (terms in no paragraph).
 The weights live in `refusal_model.json` beside this file, fitted by `eval/calibrate.py` on the
 evaluation set's dev split and SQuAD 2.0 (see docs/benchmarks.md for the fit and its figures).
 """
@@ -30,6 +31,7 @@ FEATURES = (
     "rare_coverage",
     "missing_rare",
     "answer_type",
+    "unseen",
 )
 
 
@@ -42,6 +44,7 @@ class Signals:
     rare_coverage: float  # share of the question's rare terms found in the top passages
     missing_rare: float  # number of rare question terms absent from all top passages (capped at 3)
     answer_type: float  # 1 expected type present, 0 expected and absent, 0.5 nothing expected
+    unseen: float = 0.0  # IDF-weighted share of the question's terms that occur nowhere in the corpus
 
     def vector(self) -> list[float]:
         return [getattr(self, name) for name in FEATURES]
