@@ -303,6 +303,7 @@ def test_jsonl_is_one_answer_json_a_line(batch_result, tmp_path):
         data = json.loads(line)
         expected = row.answer.to_dict()
         expected["id"] = row.question.id
+        expected["question"] = row.question.text  # the duplicate's own wording
         assert data == expected
         assert set(data) >= {"id", "question", "answer", "abstained", "citations", "searched_for", "timings_ms"}
         assert Answer.from_dict(data).citations == row.answer.citations

@@ -174,7 +174,10 @@ def record(figures: list[BenchFigure], n: int, answered: int, abstained: int, pa
 
 def bench_batch(args) -> int:
     n = getattr(args, "limit", None) or 200
-    out = Path(getattr(args, "out", None) or ROOT / "docs" / "benchmarks.md")
+    given = getattr(args, "out", None)
+    # --out FILE.md takes the section; --out FOLDER (as for the other benchmarks) gets batch.json beside it
+    out = Path(given) if given and str(given).endswith(".md") else ROOT / "docs" / "benchmarks.md"
+    folder = Path(given) if given and not str(given).endswith(".md") else None
     assistant, _ = _open_assistant(args)
     assistant.warm_up()
     questions = bench_questions(assistant.index, n)
@@ -201,6 +204,16 @@ def bench_batch(args) -> int:
         abstained = sum(1 for e in entries if e.answer is not None and e.answer.abstained)
     record(figures, len(questions), answered, abstained, out)
     print(f"recorded in {out}")
+    if folder is not None:
+        import json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "batch.json").write_text(json.dumps({
+            "date": date.today().isoformat(), "cores": os.cpu_count(), "answered": answered, "abstained": abstained,
+            "runs": [{"workers": f.workers, "questions": f.questions, "seconds": round(f.seconds, 2),
+                      "questions_per_s": round(f.per_second, 2), "load": round(f.load, 2)} for f in figures],
+        }, indent=2))
+        print(f"figures in {folder / 'batch.json'}")
     return 0
 
 

@@ -84,6 +84,8 @@ def run(args) -> int:
         return 130
     except BadInput as exc:
         return _error(str(exc), 2)
+    except OSError as exc:  # the checkpoint cannot be written (a read-only folder, a full disk)
+        return _error(f"cannot write the checkpoint {checkpoint}: {exc}", 1)
     finally:
         if progress:
             progress.close()

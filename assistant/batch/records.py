@@ -82,6 +82,7 @@ class Row:
         if self.answer is not None:
             data = self.answer.to_dict()
             data["id"] = self.question.id
+            data["question"] = self.question.text  # a duplicate keeps its own wording
             return data
         return {
             "id": self.question.id,
