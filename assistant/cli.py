@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", action="append", help="search only this collection (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="questions answered concurrently (useful with an LLM server)")
     p.add_argument("--force", action="store_true", help="redo questions already answered in OUTPUT's checkpoint")
-    p.add_argument("--max-rows", type=int, default=5000, help="refuse inputs with more questions than this")
+    p.add_argument("--max-rows", type=int, default=None, help="refuse inputs with more questions than this (default 5000, ASSISTANT_BATCH_MAX_ROWS)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)
 

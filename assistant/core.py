@@ -191,7 +191,8 @@ class Assistant:
         confidence = model.probability(extract.signals)
         timings["compose"] = (time.perf_counter() - t) * 1000
         retrieval.passages = passages
-        return Evidence(searched_for, retrieval, extract, confidence, bool(extract.groups) and confidence >= model.threshold, timings)
+        answerable = bool(extract.groups) and model.answerable(question, extract.signals)
+        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings)
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

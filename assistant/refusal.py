@@ -63,6 +63,13 @@ class RefusalModel:
         z = self.bias + sum(w * x for w, x in zip(self.weights, signals.vector()))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+    def answerable(self, question: str, signals: Signals) -> bool:
+        """Answer when the model says so, and never when the question wants a number or a date
+        that none of the chosen sentences contains ("How many ambulances ...?")."""
+        if expected_type(question) in ("number", "date") and signals.answer_type == 0.0:
+            return False
+        return self.probability(signals) >= self.threshold
+
 
 @lru_cache(maxsize=1)
 def load_model(path: str = str(MODEL_FILE)) -> RefusalModel:

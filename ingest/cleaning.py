@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from assistant.records import Comment
 from ingest.loaders import Block
 
-CLEANER_VERSION = "3"
+CLEANER_VERSION = "4"
 
 # Whole-block furniture, matched case-insensitively against the stripped block.
 FURNITURE_PATTERNS = [
@@ -118,8 +118,9 @@ def clean(blocks: list[Block]) -> CleanDocument:
     while kept and (kept[-1].kind == "heading" or (kept[-1].kind == "text" and looks_like_heading(kept[-1].text))):
         kept.pop()
 
-    # The first short block is the title, even when it ends like a question.
-    if len(kept) > 1 and len(kept[0].text.split()) <= 20 and kept[0].kind != "item":
+    # The first short block is the title, even when it ends like a question; a first block that
+    # ends like a statement ("Ward 7 reopened in March.") is content.
+    if len(kept) > 1 and len(kept[0].text.split()) <= 20 and kept[0].kind != "item" and not re.search(r"[.,;]$", kept[0].text):
         doc.title = kept.pop(0).text
 
     section = ""

@@ -31,6 +31,8 @@ METADATA_FILE = "metadata.toml"
 IGNORED_NAMES = {METADATA_FILE, "readme.md", ".gitkeep", ".ds_store"}
 # Sentences encoded per model call; documents are committed after each group.
 EMBED_GROUP_SENTENCES = 512
+# Bump when the way paragraph vectors are made changes: every document is then re-embedded.
+VECTOR_RULE_VERSION = "2"
 
 
 class IngestError(Exception):
@@ -149,7 +151,8 @@ def content_hash(raw: bytes, metadata: dict, collection: str) -> str:
     """What decides whether a document must be re-ingested: its bytes, its metadata entry, the
     collection and the cleaner's rules. Computed before parsing, so unchanged files cost one read."""
     hasher = hashlib.sha256(raw)
-    hasher.update(json.dumps({"meta": metadata, "cleaner": CLEANER_VERSION, "collection": collection}, sort_keys=True).encode())
+    hasher.update(json.dumps({"meta": metadata, "cleaner": CLEANER_VERSION, "vectors": VECTOR_RULE_VERSION, "collection": collection},
+                             sort_keys=True).encode())
     return hasher.hexdigest()
 
 
@@ -172,11 +175,22 @@ def embed_documents(documents: list[Document], embedder, batch_size: int) -> lis
             n = max(1, len(p.sentences))
             block = vectors[i : i + n]
             i += n
-            mean = block.mean(axis=0)
+            mean = _paragraph_vector(p, block)
             para_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
             sent_vectors.append(block)
         out.append((np.array(para_vectors, dtype=np.float32), sent_vectors))
     return out
+
+
+def _paragraph_vector(paragraph: Paragraph, sentence_vectors: np.ndarray) -> np.ndarray:
+    """The mean of the sentence vectors; for a list, its lead-in weighs as much as all its items
+    together (a list is about what its lead-in says: measured on the evaluation set, a list of
+    eleven short items otherwise drowns its lead-in)."""
+    if paragraph.kind == "list" and len(paragraph.sentences) == len(sentence_vectors):
+        is_item = np.array([paragraph.text[s.start : s.end].startswith("•") for s in paragraph.sentences])
+        if is_item.any() and (~is_item).any():
+            return sentence_vectors[~is_item].mean(axis=0) + sentence_vectors[is_item].mean(axis=0)
+    return sentence_vectors.mean(axis=0)
 
 
 class _Lock:
