@@ -65,45 +65,62 @@ def collect(assistant, questions: list[tuple[str, bool, list[dict]]], desc: str)
     return np.array(features), np.array(labels)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from sklearn.linear_model import LogisticRegression
-
+def collect_all(args):
+    """Signals and labels of the dev split and of the SQuAD sample, from the product itself."""
     from assistant.config import Config
     from assistant.core import Assistant
-    from assistant.refusal import FEATURES, MODEL_FILE
     from eval.dataset import load_questions
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--squad", type=Path, help="SQuAD 2.0 folder (../shared/bench/squad2)")
-    parser.add_argument("--squad-questions", type=int, default=2000)
-    parser.add_argument("--data-dir", type=Path, default=CACHE / "sources-index", help="index of sources/ to use")
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
-    args = parser.parse_args(argv)
-
     from ingest.pipeline import run_ingest
 
     run_ingest([ROOT / "sources"], Config.from_env(data_dir=args.data_dir), progress=False)
     sources = Assistant.open(config=Config.from_env(data_dir=args.data_dir).replace(llm_base_url=None))
     dev = load_questions(split="dev")
     x_dev, y_dev = collect(sources, [(q.question, q.answerable, q.history_dicts()) for q in dev], "dev split")
-
-    xs, ys, ws = [x_dev], [y_dev], [np.full(len(y_dev), 1.0 / len(y_dev))]
-    squad_note = "none"
+    x_sq, y_sq, squad_note = np.zeros((0, x_dev.shape[1])), np.zeros(0, dtype=int), "none"
     if args.squad:
         squad = Assistant.open(config=Config.from_env(data_dir=squad_index(args.squad)).replace(llm_base_url=None))
         rows = [json.loads(line) for line in (args.squad / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
         random.Random(13).shuffle(rows)
         rows = rows[: args.squad_questions]
         x_sq, y_sq = collect(squad, [(r["question"], not r["is_impossible"], []) for r in rows], "SQuAD 2.0")
+        squad_note = f"{len(y_sq)} SQuAD 2.0 dev questions ({int((1 - y_sq).sum())} unanswerable), seed 13"
+    return x_dev, y_dev, x_sq, y_sq, squad_note
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sklearn.linear_model import LogisticRegression
+
+    from assistant.refusal import FEATURES, MODEL_FILE
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad", type=Path, help="SQuAD 2.0 folder (../shared/bench/squad2)")
+    parser.add_argument("--squad-questions", type=int, default=2000)
+    parser.add_argument("--data-dir", type=Path, default=CACHE / "sources-index", help="index of sources/ to use")
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--cached", action="store_true", help="refit on the signals saved by the last run")
+    args = parser.parse_args(argv)
+    features_file = CACHE / "refusal-signals.npz"
+
+    if args.cached:
+        saved = np.load(features_file, allow_pickle=False)
+        x_dev, y_dev = saved["x_dev"], saved["y_dev"]
+        x_sq, y_sq = saved["x_sq"], saved["y_sq"]
+        squad_note = str(saved["squad_note"])
+    else:
+        x_dev, y_dev, x_sq, y_sq, squad_note = collect_all(args)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(features_file, x_dev=x_dev, y_dev=y_dev, x_sq=x_sq, y_sq=y_sq, squad_note=squad_note)
+    xs, ys, ws = [x_dev], [y_dev], [np.full(len(y_dev), 1.0 / len(y_dev))]
+    if len(y_sq):
         xs.append(x_sq)
         ys.append(y_sq)
         ws.append(np.full(len(y_sq), 1.0 / len(y_sq)))
-        squad_note = f"{len(y_sq)} SQuAD 2.0 dev questions ({int((1 - y_sq).sum())} unanswerable), seed 13"
 
     x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
     # Balance the classes within the weights as well.
     for label in (0, 1):
         w[y == label] *= 0.5 / w[y == label].sum()
+    w *= len(w)  # weights averaging 1, so the regularisation has its usual strength
     model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit(x, y, sample_weight=w)
 
@@ -124,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "dev_over_refusal": round(over_refusal, 3),
         "squad": squad_note,
     }
-    if args.squad:
+    if len(y_sq):
         p_sq = model.predict_proba(x_sq)[:, 1] >= threshold
         fit["squad_decision_accuracy"] = round(float((p_sq == (y_sq == 1)).mean()), 3)
         fit["squad_abstain_recall"] = round(float(((~p_sq) & (y_sq == 0)).sum() / max(1, (y_sq == 0).sum())), 3)
