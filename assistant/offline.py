@@ -19,7 +19,13 @@ TELEMETRY_OFF = {
 }
 
 
+# Not telemetry, but set at the same moment (before torch loads): OpenMP threads that wait
+# passively instead of spinning. With the default (spinning), encoding ran 3x slower whenever
+# anything else shared the two cores (measured: 256 sentences in 12.2 s vs 4.4 s).
+RUNTIME_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def switch_off_telemetry() -> None:
     """Set each switch unless the user has set it explicitly."""
-    for key, value in TELEMETRY_OFF.items():
+    for key, value in {**TELEMETRY_OFF, **RUNTIME_DEFAULTS}.items():
         os.environ.setdefault(key, value)
