@@ -122,6 +122,14 @@ def ask_all(assistant, questions, progress: bool = True):
     return runs
 
 
+def _shown(path: Path) -> str:
+    """A path as the report shows it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def describe_answerer(config) -> str:
     if config.uses_llm:
         return f"LLM answerer: {config.llm_model} at {config.llm_base_url} (citation-checked)"
@@ -206,7 +214,7 @@ def run(args) -> int:
         alce=alce_results,
         summaries=summaries,
         thresholds=thresholds,
-        thresholds_path=str(thresholds_path),
+        thresholds_path=_shown(thresholds_path),
         gate_ran=bool(args.gate),
         gate_failures=gate_failures,
         judge=judge_settings.describe() if judge_settings else None,
