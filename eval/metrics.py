@@ -541,7 +541,9 @@ def judge_scores(runs: list[QuestionRun], settings: JudgeSettings, embedder, pro
             failures.append(JudgeFailure(run.question.id, name, f"{exc.__class__.__name__}: {str(exc)[:200]}"))
             return NAN
         if math.isnan(value):
-            failures.append(JudgeFailure(run.question.id, name, "the judge returned NaN"))
+            why = getattr(result, "reason", None) or (
+                "ragas Faithfulness is NaN when the judge finds no statements in the answer" if name == "faithfulness" else "")
+            failures.append(JudgeFailure(run.question.id, name, "the judge returned NaN" + (f" ({why})" if why else "")))
             return NAN
         return Score(value)
 
