@@ -122,7 +122,7 @@ def sentence_texts(text: str) -> list[str]:
     return [text[s.start : s.end] for s in split_sentences(text)] or [text]
 
 
-def bm25_rankings(data: BeirData, depth: int):
+def bm25_rankings(data: BeirData, depth: int, queries: dict[str, str] | None = None):
     """Per query, [Hit] by the product's BM25 (index text and tokens as assistant/index.py builds them)."""
     import bm25s
 
@@ -133,7 +133,7 @@ def bm25_rankings(data: BeirData, depth: int):
     bm25 = bm25s.BM25(k1=0.9, b=0.4)
     bm25.index(corpus, show_progress=False)
     out = {}
-    for qid, query in data.queries.items():
+    for qid, query in (queries if queries is not None else data.queries).items():
         terms = content_terms(query)
         if not terms:
             out[qid] = []
@@ -144,6 +144,22 @@ def bm25_rankings(data: BeirData, depth: int):
         top = top[np.argsort(-scores[top], kind="stable")]
         out[qid] = [Hit(data.doc_ids[i], float(scores[i])) for i in top if scores[i] > 0]
     return out
+
+
+def bm25s_reference(data: BeirData, depth: int = 100) -> dict[str, list[str]]:
+    """BM25 with bm25s's own tokenizer (the reference run of notes/answering.md), to show what the
+    product's tokenizer (assistant/text.py) gains or loses."""
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    bm25 = bm25s.BM25(k1=0.9, b=0.4)
+    bm25.index(bm25s.tokenize([f"{t} {x}" for t, x in zip(data.titles, data.texts)], stopwords="en", stemmer=stemmer, show_progress=False),
+               show_progress=False)
+    qids = list(data.queries)
+    tokens = bm25s.tokenize([data.queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
+    docs, _ = bm25.retrieve(tokens, k=min(depth, len(data.doc_ids)), show_progress=False)
+    return {q: [data.doc_ids[i] for i in row] for q, row in zip(qids, docs)}
 
 
 def dense_rankings(doc_ids: list[str], scores: np.ndarray, qids: list[str], depth: int):
@@ -172,13 +188,14 @@ def fuse(dense: dict, lexical: dict, candidates: int, method: str, dense_weight:
     return run
 
 
-def fused_scores(dense: dict, lexical: dict, candidates: int, dense_weight: float, rrf_k: int) -> dict[str, list[tuple[str, float]]]:
-    from assistant.retrieval import rrf
+def fused_scores(dense: dict, lexical: dict, candidates: int, method: str, dense_weight: float, rrf_k: int) -> dict[str, list[tuple[str, float]]]:
+    from assistant.retrieval import convex, rrf
 
     weights = [dense_weight * 2, (1 - dense_weight) * 2]
     out = {}
     for qid in dense:
-        fused = rrf([dense[qid][:candidates], lexical.get(qid, [])[:candidates]], rrf_k, weights)
+        rankings = [dense[qid][:candidates], lexical.get(qid, [])[:candidates]]
+        fused = convex(rankings, weights) if method == "convex" else rrf(rankings, rrf_k, weights)
         out[qid] = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
     return out
 
@@ -240,12 +257,15 @@ def bench_scifact(args) -> BenchResult:
     scores: list[RunScore] = []
     c, k, w = config.candidates, config.rrf_k, config.dense_weight
     scores.append(score_run("BM25 (product: content_terms, bm25s k1 0.9 b 0.4)", ids(lexical), data.qrels))
+    scores.append(score_run("BM25, bm25s's own tokenizer (English stop words, Snowball), k1 0.9 b 0.4", bm25s_reference(data), data.qrels))
     scores.append(score_run("dense, mean of sentence vectors (product)", ids(dense["mean"]), data.qrels))
     scores.append(score_run("dense, whole abstract encoded (title + text)", ids(dense["whole"]), data.qrels))
     scores.append(score_run("dense, mean of title + sentence vectors", ids(dense["mean_title"]), data.qrels))
     scores.append(score_run("dense, best sentence (MaxP)", ids(dense["maxp"]), data.qrels))
-    product = f"hybrid RRF k={k}, {c}+{c} candidates, mean-of-sentences dense (PRODUCT)"
-    scores.append(score_run(product, fuse(dense["mean"], lexical, c, "rrf", w, k), data.qrels))
+    method = config.fusion
+    product = (f"hybrid {'RRF k=' + str(k) if method == 'rrf' else 'convex'} dense weight {w}, {c}+{c} candidates, "
+               f"mean-of-sentences dense (PRODUCT, as configured)")
+    scores.append(score_run(product, fuse(dense["mean"], lexical, c, method, w, k), data.qrels))
     scores.append(score_run(f"hybrid RRF k={k}, {DEPTH}+{DEPTH} candidates, mean-of-sentences dense", fuse(dense["mean"], lexical, DEPTH, "rrf", w, k), data.qrels))
     scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, whole-abstract dense", fuse(dense["whole"], lexical, c, "rrf", w, k), data.qrels))
     scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, mean of title + sentences dense", fuse(dense["mean_title"], lexical, c, "rrf", w, k), data.qrels))
@@ -256,6 +276,28 @@ def bench_scifact(args) -> BenchResult:
         scores.append(score_run(f"convex dense weight {dw}, {c}+{c}, mean-of-sentences dense", fuse(dense["mean"], lexical, c, "convex", dw, k), data.qrels))
     for dw in (0.4, 0.5, 0.6):
         scores.append(score_run(f"convex dense weight {dw}, {c}+{c}, whole-abstract dense", fuse(dense["whole"], lexical, c, "convex", dw, k), data.qrels))
+    scores.append(score_run(f"convex dense weight 0.5, {c}+{c}, MaxP dense", fuse(dense["maxp"], lexical, c, "convex", 0.5, k), data.qrels))
+    scores.append(score_run(f"convex dense weight 0.5, {c}+{c}, mean of title + sentences dense", fuse(dense["mean_title"], lexical, c, "convex", 0.5, k), data.qrels))
+
+    # Fusion weights chosen on the TRAIN queries (held out from the test figures), then scored on test.
+    train = load_beir(folder, "train") if (folder / "qrels" / "train.tsv").exists() and not getattr(args, "limit", None) else None
+    if train is not None and train.queries:
+        tq = list(train.queries)
+        tvec = cached_encode(embedder, [train.queries[x] for x in tq], cache, "scifact-train-queries", batch).vectors
+        t_lex = bm25_rankings(data, DEPTH, train.queries)
+        t_dense = {"mean": dense_rankings(data.doc_ids, tvec @ mean_vectors.T, tq, DEPTH),
+                   "whole": dense_rankings(data.doc_ids, tvec @ whole.vectors.T, tq, DEPTH)}
+        grid = [round(x, 1) for x in np.arange(0.1, 0.95, 0.1)]
+        tuned = {}
+        for vectors_name in ("mean", "whole"):
+            for method in ("convex", "rrf"):
+                best = max(grid, key=lambda dw: (score_run("", fuse(t_dense[vectors_name], t_lex, c, method, dw, k), train.qrels).ndcg10, -abs(dw - 0.5)))
+                train_score = score_run("", fuse(t_dense[vectors_name], t_lex, c, method, best, k), train.qrels).ndcg10
+                label = "mean-of-sentences" if vectors_name == "mean" else "whole-abstract"
+                name = f"{method} dense weight {best} CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_score:.3f}), {c}+{c}, {label} dense"
+                scores.append(score_run(name, fuse(dense[vectors_name], lexical, c, method, best, k), data.qrels))
+                tuned[f"{method}/{label}"] = {"dense_weight": best, "train_ndcg@10": train_score}
+        figures["tuned_on_train"] = tuned
 
     table = Table(
         f"BEIR SciFact, {len(qids)} test queries, {len(data.doc_ids):,} abstracts, {embedder.name}",
@@ -278,6 +320,6 @@ def bench_scifact(args) -> BenchResult:
     folder_out = out_dir(args)
     if folder_out is not None:
         run_file = folder_out / "scifact_hybrid.trec"
-        write_trec(run_file, fused_scores(dense["mean"], lexical, c, w, k), "cited-assistant-hybrid-rrf")
+        write_trec(run_file, fused_scores(dense["mean"], lexical, c, method, w, k), f"cited-assistant-hybrid-{method}")
         result.files.append(str(run_file))
     return result

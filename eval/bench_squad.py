@@ -9,12 +9,9 @@ unanswerable questions is the file's) is asked with `Assistant.ask` (extractive,
 Figures: accuracy of the answer/abstain decision, precision and recall of abstaining, over-refusal
 on answerable questions, how often the cited paragraph is the gold one, how often the answer holds a
 gold answer string, beside always-abstain. For calibrating the refusal model, each question's
-refusal signals (assistant/refusal.py `Signals`) are written to --out/squad2_signals.jsonl.
-
-The signals are computed by `evidence()` below, which REPLICATES the first half of
-`Assistant.stream` (search query, retrieval, sentence vectors, IDF, `choose`, the refusal model),
-because the Assistant does not expose them; the benchmark counts any disagreement between this
-replica and `Assistant.ask` (it should be zero) so a drift is visible.
+refusal signals (assistant/refusal.py `Signals`, from `Assistant.gather`, the evidence step that
+`Assistant.ask` runs) are written to --out/squad2_signals.jsonl. The benchmark counts questions where
+`gather`'s decision and `ask`'s differ (it should be zero).
 """
 
 from __future__ import annotations
@@ -48,17 +45,6 @@ class SquadQuestion:
 
 
 @dataclass
-class Evidence:
-    """What the product decides before composing an answer (the replica of Assistant.stream's first half)."""
-
-    retrieval: object  # assistant.retrieval.Retrieval
-    extract: object  # assistant.extractive.Extract
-    probability: float
-    threshold: float
-    answerable: bool
-
-
-@dataclass
 class SquadRow:
     id: str
     is_impossible: bool
@@ -70,26 +56,17 @@ class SquadRow:
     cited_gold: bool | None  # answered: the first citation is the gold paragraph (None when abstained)
     any_cited_gold: bool | None
     answer_has_gold: bool | None  # answered: the answer text contains a gold answer (SQuAD-normalised)
-    replica_agrees: bool
+    gather_agrees: bool  # Assistant.gather's decision equals Assistant.ask's
     latency_ms: float
 
 
-def evidence(assistant, question: str) -> Evidence:
-    """Replicates the first part of Assistant.stream (no history, no filters): keep in step with core.py."""
+def evidence(assistant, question: str):
+    """The product's evidence step for a question asked with no history (`Assistant.gather`, the
+    first half of `Assistant.stream`): passages, chosen sentences, signals, P(answerable)."""
     from assistant.core import validate_question
-    from assistant.extractive import choose
-    from assistant.refusal import load_model
 
     question = validate_question(question, assistant.config.max_question_chars)
-    searched_for = assistant.search_query(question, None)
-    retrieval = assistant.retriever.search(searched_for)
-    ids = [p.paragraph.id for p in retrieval.passages]
-    vectors = assistant.index.sentence_vectors(ids)
-    idf = assistant.index.idf(retrieval.query_terms)
-    extract = choose(question, retrieval, vectors, idf, assistant.config.max_answer_words)
-    model = load_model()
-    probability = model.probability(extract.signals)
-    return Evidence(retrieval, extract, probability, model.threshold, bool(extract.groups) and probability >= model.threshold)
+    return assistant.gather(question, assistant.search_query(question, None))
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -202,14 +179,14 @@ def ask_one(assistant, q: SquadQuestion, gold_doc: str) -> SquadRow:
         id=q.id,
         is_impossible=q.is_impossible,
         abstained=answer.abstained,
-        probability=ev.probability,
+        probability=ev.confidence,
         signals=ev.extract.signals.to_dict(),
         gold_doc_id=q.gold_doc_id,
         gold_rank=gold_rank,
         cited_gold=(bool(cited) and cited[0] == gold_doc) if answered else None,
         any_cited_gold=(gold_doc in cited) if answered else None,
         answer_has_gold=contains_answer(answer.answer, q.answers) if answered and q.answers else None,
-        replica_agrees=(ev.answerable == answered),
+        gather_agrees=(ev.answerable == answered),
         latency_ms=latency,
     )
 
@@ -250,7 +227,7 @@ def summarise(rows: list[SquadRow], threshold: float) -> dict:
         "signal_auc": signal_auc,
         "threshold": threshold,
         "best_threshold_in_sample": {"accuracy": best[0], "threshold": best[1]},
-        "replica_disagreements": sum(1 for r in rows if not r.replica_agrees),
+        "gather_ask_disagreements": sum(1 for r in rows if not r.gather_agrees),
         "ask_latency_ms_p50": percentile([r.latency_ms for r in rows], 50),
     }
 
@@ -313,7 +290,7 @@ def bench_squad2(args) -> BenchResult:
     best = figures["best_threshold_in_sample"]
     t.add("best accuracy of any threshold (in-sample)", best["accuracy"], f"at {best['threshold']}")
     t.add("ask latency p50 (ms)", figures["ask_latency_ms_p50"], None)
-    t.add("replica/ask disagreements", figures["replica_disagreements"], "should be 0")
+    t.add("gather/ask decision disagreements", figures["gather_ask_disagreements"], "should be 0")
     tables = [t]
     s = Table("ROC AUC of each refusal signal alone (answerable vs unanswerable)", ["signal", "AUC"])
     for name, value in figures["signal_auc"].items():
