@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of, render_group
@@ -71,8 +72,8 @@ class Assistant:
         from assistant.index import Index
 
         config = config or Config.from_env(data_dir=data_dir, **overrides)
-        if data_dir is not None and config.data_dir != data_dir:
-            config = config.replace(data_dir=__import__("pathlib").Path(data_dir))
+        if data_dir is not None and config.data_dir != Path(data_dir):
+            config = config.replace(data_dir=Path(data_dir))
         embedder = get_embedder(config.embed_model_path)
         index = Index.open(config, embedder.name)
         return cls(config, index, embedder)

@@ -36,7 +36,6 @@ class Embedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    import torch
                     import transformers
                     from sentence_transformers import SentenceTransformer
 

@@ -114,7 +114,7 @@ def render_markdown(data: ReportData, chart_name: str) -> str:
         f"- Date: {data.started}; machine: {data.machine}; run took {data.seconds:.0f} s.",
         f"- Questions: {data.questions}" + (f" (first {data.limit} only, --limit)" if data.limit else "")
         + f"; answerer: {data.answerer}; top_k = {data.top_k}.",
-        f"- Intervals: 95% percentile bootstrap over questions, 1000 resamples, fixed seed.",
+        "- Intervals: 95% percentile bootstrap over questions, 1000 resamples, fixed seed.",
     ]
     if data.judge:
         out.append("- Judge: " + ", ".join(f"{k} = {v}" for k, v in data.judge.items()) + ".")
