@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from assistant.records import Comment
 from ingest.loaders import Block
 
-CLEANER_VERSION = "4"
+CLEANER_VERSION = "5"
 
 # Whole-block furniture, matched case-insensitively against the stripped block.
 FURNITURE_PATTERNS = [
@@ -153,11 +153,21 @@ def clean(blocks: list[Block]) -> CleanDocument:
     return doc
 
 
+# A list longer than this is cut into consecutive paragraphs (the lead-in stays with the first),
+# so that a citation points at a readable unit, not at a whole table of contents.
+MAX_LIST_ITEMS = 25
+MAX_LIST_CHARS = 2500
+
+
 def _take_items(blocks: list[Block], start: int) -> tuple[list[str], int]:
     items = []
+    size = 0
     i = start
     while i < len(blocks) and blocks[i].kind == "item":
+        if items and (len(items) >= MAX_LIST_ITEMS or size + len(blocks[i].text) > MAX_LIST_CHARS):
+            break
         items.append(blocks[i].text)
+        size += len(blocks[i].text)
         i += 1
     return items, i
 
@@ -171,15 +181,19 @@ def _format_list(lead_in: str, items: list[str]) -> str:
 def _drop_repeats(paragraphs: list[CleanParagraph]) -> list[CleanParagraph]:
     """Pull quotes and standfirsts repeat text found elsewhere in the article: keep it once,
     where it is longest (the body), so each fact has one paragraph to cite."""
+    from collections import Counter
+
     normed = [_norm(p.text) for p in paragraphs]
+    exact = Counter(normed)
+    # One search in the joined text instead of comparing every pair: a paragraph occurring more
+    # often than its exact copies do lies inside a longer one. ("\n" never occurs in a normed text.)
+    joined = "\n".join(normed)
     kept = []
     seen: set[str] = set()
-    for i, p in enumerate(paragraphs):
-        n = normed[i]
+    for p, n in zip(paragraphs, normed):
         if not n or n in seen:
             continue
-        contained = any(j != i and len(normed[j]) > len(n) and n in normed[j] for j in range(len(paragraphs)))
-        if contained:
+        if joined.count(n) > exact[n]:
             continue
         seen.add(n)
         kept.append(p)

@@ -157,9 +157,18 @@ def html_blocks(html: str) -> list[Block]:
     root = soup.find("main") or soup.find("article") or soup.body or soup
     blocks: list[Block] = []
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for el in root.find_all(_HTML_BLOCKS):
-        # Only the innermost block elements: a <li> holding a <p> yields the <p>.
-        if el.find(_HTML_BLOCKS):
+    elements = root.find_all(_HTML_BLOCKS)
+    # Only the innermost block elements: a <li> holding a <p> yields the <p>. Marking ancestors
+    # bottom-up is linear; asking each element for block descendants was quadratic on big pages.
+    outer: set[int] = set()
+    for el in elements:
+        for parent in el.parents:
+            if parent.name in _HTML_BLOCKS:
+                if id(parent) in outer:
+                    break
+                outer.add(id(parent))
+    for el in elements:
+        if id(el) in outer:
             continue
         text = re.sub(r"\s+", " ", el.get_text(" ", strip=True)).strip()
         if not text:
