@@ -12,7 +12,7 @@
   or a corpus folder ingested into the bench cache). Targets: p50 <= 60 ms bundled, <= 150 ms on
   the Python documentation.
 - startup: cold start of `python app.py` (a fresh process, index already built) until GET /readyz
-  answers 200.
+  answers 200, and until it reports `"warm": true` (models loaded by the server's warm-up).
 """
 
 from __future__ import annotations
@@ -390,18 +390,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str, timeout: float = 2.0) -> int | None:
+def _get(url: str, timeout: float = 2.0) -> tuple[int | None, dict]:
+    """(status, JSON body or {}); status None when nothing answers."""
+    import json
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status
+            body = response.read()
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = {}
+            return response.status, data if isinstance(data, dict) else {}
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, {}
     except (urllib.error.URLError, OSError):
-        return None
+        return None, {}
 
 
 def cold_start(script: Path, data_dir: Path, timeout: float = 180.0) -> dict:
-    """Start `python SCRIPT` in a new process group; seconds until the port answers and until /readyz is 200."""
+    """Start `python SCRIPT` in a new process group; seconds until the port answers, until /readyz is
+    200 (the index is open), and until /readyz reports `"warm": true` (models loaded, a first
+    question answered) when the server reports warmth at all."""
     port = _free_port()
     env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_PORT=str(port), ASSISTANT_HOST="127.0.0.1",
                GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
@@ -410,16 +420,19 @@ def cold_start(script: Path, data_dir: Path, timeout: float = 180.0) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(script)], cwd=script.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    first_response = ready = None
+    first_response = ready = warm = None
     try:
         while time.perf_counter() - started < timeout:
             if proc.poll() is not None:
                 break
-            status = _get(f"http://127.0.0.1:{port}/readyz")
+            status, body = _get(f"http://127.0.0.1:{port}/readyz")
+            now = time.perf_counter() - started
             if status is not None and first_response is None:
-                first_response = time.perf_counter() - started
-            if status == 200:
-                ready = time.perf_counter() - started
+                first_response = now
+            if status == 200 and ready is None:
+                ready = now
+            if status == 200 and body.get("warm", True):
+                warm = now
                 break
             time.sleep(0.05)
     finally:
@@ -433,7 +446,8 @@ def cold_start(script: Path, data_dir: Path, timeout: float = 180.0) -> dict:
         log.seek(0)
         output = log.read().decode("utf-8", "replace")[-2000:]
         log.close()
-    return {"port_answers_s": first_response, "ready_s": ready, "exit_code": proc.returncode, "output_tail": output if ready is None else ""}
+    return {"port_answers_s": first_response, "ready_s": ready, "warm_s": warm, "exit_code": proc.returncode,
+            "output_tail": output if ready is None else ""}
 
 
 def bench_startup(args) -> BenchResult:
@@ -451,14 +465,15 @@ def bench_startup(args) -> BenchResult:
     rounds = getattr(args, "rounds", None) or 3
     runs = [cold_start(script, data_dir) for _ in range(rounds)]
     ready = [r["ready_s"] for r in runs if r["ready_s"] is not None]
+    warm = [r["warm_s"] for r in runs if r["warm_s"] is not None]
     figures = {"script": str(script), "data_dir": str(data_dir), "rounds": rounds, "runs": runs,
                "ready_s_median": percentile(ready, 50) if ready else None, "ready_s_max": max(ready) if ready else None,
-               "failed": len(runs) - len(ready)}
-    t = Table(f"Cold start of `python {script.name}` to GET /readyz 200 (index already built), {rounds} starts",
-              ["start", "port answers s", "ready s"])
+               "warm_s_median": percentile(warm, 50) if warm else None, "failed": len(runs) - len(ready)}
+    t = Table(f"Cold start of `python {script.name}` to GET /readyz 200 and to warm (index already built), {rounds} starts",
+              ["start", "port answers s", "ready s", "warm s"])
     for n, r in enumerate(runs, 1):
-        t.add(n, r["port_answers_s"], r["ready_s"] if r["ready_s"] is not None else f"not ready (exit {r['exit_code']})")
-    t.add("median", None, figures["ready_s_median"])
+        t.add(n, r["port_answers_s"], r["ready_s"] if r["ready_s"] is not None else f"not ready (exit {r['exit_code']})", r["warm_s"])
+    t.add("median", None, figures["ready_s_median"], figures["warm_s_median"])
     if len(ready) < len(runs):
         t.note = "Output of a failed start:\n" + next(r["output_tail"] for r in runs if r["ready_s"] is None)
     return BenchResult("startup", figures, [t], ok=bool(ready) and len(ready) == len(runs))

@@ -1,6 +1,7 @@
 """`assistant bench squad2 PATH`: answer or abstain on SQuAD 2.0, through the real product.
 
-The paragraphs (corpus.jsonl and corpus_distractors.jsonl) are written one .txt file each, named by
+The paragraphs (corpus.jsonl and corpus_distractors.jsonl) are written one .txt file each (line
+breaks inside a paragraph joined with a space, so each stays one paragraph), named by
 their `_id` (so the product's document id is the slug of the `_id`) with their article titles in a
 metadata.toml, and ingested with `ingest.pipeline.run_ingest` into a cached data folder (or
 --data-dir). A fixed-seed sample of the questions (--limit, default 1000, stratified so the share of
@@ -115,7 +116,9 @@ def write_corpus(folder: Path, target: Path) -> dict[str, str]:
         file_name = f"{doc_id}.txt"
         mapping[slugify(Path(file_name).stem)] = doc_id
         path = target / file_name
-        text = row["text"].strip() + "\n"
+        # 27 SQuAD paragraphs hold line breaks inside formulas ("CO\n2"); as .txt lines they would split
+        # into several paragraphs (and a short first line would become the title), so join them.
+        text = " ".join(row["text"].split("\n")).strip() + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
         meta_lines.append(f"[{json.dumps(file_name)}]\ntitle = {json.dumps(row.get('title') or doc_id, ensure_ascii=False)}\n")
@@ -288,7 +291,7 @@ def bench_squad2(args) -> BenchResult:
     t.add("unanswerable: on-topic paragraph ranked first", figures["unanswerable_on_topic_rank_1"], "BM25 alone: 0.77 (README)")
     t.add("ROC AUC of P(answerable)", figures["probability_auc"], f"threshold {figures['threshold']}")
     best = figures["best_threshold_in_sample"]
-    t.add("best accuracy of any threshold (in-sample)", best["accuracy"], f"at {best['threshold']}")
+    t.add("best accuracy of any threshold (in-sample)", best["accuracy"], f"at {best['threshold']:.3f}" if best["threshold"] is not None else None)
     t.add("ask latency p50 (ms)", figures["ask_latency_ms_p50"], None)
     t.add("gather/ask decision disagreements", figures["gather_ask_disagreements"], "should be 0")
     tables = [t]
