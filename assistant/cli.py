@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="where to write run files or figures")
     p.add_argument("--cache", default=None, help="cache folder for embeddings and bench indexes (default ~/.cache/cited-assistant/bench)")
     p.add_argument("--rounds", type=int, default=None, help="bench ask/startup: rounds over the questions / cold starts")
+    p.add_argument("--raw-sentences", action="store_true",
+                   help="bench ingest: also time a raw encode of every sentence (as long again as the ingest)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -37,6 +37,7 @@ class Evidence:
     confidence: float  # P(answerable) from the calibrated refusal model
     answerable: bool
     timings_ms: dict
+    signals: object = None  # assistant.refusal.Signals the decision was made on
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -158,9 +159,11 @@ class Assistant:
         """Retrieve, choose sentences and decide answerability (everything but the wording)."""
         from assistant.extractive import Focus, choose, focus_texts
         from assistant.refusal import load_model
+        from assistant.retrieval import Ranking
 
         retrieval = self.retriever.search(searched_for, collections=collections, documents=documents)
         timings = dict(retrieval.timings_ms)
+        parts: list = []  # passages found for the parts of a two-part question
         texts = focus_texts(searched_for)
         focuses = []
         passages = list(retrieval.passages)
@@ -180,6 +183,7 @@ class Assistant:
                 timings[key] = timings.get(key, 0.0) + part.timings_ms.get(key, 0.0)
             seen = {p.paragraph.id for p in passages}
             passages += [p for p in part.passages if p.paragraph.id not in seen]
+            parts += part.passages
             focuses.append(Focus(text, self.embedder.encode_one(text), content_terms(text)))
 
         t = time.perf_counter()
@@ -189,11 +193,23 @@ class Assistant:
         extract = choose(question, focuses, passages, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
                          unseen=self.index.unseen(terms))
         model = load_model()
-        confidence = model.probability(extract.signals)
+        signals = extract.signals
+        calibrated = Ranking(**model.ranking) if model.ranking else self.retriever.ranking
+        if calibrated != self.retriever.ranking:
+            # The refusal model's signals, on the ranking it was fitted on (see assistant/refusal.py).
+            ranked = self.retriever.rank(retrieval.candidates, calibrated).passages
+            for part_passage in parts:
+                if all(p.paragraph.id != part_passage.paragraph.id for p in ranked):
+                    ranked.append(part_passage)
+            missing = [p.paragraph.id for p in ranked if p.paragraph.id not in vectors]
+            vectors.update(self.index.sentence_vectors(missing))
+            signals = choose(question, focuses, ranked, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
+                             unseen=self.index.unseen(terms)).signals
+        confidence = model.probability(signals)
         timings["compose"] = (time.perf_counter() - t) * 1000
         retrieval.passages = passages
-        answerable = bool(extract.groups) and model.answerable(question, extract.signals)
-        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings)
+        answerable = bool(extract.groups) and model.answerable(question, signals)
+        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings, signals)
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

@@ -358,24 +358,35 @@ class Index:
 
     def write_document(self, document: Document, paragraph_vectors: np.ndarray, sentence_vectors: list[np.ndarray]) -> None:
         """Replace a document's paragraphs everywhere. Chroma first, catalog commit last."""
+        self.write_documents([(document, paragraph_vectors, sentence_vectors)])
+
+    def write_documents(self, batch: list[tuple[Document, np.ndarray, list[np.ndarray]]]) -> None:
+        """Replace several documents' paragraphs everywhere: one Chroma write for all of them (a
+        write per document cost more than encoding small pages), then one catalog commit per
+        document. A document counts as ingested only once its catalog row is committed, so a run
+        killed in between redoes it and nothing else."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         store = self._chroma()
-        store.delete(document.id)
         nodes = []
-        for paragraph, vector in zip(document.paragraphs, paragraph_vectors):
-            node = TextNode(
-                id_=paragraph.id,
-                text=paragraph.text,
-                embedding=vector.tolist(),
-                metadata={"paragraph_id": paragraph.id, "collection": document.collection, "number": paragraph.number},
-            )
-            # llama-index stores the SOURCE node id as `document_id`, the key filters use.
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=document.id)
-            nodes.append(node)
+        for document, paragraph_vectors, _ in batch:
+            store.delete(document.id)
+            for paragraph, vector in zip(document.paragraphs, paragraph_vectors):
+                node = TextNode(
+                    id_=paragraph.id,
+                    text=paragraph.text,
+                    embedding=vector.tolist(),
+                    metadata={"paragraph_id": paragraph.id, "collection": document.collection, "number": paragraph.number},
+                )
+                # llama-index stores the SOURCE node id as `document_id`, the key filters use.
+                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=document.id)
+                nodes.append(node)
         if nodes:
             store.add(nodes)
+        for document, _, sentence_vectors in batch:
+            self._commit_catalog(document, sentence_vectors)
 
+    def _commit_catalog(self, document: Document, sentence_vectors: list[np.ndarray]) -> None:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -10,6 +10,10 @@ signals that separate "not in the sources" from "answerable":
 - how much of the question is about things the corpus never mentions (terms in no paragraph).
 The weights live in `refusal_model.json` beside this file, fitted by `eval/calibrate.py` on the
 evaluation set's dev split and SQuAD 2.0 (see docs/benchmarks.md for the fit and its figures).
+
+The signals depend on which passages come first, so the model records the retrieval ranking it
+was fitted on (fusion and weights), and the answerer computes the signals on that ranking even
+when it answers from another: tuning retrieval never silently invalidates the calibration.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class RefusalModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float  # answer when P(answerable) >= threshold
+    ranking: dict | None = None  # the retrieval ranking the signals were computed on (assistant.retrieval.Ranking)
 
     def probability(self, signals: Signals) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, signals.vector()))
@@ -76,7 +81,7 @@ def load_model(path: str = str(MODEL_FILE)) -> RefusalModel:
     data = json.loads(Path(path).read_text())
     if list(data["features"]) != list(FEATURES):
         raise ValueError(f"{path} was fitted on other features: refit with `python -m eval.calibrate`")
-    return RefusalModel(tuple(data["weights"]), float(data["bias"]), float(data["threshold"]))
+    return RefusalModel(tuple(data["weights"]), float(data["bias"]), float(data["threshold"]), data.get("retrieval"))
 
 
 # --- answer types ------------------------------------------------------------------------------

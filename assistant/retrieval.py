@@ -1,9 +1,11 @@
 """Hybrid retrieval: a search query -> the best paragraphs, by dense and BM25 retrieval fused.
 
 Dense retrieval asks Chroma (through llama-index) with one query embedding; BM25 asks the lexical
-index with the query's stemmed content words. The two rankings are fused by reciprocal rank
-fusion (k=60) by default; `fusion="convex"` uses a weighted sum of min-max normalised scores.
-Defaults were chosen by measurement (docs/benchmarks.md: SciFact and the evaluation set).
+index with the query's stemmed content words. Every candidate of either is then given a dense
+score that mixes its paragraph cosine with its best sentence's cosine (`sentence_weight`), and the
+two rankings are fused by a weighted sum of min-max normalised scores (`fusion="convex"`, the
+default) or by reciprocal rank fusion (`fusion="rrf"`, k=60). Defaults were chosen by measurement
+on BEIR SciFact's train queries and checked on the evaluation set's dev split (docs/benchmarks.md).
 Filters by collection and by document apply to both retrievers.
 """
 
@@ -33,6 +35,33 @@ class Passage:
     lexical_rank: int | None = None
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """How candidates are ranked: the fusion and its weights. The answerer ranks with the
+    configured one; the refusal model computes its signals with the one it was fitted on."""
+
+    fusion: str  # "convex" or "rrf"
+    dense_weight: float  # the dense side's share of the fusion
+    sentence_weight: float  # dense score = (1 - w) * paragraph cosine + w * best sentence cosine
+    rrf_k: int = 60
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Ranking":
+        return cls(config.fusion, config.dense_weight, config.sentence_weight, config.rrf_k)
+
+
+@dataclass
+class Candidates:
+    """What both retrievers found for a query, before fusion (so it can be ranked more than one way)."""
+
+    query: str
+    query_vector: np.ndarray
+    query_terms: list[str]
+    dense: list[Hit]
+    lexical: list[Hit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class Retrieval:
     query: str
@@ -40,6 +69,7 @@ class Retrieval:
     query_terms: list[str]
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    candidates: Candidates | None = None
 
 
 def rrf(rankings: list[list[Hit]], k: int = 60, weights: list[float] | None = None) -> dict[str, float]:
@@ -64,11 +94,24 @@ def convex(rankings: list[list[Hit]], weights: list[float]) -> dict[str, float]:
     return fused
 
 
+def best_sentence_scores(query_vector: np.ndarray, sentence_vectors: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each paragraph's best sentence cosine to the query ("MaxP")."""
+    return {pid: float((vectors @ query_vector).max()) if len(vectors) else 0.0 for pid, vectors in sentence_vectors.items()}
+
+
+def mixed_dense_ranking(paragraph_cos: dict[str, float], best_sentence: dict[str, float], sentence_weight: float) -> list[Hit]:
+    """Candidates ranked by (1 - w) * paragraph cosine + w * best sentence cosine, best first."""
+    w = sentence_weight
+    scored = [Hit(pid, (1 - w) * cos + w * best_sentence[pid]) for pid, cos in paragraph_cos.items() if pid in best_sentence]
+    return sorted(scored, key=lambda h: (-h.score, h.paragraph_id))
+
+
 class Retriever:
     def __init__(self, index: Index, embedder, config: Config):
         self.index = index
         self.embedder = embedder
         self.config = config
+        self.ranking = Ranking.from_config(config)
 
     def search(
         self,
@@ -77,9 +120,10 @@ class Retriever:
         collections: list[str] | None = None,
         documents: list[str] | None = None,
     ) -> Retrieval:
-        k = k or self.config.top_k
-        timings: dict[str, float] = {}
+        return self.rank(self.candidates(query, collections, documents), self.ranking, k)
 
+    def candidates(self, query: str, collections: list[str] | None = None, documents: list[str] | None = None) -> Candidates:
+        timings: dict[str, float] = {}
         t = time.perf_counter()
         vector = self.embedder.encode_one(query)
         timings["embed"] = (time.perf_counter() - t) * 1000
@@ -92,13 +136,23 @@ class Retriever:
         terms = content_terms(query)
         lexical = self.index.lexical_search(terms, self.config.candidates, collections, documents)
         timings["bm25"] = (time.perf_counter() - t) * 1000
+        return Candidates(query, vector, terms, dense, lexical, timings)
+
+    def rank(self, candidates: Candidates, ranking: Ranking, k: int | None = None) -> Retrieval:
+        k = k or self.config.top_k
+        timings = dict(candidates.timings_ms)
+        dense, lexical = candidates.dense, candidates.lexical
 
         t = time.perf_counter()
-        weights = [self.config.dense_weight * 2, (1 - self.config.dense_weight) * 2]
-        if self.config.fusion == "convex":
-            fused = convex([dense, lexical], weights)
+        ranked_dense = self._rescore(candidates.query_vector, dense, lexical, ranking.sentence_weight) if ranking.sentence_weight > 0 else dense
+        timings["rescore"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        weights = [ranking.dense_weight * 2, (1 - ranking.dense_weight) * 2]
+        if ranking.fusion == "convex":
+            fused = convex([ranked_dense, lexical], weights)
         else:
-            fused = rrf([dense, lexical], self.config.rrf_k, weights)
+            fused = rrf([ranked_dense, lexical], ranking.rrf_k, weights)
         top_ids = sorted(fused, key=lambda pid: -fused[pid])[:k]
         paragraphs = self.index.paragraphs(top_ids)
         docs: dict[str, Document] = {}
@@ -118,4 +172,20 @@ class Retriever:
             l_rank, l_score = lexical_by_id.get(pid, (None, 0.0))
             passages.append(Passage(paragraph, document, fused[pid], d_score, l_score, d_rank, l_rank))
         timings["fuse"] = (time.perf_counter() - t) * 1000
-        return Retrieval(query, vector, terms, passages, timings)
+        return Retrieval(candidates.query, candidates.query_vector, candidates.query_terms, passages, timings, candidates)
+
+    def _rescore(self, vector: np.ndarray, dense: list[Hit], lexical: list[Hit], sentence_weight: float) -> list[Hit]:
+        """The dense ranking of every candidate (dense or BM25) by a mix of its paragraph cosine and
+        its best sentence's cosine. A paragraph vector is the mean of its sentences, which blurs a
+        long paragraph whose one sentence answers the question; its best sentence does not. The
+        sentence vectors are already in the catalog, so this costs one read of the candidates' rows."""
+        paragraph_cos = {h.paragraph_id: h.score for h in dense}
+        ids = list(dict.fromkeys([h.paragraph_id for h in dense] + [h.paragraph_id for h in lexical]))
+        sentence_vectors = self.index.sentence_vectors(ids)
+        best = best_sentence_scores(vector, sentence_vectors)
+        for pid in ids:
+            if pid not in paragraph_cos and pid in sentence_vectors:
+                # A BM25-only candidate: its paragraph vector is (about) the mean of its sentences.
+                mean = sentence_vectors[pid].mean(axis=0)
+                paragraph_cos[pid] = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
+        return mixed_dense_ranking(paragraph_cos, best, sentence_weight)

@@ -175,28 +175,42 @@ def dense_rankings(doc_ids: list[str], scores: np.ndarray, qids: list[str], dept
     return out
 
 
-def fuse(dense: dict, lexical: dict, candidates: int, method: str, dense_weight: float, rrf_k: int) -> dict[str, list[str]]:
-    """The product's fusion (Retriever.search): top `candidates` of each, weights 2w and 2(1-w)."""
-    from assistant.retrieval import convex, rrf
-
-    weights = [dense_weight * 2, (1 - dense_weight) * 2]
-    run = {}
-    for qid in dense:
-        rankings = [dense[qid][:candidates], lexical.get(qid, [])[:candidates]]
-        fused = convex(rankings, weights) if method == "convex" else rrf(rankings, rrf_k, weights)
-        run[qid] = sorted(fused, key=lambda pid: (-fused[pid], pid))
-    return run
-
-
-def fused_scores(dense: dict, lexical: dict, candidates: int, method: str, dense_weight: float, rrf_k: int) -> dict[str, list[tuple[str, float]]]:
+def fused_scores(dense: dict, lexical: dict, candidates: int, method: str, dense_weight: float, rrf_k: int,
+                 dense_candidates: int | None = None) -> dict[str, list[tuple[str, float]]]:
+    """The product's fusion (Retriever.search): top `candidates` of each (of the dense ranking,
+    `dense_candidates` when given: a rescored ranking holds the union of both retrievers' candidates),
+    weights 2w and 2(1-w). Per query, (doc id, fused score) best first."""
     from assistant.retrieval import convex, rrf
 
     weights = [dense_weight * 2, (1 - dense_weight) * 2]
     out = {}
     for qid in dense:
-        rankings = [dense[qid][:candidates], lexical.get(qid, [])[:candidates]]
+        rankings = [dense[qid][: dense_candidates or candidates], lexical.get(qid, [])[:candidates]]
         fused = convex(rankings, weights) if method == "convex" else rrf(rankings, rrf_k, weights)
         out[qid] = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    return out
+
+
+def fuse(dense: dict, lexical: dict, candidates: int, method: str, dense_weight: float, rrf_k: int,
+         dense_candidates: int | None = None) -> dict[str, list[str]]:
+    """`fused_scores` as a ranking of doc ids."""
+    ranked = fused_scores(dense, lexical, candidates, method, dense_weight, rrf_k, dense_candidates)
+    return {qid: [pid for pid, _ in hits] for qid, hits in ranked.items()}
+
+
+def product_dense(dense: dict, lexical: dict, maxp_scores: dict, candidates: int, sentence_weight: float) -> dict:
+    """The product's dense ranking (Retriever._rescore): the union of the top `candidates` of each
+    retriever, ranked by a mix of paragraph cosine and best-sentence cosine; with weight 0, the
+    paragraph ranking as it is."""
+    from assistant.retrieval import mixed_dense_ranking
+
+    if sentence_weight <= 0:
+        return dense
+    out = {}
+    for qid, hits in dense.items():
+        cos_of, best_of = maxp_scores[qid]
+        ids = [h.paragraph_id for h in hits[:candidates]] + [h.paragraph_id for h in lexical.get(qid, [])[:candidates]]
+        out[qid] = mixed_dense_ranking({pid: cos_of(pid) for pid in ids}, {pid: best_of(pid) for pid in ids}, sentence_weight)
     return out
 
 
@@ -250,6 +264,16 @@ def bench_scifact(args) -> BenchResult:
     }
     lexical = bm25_rankings(data, DEPTH)
     figures["search_seconds"] = time.perf_counter() - t0
+    position = {d: i for i, d in enumerate(data.doc_ids)}
+
+    def maxp_lookup(query_vectors: np.ndarray, query_ids: list[str]) -> dict:
+        """Per query, (paragraph cosine of a doc id, best sentence cosine of a doc id)."""
+        mean_scores = query_vectors @ mean_vectors.T
+        best_scores = np.maximum.reduceat(query_vectors @ sent.vectors.T, starts, axis=1)
+        return {qid: ((lambda pid, r=m: float(r[position[pid]])), (lambda pid, r=b: float(r[position[pid]])))
+                for qid, m, b in zip(query_ids, mean_scores, best_scores)}
+
+    maxp_test = maxp_lookup(q, qids)
 
     def ids(rankings):
         return {qid: [h.paragraph_id for h in hits] for qid, hits in rankings.items()}
@@ -262,10 +286,13 @@ def bench_scifact(args) -> BenchResult:
     scores.append(score_run("dense, whole abstract encoded (title + text)", ids(dense["whole"]), data.qrels))
     scores.append(score_run("dense, mean of title + sentence vectors", ids(dense["mean_title"]), data.qrels))
     scores.append(score_run("dense, best sentence (MaxP)", ids(dense["maxp"]), data.qrels))
-    method = config.fusion
+    method, sw = config.fusion, config.sentence_weight
+    product_dense_rankings = product_dense(dense["mean"], lexical, maxp_test, c, sw)
     product = (f"hybrid {'RRF k=' + str(k) if method == 'rrf' else 'convex'} dense weight {w}, {c}+{c} candidates, "
-               f"mean-of-sentences dense (PRODUCT, as configured)")
-    scores.append(score_run(product, fuse(dense["mean"], lexical, c, method, w, k), data.qrels))
+               f"dense = {1 - sw:g} paragraph + {sw:g} best sentence (PRODUCT, as configured)")
+    product_candidates = 2 * c if sw > 0 else c  # a rescored dense ranking holds both retrievers' candidates
+    product_run = fuse(product_dense_rankings, lexical, c, method, w, k, dense_candidates=product_candidates)
+    scores.append(score_run(product, product_run, data.qrels))
     scores.append(score_run(f"hybrid RRF k={k}, {DEPTH}+{DEPTH} candidates, mean-of-sentences dense", fuse(dense["mean"], lexical, DEPTH, "rrf", w, k), data.qrels))
     scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, whole-abstract dense", fuse(dense["whole"], lexical, c, "rrf", w, k), data.qrels))
     scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, mean of title + sentences dense", fuse(dense["mean_title"], lexical, c, "rrf", w, k), data.qrels))
@@ -297,6 +324,21 @@ def bench_scifact(args) -> BenchResult:
                 name = f"{method} dense weight {best} CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_score:.3f}), {c}+{c}, {label} dense"
                 scores.append(score_run(name, fuse(dense[vectors_name], lexical, c, method, best, k), data.qrels))
                 tuned[f"{method}/{label}"] = {"dense_weight": best, "train_ndcg@10": train_score}
+        # The product's rescored dense ranking: sentence weight and dense weight chosen together on train.
+        t_maxp = maxp_lookup(tvec, tq)
+        sw_grid = (0.25, 0.5, 0.75, 1.0)
+        for method in ("convex", "rrf"):
+            t_rescored = {sw_: product_dense(t_dense["mean"], t_lex, t_maxp, c, sw_) for sw_ in sw_grid}
+            pairs = [(sw_, dw) for sw_ in sw_grid for dw in grid]
+            train_ndcg = {(sw_, dw): score_run("", fuse(t_rescored[sw_], t_lex, c, method, dw, k, 2 * c), train.qrels).ndcg10
+                          for sw_, dw in pairs}
+            best_sw, best_dw = max(pairs, key=lambda p_: (train_ndcg[p_], -abs(p_[1] - 0.5), -p_[0]))
+            rescored = product_dense(dense["mean"], lexical, maxp_test, c, best_sw)
+            name = (f"{method} dense weight {best_dw}, dense = {1 - best_sw:g} paragraph + {best_sw:g} best sentence, "
+                    f"CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_ndcg[(best_sw, best_dw)]:.3f}), {c}+{c}")
+            scores.append(score_run(name, fuse(rescored, lexical, c, method, best_dw, k, 2 * c), data.qrels))
+            tuned[f"{method}/rescored"] = {"dense_weight": best_dw, "sentence_weight": best_sw,
+                                           "train_ndcg@10": train_ndcg[(best_sw, best_dw)]}
         figures["tuned_on_train"] = tuned
 
     table = Table(
@@ -320,6 +362,7 @@ def bench_scifact(args) -> BenchResult:
     folder_out = out_dir(args)
     if folder_out is not None:
         run_file = folder_out / "scifact_hybrid.trec"
-        write_trec(run_file, fused_scores(dense["mean"], lexical, c, method, w, k), f"cited-assistant-hybrid-{method}")
+        write_trec(run_file, fused_scores(product_dense_rankings, lexical, c, method, w, k, dense_candidates=product_candidates),
+                   f"cited-assistant-hybrid-{method}")
         result.files.append(str(run_file))
     return result

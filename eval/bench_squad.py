@@ -183,7 +183,7 @@ def ask_one(assistant, q: SquadQuestion, gold_doc: str) -> SquadRow:
         is_impossible=q.is_impossible,
         abstained=answer.abstained,
         probability=ev.confidence,
-        signals=ev.extract.signals.to_dict(),
+        signals=ev.signals.to_dict(),  # the signals the decision was made on
         gold_doc_id=q.gold_doc_id,
         gold_rank=gold_rank,
         cited_gold=(bool(cited) and cited[0] == gold_doc) if answered else None,

@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,7 @@ def collect(assistant, questions: list[tuple[str, bool, list[dict]]], desc: str)
         question = validate_question(question, 2000)
         searched_for = assistant.search_query(question, history)
         evidence = assistant.gather(question, searched_for)
+        # The signals on the configured ranking (the answerer's), which the fitted model records.
         features.append(evidence.extract.signals.vector())
         labels.append(1 if answerable else 0)
     return np.array(features), np.array(labels)
@@ -90,7 +92,9 @@ def collect_all(args):
 def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import LogisticRegression
 
+    from assistant.config import Config
     from assistant.refusal import FEATURES, MODEL_FILE
+    from assistant.retrieval import Ranking
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, help="SQuAD 2.0 folder (../shared/bench/squad2)")
@@ -106,10 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         x_dev, y_dev = saved["x_dev"], saved["y_dev"]
         x_sq, y_sq = saved["x_sq"], saved["y_sq"]
         squad_note = str(saved["squad_note"])
+        if "ranking" not in saved:
+            raise SystemExit(f"{features_file} does not say which ranking its signals were computed on: run without --cached")
+        ranking = json.loads(str(saved["ranking"]))
     else:
         x_dev, y_dev, x_sq, y_sq, squad_note = collect_all(args)
+        ranking = asdict(Ranking.from_config(Config.from_env()))  # the ranking collect_all's signals were computed on
         CACHE.mkdir(parents=True, exist_ok=True)
-        np.savez(features_file, x_dev=x_dev, y_dev=y_dev, x_sq=x_sq, y_sq=y_sq, squad_note=squad_note)
+        np.savez(features_file, x_dev=x_dev, y_dev=y_dev, x_sq=x_sq, y_sq=y_sq, squad_note=squad_note, ranking=json.dumps(ranking))
     xs, ys, ws = [x_dev], [y_dev], [np.full(len(y_dev), 1.0 / len(y_dev))]
     if len(y_sq):
         xs.append(x_sq)
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights": [round(float(v), 5) for v in model.coef_[0]],
         "bias": round(float(model.intercept_[0]), 5),
         "threshold": round(threshold, 3),
+        "retrieval": ranking,
         "fitted_on": f"eval set dev split + {squad_note}; python -m eval.calibrate; {time.strftime('%Y-%m-%d')}",
         "fit": fit,
     }

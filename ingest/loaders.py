@@ -22,6 +22,11 @@ SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".d
 BULLET_RE = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\(?\d{1,2}[.)])\s+")
 
 
+# Bump a format's version when its loader's output changes: it is part of the content hash of
+# files of that format, so they (and only they) are re-ingested. Formats not listed are at 1.
+LOADER_VERSIONS = {".html": "2", ".htm": "2"}  # 2: ARIA navigation landmarks and Sphinx furniture dropped
+
+
 class UnreadableDocument(Exception):
     """The file cannot be turned into text; the message says why."""
 
@@ -145,16 +150,29 @@ def markdown_blocks(text: str) -> list[Block]:
 # --- html ------------------------------------------------------------------------------------
 
 _HTML_SKIP = ("script", "style", "noscript", "nav", "footer", "header", "aside", "form", "template", "svg", "button")
+# Page furniture marked up as such: ARIA landmarks that are not the main content, and the class
+# names site generators give their navigation (Sphinx: "related", "sphinxsidebar", "footer", and
+# the "¶" anchors after headings).
+_HTML_SKIP_ROLES = ("navigation", "search", "banner", "contentinfo", "complementary")
+_HTML_SKIP_CLASSES = {"footer", "sidebar", "sphinxsidebar", "related", "breadcrumb", "breadcrumbs", "skip-link", "headerlink"}
 _HTML_BLOCKS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption")
+
+
+def _is_furniture(tag) -> bool:
+    if tag.name in _HTML_SKIP or tag.get("role") in _HTML_SKIP_ROLES:
+        return True
+    classes = tag.get("class")
+    return bool(classes) and not _HTML_SKIP_CLASSES.isdisjoint(classes)
 
 
 def html_blocks(html: str) -> list[Block]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
-    for tag in soup.find_all(_HTML_SKIP):
-        tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.body or soup
+    for tag in soup.find_all(_is_furniture):  # one pass over the tree: big pages have 100,000 tags
+        if not tag.decomposed:  # not inside furniture removed already
+            tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.find(attrs={"role": "main"}) or soup.body or soup
     blocks: list[Block] = []
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     elements = root.find_all(_HTML_BLOCKS)

@@ -23,14 +23,12 @@ import numpy as np
 from assistant.config import DEFAULT_COLLECTION, Config
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, clean
-from ingest.loaders import SUPPORTED_EXTENSIONS, UnreadableDocument, load
+from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, UnreadableDocument, load
 from ingest.segment import split_sentences
 
 METADATA_FILE = "metadata.toml"
 # Files that live beside documents but are not documents.
 IGNORED_NAMES = {METADATA_FILE, "readme.md", ".gitkeep", ".ds_store"}
-# Sentences encoded per model call; documents are committed after each group.
-EMBED_GROUP_SENTENCES = 512
 # Bump when the way paragraph vectors are made changes: every document is then re-embedded.
 VECTOR_RULE_VERSION = "2"
 
@@ -143,16 +141,20 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
                 collection=collection,
             )
         )
-    document.content_hash = content_hash(raw, metadata, collection)
+    document.content_hash = content_hash(raw, metadata, collection, path.suffix)
     return document
 
 
-def content_hash(raw: bytes, metadata: dict, collection: str) -> str:
+def content_hash(raw: bytes, metadata: dict, collection: str, suffix: str = "") -> str:
     """What decides whether a document must be re-ingested: its bytes, its metadata entry, the
-    collection and the cleaner's rules. Computed before parsing, so unchanged files cost one read."""
+    collection, the cleaner's rules and its format's loader. Computed before parsing, so unchanged
+    files cost one read."""
     hasher = hashlib.sha256(raw)
-    hasher.update(json.dumps({"meta": metadata, "cleaner": CLEANER_VERSION, "vectors": VECTOR_RULE_VERSION, "collection": collection},
-                             sort_keys=True).encode())
+    rules = {"meta": metadata, "cleaner": CLEANER_VERSION, "vectors": VECTOR_RULE_VERSION, "collection": collection}
+    loader = LOADER_VERSIONS.get(suffix.lower())
+    if loader:  # only formats whose loader changed carry a version, so other files stay unchanged
+        rules["loader"] = loader
+    hasher.update(json.dumps(rules, sort_keys=True).encode())
     return hasher.hexdigest()
 
 
@@ -165,7 +167,11 @@ def embed_documents(documents: list[Document], embedder, batch_size: int) -> lis
         for p in doc.paragraphs:
             sentences = p.sentence_texts() or [p.text]
             texts.extend(sentences)
-    vectors = embedder.encode(texts, batch_size=batch_size)
+    # Each distinct text is encoded once: generated documentation repeats many sentences verbatim
+    # ("For example:", "New in version 3.2."), a third of all sentences in the Python docs.
+    unique: dict[str, int] = {}
+    positions = [unique.setdefault(t, len(unique)) for t in texts]
+    vectors = embedder.encode(list(unique), batch_size=batch_size)[positions]
     out = []
     i = 0
     for doc in documents:
@@ -250,7 +256,7 @@ def run_ingest(
                 metadata = _folder_metadata(path.parent, metadata_cache).get(path.name, {})
                 previous = known.get(document_id)
                 if previous is not None and path.stat().st_size <= config.max_file_bytes:
-                    if previous.content_hash == content_hash(path.read_bytes(), metadata, collection):
+                    if previous.content_hash == content_hash(path.read_bytes(), metadata, collection, path.suffix):
                         seen_ids.add(document_id)
                         report.unchanged.append(document_id)
                         continue
@@ -292,10 +298,11 @@ def run_ingest(
             if not group:
                 return
             docs = [d for d, _ in group]
-            for (document, is_new), (para_vectors, sent_vectors) in zip(group, embed_documents(docs, embedder, config.embed_batch_size)):
-                if not index.meta("embed_dim"):
-                    index.check_dimension(para_vectors.shape[1])
-                index.write_document(document, para_vectors, sent_vectors)
+            vectors = embed_documents(docs, embedder, config.embed_batch_size)
+            if not index.meta("embed_dim"):
+                index.check_dimension(vectors[0][0].shape[1])
+            index.write_documents([(document, para_vectors, sent_vectors) for document, (para_vectors, sent_vectors) in zip(docs, vectors)])
+            for document, is_new in group:
                 (report.added if is_new else report.changed).append(document.id)
                 report.paragraphs_embedded += len(document.paragraphs)
             report.sentences_embedded += group_size
@@ -309,7 +316,7 @@ def run_ingest(
         for document, is_new in pending:
             group.append((document, is_new))
             group_size += sum(max(1, len(p.sentences)) for p in document.paragraphs)
-            if group_size >= EMBED_GROUP_SENTENCES:
+            if group_size >= config.ingest_group_sentences:
                 flush()
         flush()
         if bar is not None:

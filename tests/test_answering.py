@@ -171,3 +171,50 @@ def test_document_text_is_data_not_instructions(tmp_path):
     answer = assistant.ask("When did Ward 7 reopen?")
     assert "March" in answer.answer and "PWNED" not in answer.answer
     assert [c.paragraph_id for c in answer.citations] == ["ward#p1"]
+
+
+def test_dense_ranking_follows_the_best_sentence(assistant):
+    """With the dense score taken wholly from each paragraph's best sentence (and fusion leaning
+    wholly on it), passages come out in the order of their best sentence's cosine to the query,
+    computed here afresh from the sentence texts rather than read from the index."""
+    import numpy as np
+
+    from assistant.retrieval import Retriever
+
+    config = assistant.config.replace(fusion="convex", dense_weight=1.0, sentence_weight=1.0)
+    retriever = Retriever(assistant.index, assistant.embedder, config)
+    question = "Which hospital aims to be the safest organisation in the NHS?"
+    passages = retriever.search(question, k=8).passages
+    assert len(passages) == 8
+    query = assistant.embedder.encode_one(question)
+    best = [float((assistant.embedder.encode(p.paragraph.sentence_texts()) @ query).max()) for p in passages]
+    assert all(a >= b - 1e-3 for a, b in zip(best, best[1:])), best
+    # A paragraph's mean vector ranks it differently: the rescoring is what put this order there.
+    plain = Retriever(assistant.index, assistant.embedder, config.replace(sentence_weight=0.0)).search(question, k=8).passages
+    assert [p.paragraph.id for p in plain] != [p.paragraph.id for p in passages]
+    assert "safest organisation" in passages[0].paragraph.text
+
+
+def test_refusal_signals_use_the_ranking_the_model_was_fitted_on(sources_data_dir):
+    """The answerer may rank passages differently from the ranking the refusal model was fitted
+    on; the decision's signals are then computed on the fitted ranking, so they equal those of an
+    assistant configured with that ranking, while the answer still comes from the configured one."""
+    from assistant.core import Assistant
+    from assistant.refusal import load_model
+    from assistant.retrieval import Ranking
+
+    fitted = Ranking(**load_model().ranking)
+    base = Config.from_env(data_dir=sources_data_dir).replace(llm_base_url=None)
+    matching = base.replace(fusion=fitted.fusion, dense_weight=fitted.dense_weight,
+                            sentence_weight=fitted.sentence_weight, rrf_k=fitted.rrf_k)
+    other = matching.replace(fusion="convex" if fitted.fusion == "rrf" else "rrf", dense_weight=0.7,
+                             sentence_weight=0.75 if fitted.sentence_weight == 0 else 0.0)
+    question = "Who is the current Prime Minister?"
+    on_fitted = Assistant.open(config=matching).gather(question, question)
+    on_other = Assistant.open(config=other).gather(question, question)
+
+    assert [p.paragraph.id for p in on_other.retrieval.passages] != [p.paragraph.id for p in on_fitted.retrieval.passages]
+    assert on_other.signals.vector() == pytest.approx(on_fitted.extract.signals.vector(), abs=1e-6)
+    assert on_other.signals.vector() != pytest.approx(on_other.extract.signals.vector(), abs=1e-6)
+    assert on_other.confidence == pytest.approx(on_fitted.confidence, abs=1e-6)
+    assert not on_other.answerable and not on_fitted.answerable

@@ -153,19 +153,21 @@ def test_bench_ingest_on_a_small_folder(tmp_path, capsys):
         (corpus / f"doc{n}.md").write_text(f"# {title}\n\n{text}\n\nA second paragraph, on {TOPICS[n + 6][1].lower()}\n")
     (corpus / "page.html").write_text("<html><head><title>A page</title></head><body><main><h1>A page</h1>"
                                       "<p>Paragraph one is here. It has two sentences.</p><ul><li>an item</li></ul></main></body></html>")
-    assert main(["bench", "ingest", str(corpus), "--out", str(tmp_path / "out")]) == 0
+    assert main(["bench", "ingest", str(corpus), "--out", str(tmp_path / "out"), "--raw-sentences"]) == 0
     printed = capsys.readouterr().out
     assert "ingest paragraphs/s" in printed and "no-change re-ingest" in printed
     figures = json.loads((tmp_path / "out" / "ingest.json").read_text())["figures"]
     assert figures["documents_added"] == 7 and figures["reingest_unchanged"] == 7
     assert figures["paragraphs"] >= 13 and figures["raw_encode_paragraphs_per_s"] > 0
-    assert figures["ratio_ingest_to_raw_paragraph_encode"] > 0
+    assert figures["ratio_ingest_to_raw_paragraph_encode"] > 0 and figures["raw_encode_sentences_per_s"] > 0
+    assert 0 < figures["encode_share_of_ingest"] <= 1
+    assert 0 < figures["texts_encoded_in_ingest"] <= figures["sentences"]
 
 
 def test_bench_ask_on_the_bundled_index(sources_data_dir, tmp_path, capsys):
     assert main(["bench", "ask", "--data-dir", str(sources_data_dir), "--rounds", "1", "--limit", "4", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    for stage in ("embed", "dense", "bm25", "fuse", "compose", "total"):
+    for stage in ("embed", "dense", "bm25", "rescore", "fuse", "compose", "total"):
         assert f"| {stage}" in printed
     figures = json.loads((tmp_path / "ask.json").read_text())["figures"]
     assert figures["asks"] == 4 and figures["stages_ms"]["total"]["p50"] > 0

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.config import Config
@@ -207,6 +208,70 @@ def test_html_loader_drops_scripts_and_navigation(tmp_path):
     assert "alert" not in joined and "Home" not in joined and "Copyright" not in joined and "Skip to content" not in joined
 
 
+def test_html_loader_drops_sphinx_and_aria_furniture(tmp_path):
+    """Generated documentation (Sphinx) marks its navigation with ARIA roles and class names, not <nav>."""
+    path = tmp_path / "json.html"
+    path.write_text(
+        "<html><head><title>json module</title></head><body>"
+        "<div class='related' role='navigation'><ul><li><a href='index.html'>index</a></li><li>modules |</li></ul></div>"
+        "<div class='document'><div class='body' role='main'>"
+        "<h1>json — JSON encoder<a class='headerlink' href='#json'>¶</a></h1>"
+        "<p>The json module exposes an API familiar to users of pickle.</p></div></div>"
+        "<div class='sphinxsidebar' role='navigation'><h3>Previous topic</h3><p>email — An email package</p></div>"
+        "<div role='search'><p>Quick search</p></div>"
+        "<div class='footer'>© Copyright 2001-2023, Python Software Foundation.</div></body></html>",
+        encoding="utf-8",
+    )
+    doc = clean(load(path))
+    texts = [p.text for p in doc.paragraphs]
+    assert texts == ["The json module exposes an API familiar to users of pickle."]
+    assert doc.title == "json — JSON encoder"  # the "¶" anchor is gone too
+
+
+def test_a_loader_change_reingests_only_its_format():
+    from ingest.loaders import LOADER_VERSIONS
+    from ingest.pipeline import content_hash
+
+    raw = b"<p>The same bytes</p>"
+    assert LOADER_VERSIONS.get(".html"), "the HTML loader changed its output, so its files carry a version"
+    # Files of formats whose loader did not change keep the hash they had before versions existed.
+    assert content_hash(raw, {}, "default", ".txt") == content_hash(raw, {}, "default")
+    assert content_hash(raw, {}, "default", ".html") != content_hash(raw, {}, "default")
+    assert content_hash(raw, {}, "default", ".HTML") == content_hash(raw, {}, "default", ".html")
+
+
+def test_repeated_sentences_are_encoded_once(tmp_path):
+    """Each distinct text is encoded once per group; every copy gets the same vector."""
+    from assistant.config import Config
+    from assistant.embedding import get_embedder
+    from ingest.pipeline import embed_documents, parse_document
+
+    repeated = "For example, the call returns a list."
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text(
+            f"The {name} function reads a file. {repeated}\n\nIt never writes. {repeated}\n", encoding="utf-8"
+        )
+    config = Config.from_env(data_dir=tmp_path / "index")
+    docs = [parse_document(tmp_path / f"{n}.txt", n, "default", {}, config.max_file_bytes) for n in ("a", "b")]
+    embedder = get_embedder(config.embed_model_path)
+    seen: list[list[str]] = []
+
+    class Counting:
+        def encode(self, texts, batch_size=32):
+            seen.append(list(texts))
+            return embedder.encode(texts, batch_size=batch_size)
+
+    vectors = embed_documents(docs, Counting(), 32)
+    sentences = [s for d in docs for p in d.paragraphs for s in p.sentence_texts()]
+    assert sentences.count(repeated) == 4
+    assert len(seen) == 1 and seen[0].count(repeated) == 1 and len(seen[0]) == len(set(sentences))
+    copies = [vecs[i] for doc, (_, sent_vectors) in zip(docs, vectors) for p, vecs in zip(doc.paragraphs, sent_vectors)
+              for i, s in enumerate(p.sentence_texts()) if s == repeated]
+    assert len(copies) == 4 and all(np.array_equal(copies[0], v) for v in copies)
+    fresh = embedder.encode([repeated])[0]
+    assert float(fresh @ copies[0]) > 0.999
+
+
 def test_markdown_loader(tmp_path):
     path = tmp_path / "notes.md"
     path.write_text("# Notes\n\nSome **bold** text about [nurses](http://x).\n\n## Later\n\n- one item\n- two items\n", encoding="utf-8")
@@ -329,7 +394,8 @@ def test_killed_ingest_leaves_a_working_index_and_resumes(tmp_path):
     corpus = tmp_path / "corpus"
     _make_corpus(corpus, 24)  # 24 documents x 60 sentences: several embedding groups
     data_dir = tmp_path / "data"
-    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir))
+    # Groups of 512 sentences: the 1,440 sentences make three groups, so a kill can land between commits.
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_INGEST_GROUP_SENTENCES="512")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(corpus), "-q"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     catalog = data_dir / "catalog.sqlite3"
