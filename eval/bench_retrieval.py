@@ -293,10 +293,12 @@ def bench_scifact(args) -> BenchResult:
     product_candidates = 2 * c if sw > 0 else c  # a rescored dense ranking holds both retrievers' candidates
     product_run = fuse(product_dense_rankings, lexical, c, method, w, k, dense_candidates=product_candidates)
     scores.append(score_run(product, product_run, data.qrels))
-    scores.append(score_run(f"hybrid RRF k={k}, {DEPTH}+{DEPTH} candidates, mean-of-sentences dense", fuse(dense["mean"], lexical, DEPTH, "rrf", w, k), data.qrels))
-    scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, whole-abstract dense", fuse(dense["whole"], lexical, c, "rrf", w, k), data.qrels))
-    scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, mean of title + sentences dense", fuse(dense["mean_title"], lexical, c, "rrf", w, k), data.qrels))
-    scores.append(score_run(f"hybrid RRF k={k}, {c}+{c}, MaxP dense", fuse(dense["maxp"], lexical, c, "rrf", w, k), data.qrels))
+    scores.append(score_run(f"hybrid RRF k={k} equal weights, {c}+{c}, mean-of-sentences dense (the default until 2026-11-23)",
+                            fuse(dense["mean"], lexical, c, "rrf", 0.5, k), data.qrels))
+    scores.append(score_run(f"hybrid RRF k={k} equal weights, {DEPTH}+{DEPTH} candidates, mean-of-sentences dense", fuse(dense["mean"], lexical, DEPTH, "rrf", 0.5, k), data.qrels))
+    scores.append(score_run(f"hybrid RRF k={k} equal weights, {c}+{c}, whole-abstract dense", fuse(dense["whole"], lexical, c, "rrf", 0.5, k), data.qrels))
+    scores.append(score_run(f"hybrid RRF k={k} equal weights, {c}+{c}, mean of title + sentences dense", fuse(dense["mean_title"], lexical, c, "rrf", 0.5, k), data.qrels))
+    scores.append(score_run(f"hybrid RRF k={k} equal weights, {c}+{c}, MaxP dense", fuse(dense["maxp"], lexical, c, "rrf", 0.5, k), data.qrels))
     for dw in (0.3, 0.4, 0.6):
         scores.append(score_run(f"hybrid RRF dense weight {dw}, {c}+{c}, mean-of-sentences dense", fuse(dense["mean"], lexical, c, "rrf", dw, k), data.qrels))
     for dw in (0.3, 0.4, 0.5, 0.6, 0.7):
