@@ -187,7 +187,7 @@ class Assistant:
             focuses.append(Focus(text, self.embedder.encode_one(text), content_terms(text)))
 
         t = time.perf_counter()
-        vectors = self.index.sentence_vectors([p.paragraph.id for p in passages])
+        vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in passages])
         terms = sorted({t for f in focuses for t in f.terms})
         idf = self.index.idf(terms)
         extract = choose(question, focuses, passages, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
@@ -201,8 +201,7 @@ class Assistant:
             for part_passage in parts:
                 if all(p.paragraph.id != part_passage.paragraph.id for p in ranked):
                     ranked.append(part_passage)
-            missing = [p.paragraph.id for p in ranked if p.paragraph.id not in vectors]
-            vectors.update(self.index.sentence_vectors(missing))
+            vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in ranked])
             signals = choose(question, focuses, ranked, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
                              unseen=self.index.unseen(terms)).signals
         confidence = model.probability(signals)

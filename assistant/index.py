@@ -368,9 +368,10 @@ class Index:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         store = self._chroma()
+        # One delete for the whole batch (the same filter as llama-index's delete(ref_doc_id), for many ids).
+        self._chroma_collection.delete(where={"document_id": {"$in": [document.id for document, _, _ in batch]}})
         nodes = []
         for document, paragraph_vectors, _ in batch:
-            store.delete(document.id)
             for paragraph, vector in zip(document.paragraphs, paragraph_vectors):
                 node = TextNode(
                     id_=paragraph.id,

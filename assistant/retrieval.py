@@ -60,6 +60,7 @@ class Candidates:
     dense: list[Hit]
     lexical: list[Hit]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    sentence_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # read once, by the rescoring or the answerer
 
 
 @dataclass
@@ -144,7 +145,7 @@ class Retriever:
         dense, lexical = candidates.dense, candidates.lexical
 
         t = time.perf_counter()
-        ranked_dense = self._rescore(candidates.query_vector, dense, lexical, ranking.sentence_weight) if ranking.sentence_weight > 0 else dense
+        ranked_dense = self._rescore(candidates, ranking.sentence_weight) if ranking.sentence_weight > 0 else dense
         timings["rescore"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -174,14 +175,23 @@ class Retriever:
         timings["fuse"] = (time.perf_counter() - t) * 1000
         return Retrieval(candidates.query, candidates.query_vector, candidates.query_terms, passages, timings, candidates)
 
-    def _rescore(self, vector: np.ndarray, dense: list[Hit], lexical: list[Hit], sentence_weight: float) -> list[Hit]:
+    def sentence_vectors(self, candidates: Candidates | None, ids: list[str]) -> dict[str, np.ndarray]:
+        """The sentence vectors of these paragraphs, read from the catalog once per query."""
+        known = candidates.sentence_vectors if candidates is not None else {}
+        missing = [pid for pid in ids if pid not in known]
+        if missing:
+            known.update(self.index.sentence_vectors(missing))
+        return {pid: known[pid] for pid in ids if pid in known}
+
+    def _rescore(self, candidates: Candidates, sentence_weight: float) -> list[Hit]:
         """The dense ranking of every candidate (dense or BM25) by a mix of its paragraph cosine and
         its best sentence's cosine. A paragraph vector is the mean of its sentences, which blurs a
         long paragraph whose one sentence answers the question; its best sentence does not. The
         sentence vectors are already in the catalog, so this costs one read of the candidates' rows."""
-        paragraph_cos = {h.paragraph_id: h.score for h in dense}
-        ids = list(dict.fromkeys([h.paragraph_id for h in dense] + [h.paragraph_id for h in lexical]))
-        sentence_vectors = self.index.sentence_vectors(ids)
+        vector = candidates.query_vector
+        paragraph_cos = {h.paragraph_id: h.score for h in candidates.dense}
+        ids = list(dict.fromkeys([h.paragraph_id for h in candidates.dense] + [h.paragraph_id for h in candidates.lexical]))
+        sentence_vectors = self.sentence_vectors(candidates, ids)
         best = best_sentence_scores(vector, sentence_vectors)
         for pid in ids:
             if pid not in paragraph_cos and pid in sentence_vectors:

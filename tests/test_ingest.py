@@ -189,17 +189,21 @@ def test_docx_loader_headings_and_lists(tmp_path):
     assert funding.section == "Funding"
 
 
-def test_html_loader_drops_scripts_and_navigation(tmp_path):
+def _cleaned_html(tmp_path, html: str):
     path = tmp_path / "page.html"
-    path.write_text(
+    path.write_text(html, encoding="utf-8")
+    return clean(load(path))
+
+
+def test_html_loader_drops_scripts_and_navigation(tmp_path):
+    doc = _cleaned_html(
+        tmp_path,
         "<html><head><title>Ward news</title><script>alert('x')</script></head><body>"
         "<nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
         "<main><h1>Ward news</h1><p>The ward reopened on Monday after a refit.</p>"
         "<p>Lead-in for the list:</p><ul><li>new beds</li><li>better lighting</li></ul>"
         "<p>Skip to content</p></main><footer>Copyright</footer></body></html>",
-        encoding="utf-8",
     )
-    doc = clean(load(path))
     texts = [p.text for p in doc.paragraphs]
     assert doc.title == "Ward news"
     assert "The ward reopened on Monday after a refit." in texts
@@ -210,8 +214,8 @@ def test_html_loader_drops_scripts_and_navigation(tmp_path):
 
 def test_html_loader_drops_sphinx_and_aria_furniture(tmp_path):
     """Generated documentation (Sphinx) marks its navigation with ARIA roles and class names, not <nav>."""
-    path = tmp_path / "json.html"
-    path.write_text(
+    doc = _cleaned_html(
+        tmp_path,
         "<html><head><title>json module</title></head><body>"
         "<div class='related' role='navigation'><ul><li><a href='index.html'>index</a></li><li>modules |</li></ul></div>"
         "<div class='document'><div class='body' role='main'>"
@@ -220,9 +224,7 @@ def test_html_loader_drops_sphinx_and_aria_furniture(tmp_path):
         "<div class='sphinxsidebar' role='navigation'><h3>Previous topic</h3><p>email — An email package</p></div>"
         "<div role='search'><p>Quick search</p></div>"
         "<div class='footer'>© Copyright 2001-2023, Python Software Foundation.</div></body></html>",
-        encoding="utf-8",
     )
-    doc = clean(load(path))
     texts = [p.text for p in doc.paragraphs]
     assert texts == ["The json module exposes an API familiar to users of pickle."]
     assert doc.title == "json — JSON encoder"  # the "¶" anchor is gone too
