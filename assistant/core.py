@@ -40,6 +40,17 @@ class Evidence:
     signals: object = None  # assistant.refusal.Signals the decision was made on
 
 
+def _merged(passages: list, extra: list) -> list:
+    """`passages` followed by those of `extra` that are not among them (each paragraph once)."""
+    merged = list(passages)
+    seen = {p.paragraph.id for p in merged}
+    for passage in extra:
+        if passage.paragraph.id not in seen:
+            seen.add(passage.paragraph.id)
+            merged.append(passage)
+    return merged
+
+
 def validate_question(question: object, max_chars: int) -> str:
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")
@@ -181,8 +192,7 @@ class Assistant:
             part = self.retriever.search(f"{text} {' '.join(names)}".strip(), k=3, collections=collections, documents=documents)
             for key in ("embed", "dense", "bm25", "fuse"):
                 timings[key] = timings.get(key, 0.0) + part.timings_ms.get(key, 0.0)
-            seen = {p.paragraph.id for p in passages}
-            passages += [p for p in part.passages if p.paragraph.id not in seen]
+            passages = _merged(passages, part.passages)
             parts += part.passages
             focuses.append(Focus(text, self.embedder.encode_one(text), content_terms(text)))
 
@@ -197,10 +207,7 @@ class Assistant:
         calibrated = Ranking(**model.ranking) if model.ranking else self.retriever.ranking
         if calibrated != self.retriever.ranking:
             # The refusal model's signals, on the ranking it was fitted on (see assistant/refusal.py).
-            ranked = self.retriever.rank(retrieval.candidates, calibrated).passages
-            for part_passage in parts:
-                if all(p.paragraph.id != part_passage.paragraph.id for p in ranked):
-                    ranked.append(part_passage)
+            ranked = _merged(self.retriever.rank(retrieval.candidates, calibrated).passages, parts)
             vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in ranked])
             signals = choose(question, focuses, ranked, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
                              unseen=self.index.unseen(terms)).signals

@@ -356,14 +356,10 @@ class Index:
 
     # --- writes (used by ingest) -------------------------------------------------------------
 
-    def write_document(self, document: Document, paragraph_vectors: np.ndarray, sentence_vectors: list[np.ndarray]) -> None:
-        """Replace a document's paragraphs everywhere. Chroma first, catalog commit last."""
-        self.write_documents([(document, paragraph_vectors, sentence_vectors)])
-
     def write_documents(self, batch: list[tuple[Document, np.ndarray, list[np.ndarray]]]) -> None:
-        """Replace several documents' paragraphs everywhere: one Chroma write for all of them (a
-        write per document cost more than encoding small pages), then one catalog commit per
-        document. A document counts as ingested only once its catalog row is committed, so a run
+        """Replace these documents' paragraphs everywhere, Chroma first, catalog commits last: one
+        Chroma write for all of them (a write per document cost more than encoding small pages),
+        then one catalog commit per document. A document counts as ingested only once its catalog row is committed, so a run
         killed in between redoes it and nothing else."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 

@@ -198,19 +198,22 @@ def fuse(dense: dict, lexical: dict, candidates: int, method: str, dense_weight:
     return {qid: [pid for pid, _ in hits] for qid, hits in ranked.items()}
 
 
-def product_dense(dense: dict, lexical: dict, maxp_scores: dict, candidates: int, sentence_weight: float) -> dict:
+def product_dense(dense: dict, lexical: dict, scores: dict, position: dict[str, int], candidates: int,
+                  sentence_weight: float) -> dict:
     """The product's dense ranking (Retriever._rescore): the union of the top `candidates` of each
     retriever, ranked by a mix of paragraph cosine and best-sentence cosine; with weight 0, the
-    paragraph ranking as it is."""
+    paragraph ranking as it is. `scores[qid]` holds that query's (paragraph cosines, best sentence
+    cosines) over all documents, indexed by `position[doc id]`."""
     from assistant.retrieval import mixed_dense_ranking
 
     if sentence_weight <= 0:
         return dense
     out = {}
     for qid, hits in dense.items():
-        cos_of, best_of = maxp_scores[qid]
+        cosines, best = scores[qid]
         ids = [h.paragraph_id for h in hits[:candidates]] + [h.paragraph_id for h in lexical.get(qid, [])[:candidates]]
-        out[qid] = mixed_dense_ranking({pid: cos_of(pid) for pid in ids}, {pid: best_of(pid) for pid in ids}, sentence_weight)
+        out[qid] = mixed_dense_ranking({pid: float(cosines[position[pid]]) for pid in ids},
+                                       {pid: float(best[position[pid]]) for pid in ids}, sentence_weight)
     return out
 
 
@@ -267,11 +270,10 @@ def bench_scifact(args) -> BenchResult:
     position = {d: i for i, d in enumerate(data.doc_ids)}
 
     def maxp_lookup(query_vectors: np.ndarray, query_ids: list[str]) -> dict:
-        """Per query, (paragraph cosine of a doc id, best sentence cosine of a doc id)."""
+        """Per query, (paragraph cosines, best sentence cosines) over all documents."""
         mean_scores = query_vectors @ mean_vectors.T
         best_scores = np.maximum.reduceat(query_vectors @ sent.vectors.T, starts, axis=1)
-        return {qid: ((lambda pid, r=m: float(r[position[pid]])), (lambda pid, r=b: float(r[position[pid]])))
-                for qid, m, b in zip(query_ids, mean_scores, best_scores)}
+        return {qid: (m, b) for qid, m, b in zip(query_ids, mean_scores, best_scores)}
 
     maxp_test = maxp_lookup(q, qids)
 
@@ -287,7 +289,7 @@ def bench_scifact(args) -> BenchResult:
     scores.append(score_run("dense, mean of title + sentence vectors", ids(dense["mean_title"]), data.qrels))
     scores.append(score_run("dense, best sentence (MaxP)", ids(dense["maxp"]), data.qrels))
     method, sw = config.fusion, config.sentence_weight
-    product_dense_rankings = product_dense(dense["mean"], lexical, maxp_test, c, sw)
+    product_dense_rankings = product_dense(dense["mean"], lexical, maxp_test, position, c, sw)
     product = (f"hybrid {'RRF k=' + str(k) if method == 'rrf' else 'convex'} dense weight {w}, {c}+{c} candidates, "
                f"dense = {1 - sw:g} paragraph + {sw:g} best sentence (PRODUCT, as configured)")
     product_candidates = 2 * c if sw > 0 else c  # a rescored dense ranking holds both retrievers' candidates
@@ -330,12 +332,12 @@ def bench_scifact(args) -> BenchResult:
         t_maxp = maxp_lookup(tvec, tq)
         sw_grid = (0.25, 0.5, 0.75, 1.0)
         for method in ("convex", "rrf"):
-            t_rescored = {sw_: product_dense(t_dense["mean"], t_lex, t_maxp, c, sw_) for sw_ in sw_grid}
+            t_rescored = {sw_: product_dense(t_dense["mean"], t_lex, t_maxp, position, c, sw_) for sw_ in sw_grid}
             pairs = [(sw_, dw) for sw_ in sw_grid for dw in grid]
             train_ndcg = {(sw_, dw): score_run("", fuse(t_rescored[sw_], t_lex, c, method, dw, k, 2 * c), train.qrels).ndcg10
                           for sw_, dw in pairs}
             best_sw, best_dw = max(pairs, key=lambda p_: (train_ndcg[p_], -abs(p_[1] - 0.5), -p_[0]))
-            rescored = product_dense(dense["mean"], lexical, maxp_test, c, best_sw)
+            rescored = product_dense(dense["mean"], lexical, maxp_test, position, c, best_sw)
             name = (f"{method} dense weight {best_dw}, dense = {1 - best_sw:g} paragraph + {best_sw:g} best sentence, "
                     f"CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_ndcg[(best_sw, best_dw)]:.3f}), {c}+{c}")
             scores.append(score_run(name, fuse(rescored, lexical, c, method, best_dw, k, 2 * c), data.qrels))
