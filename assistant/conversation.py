@@ -4,6 +4,8 @@ With an LLM configured, the LLM rewrites (assistant/llm.py); without one, this d
 does: a question that leans on the conversation ("his organisation", "it", "that report") gets the
 subject of the previous turns written in. The subject is the last named thing the user asked about
 (a run of capitalised words, e.g. "David Dalton"), else the content words of the previous question.
+A plural pronoun ("they", "their") takes the previous question's plural noun phrase when it has
+one ("foundation trusts"), since a name is usually singular ("the King's Fund").
 """
 
 from __future__ import annotations
@@ -42,6 +44,26 @@ def subject_of(text: str) -> str | None:
     return best
 
 
+_PLURAL_PRONOUNS = {"they", "them", "their", "theirs"}
+_WORD = re.compile(r"[A-Za-z][\w’'\-]*")
+
+
+def plural_subject_of(text: str) -> str | None:
+    """The last plural noun phrase of `text` ("foundation trusts"), with one modifier before it."""
+    words = _WORD.findall(text)
+    for i in range(len(words) - 1, -1, -1):
+        word = words[i]
+        lowered = word.lower()
+        if lowered in STOPWORDS or word[0].isupper() or not lowered.endswith("s") or lowered.endswith(("ss", "us", "is")):
+            continue
+        if "'" in word or "’" in word:
+            continue  # a possessive ("Fund's") names one thing
+        before = words[i - 1] if i > 0 else ""
+        modifier = before if before and before.lower() not in STOPWORDS and before.lower() not in _PRONOUNS else ""
+        return f"{modifier} {word}".strip()
+    return None
+
+
 def rewrite(question: str, history: list[dict] | None) -> str:
     """A standalone search query for `question`, given the earlier turns."""
     if not history or not needs_context(question):
@@ -54,10 +76,13 @@ def rewrite(question: str, history: list[dict] | None) -> str:
         subject = subject_of(text)
         if subject:
             break
+    plural = plural_subject_of(previous_questions[-1])
     if subject:
         def swap(match: re.Match) -> str:
             word = match.group(0)
             template = _PRONOUNS[word.lower()]
+            if word.lower() in _PLURAL_PRONOUNS and plural:
+                return template.format(s=plural).replace("s's", "s'")
             return template.format(s=subject)
 
         rewritten = re.sub(r"\b(" + "|".join(_PRONOUNS) + r")\b", swap, question, flags=re.I)

@@ -10,8 +10,13 @@ retrieved paragraphs gets a score from
 - the IDF-weighted share of the focus's content words it contains (its paragraph's title, section
   and comment byline count at half weight), and a small prior for the paragraph's fused rank.
 Selection is greedy with a novelty check (maximal marginal relevance); a sentence that starts
-with a pronoun brings the one before it; a list item brings its lead-in; list questions gather
-the whole list, including items spread over the following paragraphs ("First, ...", "Second, ...").
+with a pronoun brings the one before it, and a paragraph that opens by pointing back ("These are
+key questions ...", "A common feature of these two systems ...") brings what it points to from the
+paragraphs before; a list item brings its lead-in; list questions gather the whole list, including
+items spread over the following paragraphs ("First, ...", "Second, ...").
+
+Attribution clauses ("According to the Times, ...") steer retrieval but are cut from the focus the
+sentences are scored against: they say where to look, not what is asked.
 """
 
 from __future__ import annotations
@@ -36,9 +41,15 @@ _LIST_QUESTION = re.compile(
 _COUNT_ANNOUNCED = re.compile(r"\b(two|three|four|five|six|seven|eight|several|a number of)\s+(\w+\s+)?(conditions|assumptions|points|things|"
                               r"steps|ways|priorities|lessons|questions|issues|principles|tests|reasons|ingredients|shifts|changes)\b", re.I)
 _ORDINAL_START = re.compile(r"^(first|second|third|fourth|fifth|sixth|seventh|finally|lastly|the (first|second|third|fourth|fifth|sixth|final|last)\b)", re.I)
+# A paragraph that opens by pointing back ("These are key questions ...", "A common feature of these
+# two systems ...") rests on the paragraph(s) before it.
+_BACK_COUNT = re.compile(r"\b(these|those|both)\s+(two|three|four|five)\b", re.I)
+_COUNT = {"two": 2, "three": 3, "four": 4, "five": 5}
 _ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh)\b", re.I)
 # Attribution clauses say where to look, not what to say: they steer retrieval, not sentence choice.
-_ATTRIBUTION = re.compile(r",?\s*\b(according to|as (described|reported|stated) (in|by)|in the view of)\b[^?]*", re.I)
+# The clause runs to its comma ("According to the Times, what ...") or to the question mark
+# ("How many staff ... according to the King's Fund blog?").
+_ATTRIBUTION = re.compile(r",?\s*\b(according to|as (described|reported|stated) (in|by)|in the view of)\b[^?,]*,?", re.I)
 _PART_SPLIT = re.compile(r",?\s+and\s+(?=(?:what|how|who|whom|which|why|when|where|is|are|was|were|does|did|do)\b)", re.I)
 
 
@@ -62,6 +73,7 @@ class ScoredSentence:
     overlap: float
     score: float
     vector: np.ndarray
+    paragraph_similarity: float = 0.0
 
 
 @dataclass
@@ -80,7 +92,10 @@ def is_list_question(question: str) -> bool:
 def focus_texts(question: str) -> list[str]:
     """The parts of the question to answer: attribution clauses removed, two-part questions split.
     The first item is always the whole (cleaned) question."""
-    core = _ATTRIBUTION.sub("", question).strip(" ,") or question
+    core = re.sub(r"\s+([?,.])", r"\1", _ATTRIBUTION.sub(" ", question)).strip(" ,")
+    if len(content_terms(core)) < 2:
+        core = question  # the attribution was most of the question: keep it whole
+    core = core[0].upper() + core[1:]
     parts = [p.strip(" ,?") + "?" for p in _PART_SPLIT.split(core) if len(p.split()) >= 3]
     return [core] + parts if len(parts) > 1 else [core]
 
@@ -116,7 +131,7 @@ def score_sentences(focus: Focus, passages: list[Passage], sentence_vectors: dic
                 score += 0.15  # "the third priority" -> "Third, the new team ..."
             if len(text.split()) < 5:
                 score -= 0.1  # "The snag?" says nothing on its own
-            scored.append(ScoredSentence(rank, passage, i, span, text, float(sim), overlap, score, vectors[i]))
+            scored.append(ScoredSentence(rank, passage, i, span, text, float(sim), overlap, score, vectors[i], paragraph_sim))
     scored.sort(key=lambda s: -s.score)
     return scored
 
@@ -198,6 +213,13 @@ def choose(
             previous = by_key.get((sentence.passage.paragraph.id, sentence.index - 1))
             if previous is not None and not add(previous):
                 return False
+        if sentence.index == 0 and document_paragraphs is not None:
+            antecedents = [a for a in _antecedents(sentence, document_paragraphs) if (a.passage.paragraph.id, a.index) not in chosen]
+            needed = sum(len(s.text.split()) for s in antecedents + [sentence])
+            if antecedents and chosen and words + needed > max_words:
+                return False  # the sentence without what it points back to would not make sense
+            for antecedent in antecedents:
+                add(antecedent)
         paragraph = sentence.passage.paragraph
         if paragraph.kind == "list":
             items = [by_key.get((paragraph.id, i)) for i in range(len(paragraph.sentences))]
@@ -244,6 +266,32 @@ def choose(
     result = [(g[0].passage, sorted(g, key=lambda s: s.index)) for g in ordered]
     chosen_text = " ".join(s.text for _, group in result for s in group)
     return Extract(result, signals_for(question, focuses[0], passages + extra_passages, ranked, chosen_text, idf, unseen), ranked)
+
+
+def _antecedents(sentence: ScoredSentence, document_paragraphs: Callable[[str], list[Paragraph]]) -> list[ScoredSentence]:
+    """What a paragraph-opening sentence points back to: "these two systems" -> the first sentence of
+    each of the two paragraphs before; "These are key questions" -> the paragraph before (whole when
+    short, else its last sentence); "It ..." / "This ..." -> the last sentence before. Nothing for a
+    sentence that does not point back."""
+    count_match = _BACK_COUNT.search(" ".join(sentence.text.split()[:8]))
+    if not count_match and not _PRONOUN_START.match(sentence.text):
+        return []
+    passage = sentence.passage
+    before = [p for p in document_paragraphs(passage.document.id) if p.number < passage.paragraph.number and p.sentences]
+    if not before:
+        return []
+
+    def stand_in(paragraph: Paragraph, index: int) -> ScoredSentence:
+        span = paragraph.sentences[index]
+        return ScoredSentence(sentence.passage_rank, Passage(paragraph, passage.document, score=0.0), index, span,
+                              paragraph.text[span.start : span.end], sentence.similarity, 0.0, sentence.score, sentence.vector)
+
+    if count_match:
+        return [stand_in(p, 0) for p in before[-_COUNT[count_match.group(2).lower()]:]]
+    previous = before[-1]
+    if re.match(r"^[‘'\"“]?(these|those|they|both)\b", sentence.text, re.I) and len(previous.text.split()) <= 70:
+        return [stand_in(previous, i) for i in range(len(previous.sentences))]
+    return [stand_in(previous, len(previous.sentences) - 1)]
 
 
 def _gather_enumerated(chosen: dict, add: Callable, document_paragraphs: Callable[[str], list[Paragraph]]) -> list[Passage]:

@@ -5,7 +5,8 @@ signals that separate "not in the sources" from "answerable":
 - how close the best paragraph and the best sentence are to the question (embedding cosine);
 - how much of the question's content is covered by the best evidence, weighted by IDF, and how
   much of its rare words (the ones that name what is asked about);
-- whether the expected answer type is there (who -> a name, when -> a date, how many -> a number);
+- whether the expected answer type is there (who -> a name, when -> a date, how many -> a number,
+  "what is his salary" -> an amount in figures);
 - the margin of the best sentence over the next;
 - how much of the question is about things the corpus never mentions (terms in no paragraph).
 The weights live in `refusal_model.json` beside this file, fitted by `eval/calibrate.py` on the
@@ -69,9 +70,9 @@ class RefusalModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def answerable(self, question: str, signals: Signals) -> bool:
-        """Answer when the model says so, and never when the question wants a number or a date
+        """Answer when the model says so, and never when the question wants a number, an amount or a date
         that none of the chosen sentences contains ("How many ambulances ...?")."""
-        if expected_type(question) in ("number", "date") and signals.answer_type == 0.0:
+        if expected_type(question) in ("number", "amount", "date") and signals.answer_type == 0.0:
             return False
         return self.probability(signals) >= self.threshold
 
@@ -87,7 +88,11 @@ def load_model(path: str = str(MODEL_FILE)) -> RefusalModel:
 # --- answer types ------------------------------------------------------------------------------
 
 _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
-_WHEN = re.compile(r"^\s*(when|what year|which year|what date|in what year)\b", re.I)
+# "When did/was ...?" wants a date; "When will it add value?" is usually answered by a condition
+# ("if it supports ..."), so questions in the present or future expect no particular type.
+_WHEN = re.compile(r"^\s*(when(?!\s+(will|would|should|can|could|do|does|is|are|might|must|may)\b)|what year|which year|what date|in what year)\b", re.I)
+# "What is his salary?" asks for an amount as surely as "How much is he paid?" does.
+_AMOUNT = re.compile(r"^\s*what (is|was|are|were)\b.*\b(salary|salaries|wage|wages|budget|cost|price|fee|income|revenue|turnover|population|deficit)\b", re.I)
 _HOW_MANY = re.compile(r"\bhow (many|much|long|old|large|big)\b|\bwhat (number|percentage|proportion|share)\b", re.I)
 _DATE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october|november|december)\b|\b(christmas|winter|summer|spring|autumn|week|year|month|decade)\b", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|half)\b", re.I)
@@ -99,6 +104,8 @@ def expected_type(question: str) -> str | None:
         return "person"
     if _WHEN.search(question):
         return "date"
+    if _AMOUNT.search(question):
+        return "amount"
     if _HOW_MANY.search(question):
         return "number"
     return None
@@ -111,4 +118,6 @@ def type_present(kind: str | None, text: str) -> float:
         return 1.0 if _NAME.search(text) else 0.0
     if kind == "date":
         return 1.0 if _DATE.search(text) else 0.0
+    if kind == "amount":
+        return 1.0 if re.search(r"\d", text) else 0.0  # "one of the case studies" is no salary
     return 1.0 if _NUMBER.search(text) else 0.0

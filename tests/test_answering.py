@@ -177,7 +177,6 @@ def test_dense_ranking_follows_the_best_sentence(assistant):
     """With the dense score taken wholly from each paragraph's best sentence (and fusion leaning
     wholly on it), passages come out in the order of their best sentence's cosine to the query,
     computed here afresh from the sentence texts rather than read from the index."""
-    import numpy as np
 
     from assistant.retrieval import Retriever
 
@@ -218,3 +217,51 @@ def test_refusal_signals_use_the_ranking_the_model_was_fitted_on(sources_data_di
     assert on_other.signals.vector() != pytest.approx(on_other.extract.signals.vector(), abs=1e-6)
     assert on_other.confidence == pytest.approx(on_fitted.confidence, abs=1e-6)
     assert not on_other.answerable and not on_fitted.answerable
+
+
+def test_attribution_clause_does_not_swallow_the_question(assistant):
+    from assistant.extractive import focus_texts
+
+    # The clause "According to X," names where to look; the question is what follows it.
+    assert focus_texts("According to the Times, what were the trust leaders told?") == ["What were the trust leaders told?"]
+    assert focus_texts("How many staff work in the NHS according to the King's Fund blog?") == ["How many staff work in the NHS?"]
+    assert focus_texts("According to whom?") == ["According to whom?"]  # nothing else to ask: kept whole
+    answer = assistant.ask("According to the comments, where is there untapped leadership potential in the NHS?")
+    assert not answer.abstained, answer.answer
+    assert "kf-2014-leaders-reform-from-within#p11" in {c.paragraph_id for c in answer.citations}
+
+
+def test_paragraph_pointing_back_brings_what_it_points_to(assistant):
+    # nuffield p4 opens "These are key questions ..."; the questions themselves are p3.
+    answer = assistant.ask("Which questions will the new NHS Improvement team have to answer at the outset?")
+    cited = [c.paragraph_id for c in answer.citations]
+    assert cited[:2] == ["nuffield-2015-dorrell-nhs-improvement#p3", "nuffield-2015-dorrell-nhs-improvement#p4"], cited
+    assert answer.answer.index("How will the new team work?") < answer.answer.index("These are key questions")
+
+
+def test_amount_questions_abstain_without_a_figure(assistant):
+    from assistant.refusal import expected_type
+
+    assert expected_type("What is David Dalton's salary?") == "amount"
+    assert expected_type("What did Jeremy Hunt propose for junior doctors' pay?") is None
+    # "one of the case studies" is a number word, not a salary.
+    assert assistant.ask("What was Chris Ham's salary?").abstained
+
+
+def test_when_in_the_future_tense_accepts_a_condition(assistant):
+    from assistant.refusal import expected_type
+
+    assert expected_type("When was Salford Royal founded?") == "date"
+    assert expected_type("When will it add value?") is None
+    answer = assistant.ask("When will NHS IMPACT add value?")
+    assert not answer.abstained, answer.answer
+    assert "ham-2024-politicians-support-nhs-leaders#p10" in {c.paragraph_id for c in answer.citations}
+
+
+def test_plural_pronoun_takes_the_plural_subject():
+    from assistant.conversation import rewrite
+
+    history = [{"role": "user", "content": "What does the King's Fund report say about foundation trusts?"},
+               {"role": "assistant", "content": "It says foundation trusts are an example of devolved accountability."}]
+    assert rewrite("Who are they now as likely to look up to?", history) == "Who are foundation trusts now as likely to look up to?"
+    assert rewrite("What is its aim?", [{"role": "user", "content": "What does NHS Improvement do?"}]) == "What is NHS Improvement's aim?"
