@@ -106,6 +106,14 @@ def _context_terms(passage: Passage) -> set[str]:
     return set(content_terms(f"{passage.document.title} {p.section} {byline}"))
 
 
+def _speaker_terms(passage: Passage) -> set[str]:
+    """The document's author speaks in its paragraphs ("What does Chris Ham say should be the
+    priority?"), except in reader comments, whose speaker is the commenter (in the byline)."""
+    if passage.paragraph.comment is not None or not passage.document.author:
+        return set()
+    return set(content_terms(passage.document.author))
+
+
 def score_sentences(focus: Focus, passages: list[Passage], sentence_vectors: dict[str, np.ndarray], idf: dict[str, float]) -> list[ScoredSentence]:
     q_terms = set(focus.terms)
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
@@ -121,7 +129,7 @@ def score_sentences(focus: Focus, passages: list[Passage], sentence_vectors: dic
         sims = vectors @ focus.vector
         mean = vectors.mean(axis=0)
         paragraph_sim = float(mean @ focus.vector / (np.linalg.norm(mean) or 1.0))
-        context = _context_terms(passage)
+        context = _context_terms(passage) | _speaker_terms(passage)
         for i, (span, sim) in enumerate(zip(spans, sims)):
             text = paragraph.text[span.start : span.end]
             terms = set(content_terms(text))
@@ -155,11 +163,12 @@ def signals_for(question: str, focus: Focus, passages: list[Passage], ranked: li
         top_terms |= set(content_terms(passage.paragraph.text)) | _context_terms(passage)
     rare_coverage = len(rare & top_terms) / len(rare) if rare else 1.0
     missing = min(3.0, float(len(rare - top_terms)))
-    second = ranked[1].similarity if len(ranked) > 1 else 0.0
+    similarities = sorted((s.similarity for s in ranked), reverse=True)
+    second = similarities[1] if len(similarities) > 1 else 0.0
     return Signals(
         top_dense=max((p.dense for p in passages), default=0.0),
-        top_sentence=best.similarity,
-        sentence_margin=best.similarity - second,
+        top_sentence=similarities[0],
+        sentence_margin=similarities[0] - second,
         coverage=coverage,
         rare_coverage=rare_coverage,
         missing_rare=missing,
@@ -251,9 +260,20 @@ def choose(
         if not list_question and words >= max_words * 0.6:
             break
 
+    def make_room(needed: int, keep: str) -> None:
+        """Drop the weakest sentences of paragraphs other than `keep` until `needed` more words fit:
+        a list question's answer is the list."""
+        nonlocal words
+        for key, sentence in sorted(chosen.items(), key=lambda kv: kv[1].score):
+            if words + needed <= max_words:
+                return
+            if sentence.passage.paragraph.id != keep:
+                del chosen[key]
+                words -= len(sentence.text.split())
+
     extra_passages: list[Passage] = []
     if list_question and document_paragraphs is not None:
-        extra_passages = _gather_enumerated(chosen, add, document_paragraphs)
+        extra_passages = _gather_enumerated(chosen, add, make_room, document_paragraphs)
 
     # Group per paragraph; documents in order of their best sentence, paragraphs in document order.
     groups: dict[str, list[ScoredSentence]] = {}
@@ -294,10 +314,10 @@ def _antecedents(sentence: ScoredSentence, document_paragraphs: Callable[[str], 
     return [stand_in(previous, len(previous.sentences) - 1)]
 
 
-def _gather_enumerated(chosen: dict, add: Callable, document_paragraphs: Callable[[str], list[Paragraph]]) -> list[Passage]:
+def _gather_enumerated(chosen: dict, add: Callable, make_room: Callable, document_paragraphs: Callable[[str], list[Paragraph]]) -> list[Passage]:
     """A chosen sentence announcing a count ("three conditions need to be met") is followed by the
     paragraphs that enumerate them ("First, ...", "Second, ...", "The third ..."): take the
-    first sentence of each."""
+    first sentence of each, making room for them by dropping the weakest other sentences."""
     announcing = [s for s in chosen.values() if _COUNT_ANNOUNCED.search(s.text) or re.search(r"\bimportant\b.*\.$|:$", s.text)]
     added: list[Passage] = []
     for sentence in announcing:
@@ -314,6 +334,8 @@ def _gather_enumerated(chosen: dict, add: Callable, document_paragraphs: Callabl
                 break  # the enumeration ended
             elif paragraph.number > passage.paragraph.number + 2:
                 break  # no enumeration right after the announcement
+        if items:
+            make_room(sum(len(first.split()) for _, first in items), keep=passage.paragraph.id)
         for paragraph, first in items:
             extra = Passage(paragraph, passage.document, score=0.0)
             scored = ScoredSentence(sentence.passage_rank, extra, 0, paragraph.sentences[0], first, sentence.similarity, 0.0, sentence.score, sentence.vector)

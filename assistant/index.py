@@ -6,7 +6,8 @@ Layout of the data folder (`--data-dir`, `ASSISTANT_DATA_DIR`, default `.assista
     catalog.sqlite3   the manifest: documents (content hash, metadata), paragraphs (text, sentence
                       spans, sentence vectors), and the embedding model's name and dimension
     chroma/           the embedded Chroma store of paragraph vectors (unless a Chroma server is set)
-    lexical/          the BM25 index (bm25s) over title + section + paragraph text
+    lexical/          the BM25 index (bm25s) over title + section + speaker (the document's author,
+                      or a comment's author) + paragraph text
 
 Write order makes an interrupted ingest safe: a document's vectors go to Chroma first, then its
 catalog rows are committed in one SQLite transaction. The catalog commit is what marks a document
@@ -36,6 +37,7 @@ SCHEMA_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite3"
 CHROMA_DIR = "chroma"
 LEXICAL_DIR = "lexical"
+LEXICAL_FORMAT = "2"  # 2: each paragraph is indexed with its speaker; an index of another format is rebuilt
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -226,8 +228,8 @@ class Index:
         folder = self.data_dir / LEXICAL_DIR
         try:
             info = json.loads((folder / "rows.json").read_text())
-            if info["generation"] != generation:
-                return None  # stale: an ingest was interrupted before rebuilding it
+            if info["generation"] != generation or info.get("format") != LEXICAL_FORMAT:
+                return None  # stale: an ingest was interrupted before rebuilding it, or an older format
             bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0) if info["ids"] else None
         except (OSError, ValueError, KeyError):
             return None
@@ -239,14 +241,16 @@ class Index:
         from assistant.text import content_terms
 
         rows = self._db().execute(
-            "SELECT p.id, p.collection, p.document_id, COALESCE(d.title, ''), COALESCE(p.section, ''), p.text, p.comment "
+            "SELECT p.id, p.collection, p.document_id, COALESCE(d.title, ''), COALESCE(p.section, ''), p.text, p.comment, "
+            "COALESCE(d.author, '') "
             "FROM paragraphs p LEFT JOIN documents d ON d.id = p.document_id ORDER BY p.document_id, p.number"
         ).fetchall()
         ids = [r[0] for r in rows]
         corpus = []
-        for _, _, _, title, section, text, comment in rows:
-            byline = json.loads(comment)["author"] if comment else ""
-            corpus.append(content_terms(f"{title}\n{section}\n{byline}\n{text}") or ["_empty_"])
+        for _, _, _, title, section, text, comment, author in rows:
+            # Who speaks: a reader comment's author, else the document's ("What does Chris Ham say ...?").
+            speaker = json.loads(comment)["author"] if comment else author
+            corpus.append(content_terms(f"{title}\n{section}\n{speaker}\n{text}") or ["_empty_"])
         bm25 = None
         if corpus:
             # k1=0.9, b=0.4: the Anserini defaults, measured on SciFact in docs/benchmarks.md.
@@ -264,7 +268,7 @@ class Index:
         tmp.mkdir(parents=True)
         if lexical.bm25 is not None:
             lexical.bm25.save(str(tmp), show_progress=False)
-        rows = {"generation": generation, "ids": lexical.ids, "collections": list(lexical.collections),
+        rows = {"generation": generation, "format": LEXICAL_FORMAT, "ids": lexical.ids, "collections": list(lexical.collections),
                 "documents": list(lexical.documents)}
         (tmp / "rows.json").write_text(json.dumps(rows))
         old = self.data_dir / f"{LEXICAL_DIR}.old-{os.getpid()}"
@@ -279,7 +283,7 @@ class Index:
     def lexical_is_stale(self) -> bool:
         try:
             info = json.loads((self.data_dir / LEXICAL_DIR / "rows.json").read_text())
-            return info["generation"] != self.generation
+            return info["generation"] != self.generation or info.get("format") != LEXICAL_FORMAT
         except (OSError, ValueError, KeyError):
             return True
 

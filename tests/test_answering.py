@@ -265,3 +265,51 @@ def test_plural_pronoun_takes_the_plural_subject():
                {"role": "assistant", "content": "It says foundation trusts are an example of devolved accountability."}]
     assert rewrite("Who are they now as likely to look up to?", history) == "Who are foundation trusts now as likely to look up to?"
     assert rewrite("What is its aim?", [{"role": "user", "content": "What does NHS Improvement do?"}]) == "What is NHS Improvement's aim?"
+
+
+def test_list_answer_makes_room_for_the_enumeration(assistant):
+    # nuffield p5 announces what is important; p6-p10 enumerate it ("First, ...", "Second, ...").
+    answer = assistant.ask("What five points does Stephen Dorrell say decision-makers must be clear about for NHS Improvement?")
+    cited = [c.paragraph_id for c in answer.citations]
+    doc = "nuffield-2015-dorrell-nhs-improvement"
+    assert cited[:4] == [f"{doc}#p5", f"{doc}#p6", f"{doc}#p7", f"{doc}#p8"], cited
+    assert answer.answer.index("First,") < answer.answer.index("Second,") < answer.answer.index("Third,")
+    assert len(answer.answer.split()) <= 160
+
+
+def test_the_author_speaks_in_the_documents_paragraphs(assistant):
+    from assistant.index import LEXICAL_FORMAT
+    from assistant.text import content_terms
+
+    # ham-2024 p14 never names Chris Ham, but he wrote it (sources/metadata.toml): a search for
+    # what he says finds it.
+    hits = [h.paragraph_id for h in assistant.index.lexical_search(content_terms("Chris Ham priority"), 3)]
+    assert "ham-2024-politicians-support-nhs-leaders#p14" in hits[:2], hits
+    info = json.loads((assistant.config.data_dir / "lexical" / "rows.json").read_text())
+    assert info["format"] == LEXICAL_FORMAT
+
+
+def test_lexical_index_of_an_older_format_is_rebuilt(tmp_path):
+    import shutil
+
+    from assistant.config import Config
+    from assistant.core import Assistant
+    from assistant.index import LEXICAL_FORMAT
+    from assistant.text import content_terms
+    from ingest.pipeline import run_ingest
+    from tests.conftest import SOURCES
+
+    config = Config.from_env(data_dir=tmp_path / "data")
+    shutil.copytree(SOURCES, tmp_path / "sources")
+    run_ingest([tmp_path / "sources"], config, progress=False)
+    rows = tmp_path / "data" / "lexical" / "rows.json"
+    info = json.loads(rows.read_text())
+    del info["format"]  # as an index written before the speaker was indexed
+    rows.write_text(json.dumps(info))
+    assistant = Assistant.open(config=config)
+    assert assistant.index.lexical_is_stale
+    hits = [h.paragraph_id for h in assistant.index.lexical_search(content_terms("Chris Ham priority"), 3)]
+    assert "ham-2024-politicians-support-nhs-leaders#p14" in hits[:2], hits  # rebuilt in memory, new format
+    report = run_ingest([tmp_path / "sources"], config, progress=False)  # nothing changed but the format
+    assert not (report.added or report.changed or report.removed) and report.paragraphs_embedded == 0
+    assert json.loads(rows.read_text())["format"] == LEXICAL_FORMAT  # and written back by the ingest
