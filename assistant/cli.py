@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", action="store_true", help="exit non-zero when a metric falls below eval/thresholds.toml")
     p.add_argument("--report", default="eval/reports/latest.md", help="where to write the report")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions of the split")
+    p.add_argument("--questions", default=None, help="another question file in the same format, e.g. eval/data/calibration.jsonl "
+                                                     "(default: eval/data/questions.jsonl)")
     p.add_argument("--thresholds", default=None, help="gate thresholds file (default: $ASSISTANT_EVAL_THRESHOLDS or eval/thresholds.toml)")
     p.set_defaults(func=cmd_eval)
 

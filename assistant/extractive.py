@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.records import Paragraph, Span
-from assistant.refusal import Signals, expected_type, type_present
+from assistant.refusal import Signals, answer_type_present
 from assistant.retrieval import Passage
 from assistant.text import content_terms
 
@@ -150,7 +150,7 @@ def signals_for(question: str, focus: Focus, passages: list[Passage], ranked: li
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
     unseen_share = sum(idf.get(t, 0.0) for t in q_terms & unseen) / total_idf if q_terms else 1.0
     if not ranked:
-        return Signals(0.0, 0.0, 0.0, 0.0, 0.0, 3.0, type_present(expected_type(question), ""), unseen_share)
+        return Signals(0.0, 0.0, 0.0, 0.0, 0.0, 3.0, answer_type_present(question, ""), unseen_share)
     best = ranked[0]
     best_terms = set(content_terms(best.passage.paragraph.text)) | _context_terms(best.passage)
     coverage = sum(idf.get(t, 0.0) for t in q_terms & best_terms) / total_idf
@@ -172,7 +172,7 @@ def signals_for(question: str, focus: Focus, passages: list[Passage], ranked: li
         coverage=coverage,
         rare_coverage=rare_coverage,
         missing_rare=missing,
-        answer_type=type_present(expected_type(question), chosen_text),
+        answer_type=answer_type_present(question, chosen_text),
         unseen=unseen_share,
     )
 

@@ -5,8 +5,8 @@ signals that separate "not in the sources" from "answerable":
 - how close the best paragraph and the best sentence are to the question (embedding cosine);
 - how much of the question's content is covered by the best evidence, weighted by IDF, and how
   much of its rare words (the ones that name what is asked about);
-- whether the expected answer type is there (who -> a name, when -> a date, how many -> a number,
-  "what is his salary" -> an amount in figures);
+- whether the expected answer type is there (who -> a name, when -> a date, how many -> a number
+  counting what is asked about, "what is his salary" -> an amount in figures);
 - the margin of the best sentence over the next;
 - how much of the question is about things the corpus never mentions (terms in no paragraph).
 The weights live in `refusal_model.json` beside this file, fitted by `eval/calibrate.py` on the
@@ -90,7 +90,7 @@ def load_model(path: str = str(MODEL_FILE)) -> RefusalModel:
 _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 # "When did/was ...?" wants a date; "When will it add value?" is usually answered by a condition
 # ("if it supports ..."), so questions in the present or future expect no particular type.
-_WHEN = re.compile(r"^\s*(when(?!\s+(will|would|should|can|could|do|does|is|are|might|must|may)\b)|what year|which year|what date|in what year)\b", re.I)
+_WHEN = re.compile(r"^\s*(when(?!\s+(will|would|should|can|could|do|does|is|are|might|must|may)\b)|((on|in|by|from|since|until)\s+)?(what|which) (year|date|day|month))\b", re.I)
 # "What is his salary?" asks for an amount as surely as "How much is he paid?" does.
 _AMOUNT = re.compile(r"^\s*what (is|was|are|were)\b.*\b(salary|salaries|wage|wages|budget|cost|price|fee|income|revenue|turnover|population|deficit)\b", re.I)
 _HOW_MANY = re.compile(r"\bhow (many|much|long|old|large|big)\b|\bwhat (number|percentage|proportion|share)\b", re.I)
@@ -109,6 +109,47 @@ def expected_type(question: str) -> str | None:
     if _HOW_MANY.search(question):
         return "number"
     return None
+
+
+_COUNTED = re.compile(r"\bhow many\s+(.+?)(?=\s+(?:does|do|did|is|are|was|were|has|have|had|will|would|can|could|should|in|on|at|of|for)\b|[?,]|$)", re.I)
+_CURRENCY = re.compile(r"[£$€]\s?\d")
+_TOKEN = re.compile(r"[\w£$€.,’'-]+")
+
+
+def counted_words(question: str) -> set[str]:
+    """The stems of what a "how many" question counts ("How many acute trusts does ..." -> acute, trust)."""
+    from assistant.text import content_terms
+
+    match = _COUNTED.search(question)
+    return set(content_terms(" ".join(match.group(1).split()[:4]))) if match else set()
+
+
+def counts_present(counted: set[str], text: str) -> bool:
+    """Whether `text` gives a count of the thing counted: a number with one of its words in the four
+    words after it ("six acute trusts", "1.4 million staff"), or a sum of money when money is counted.
+    "How many community diagnostic centres ...?" is not answered by "six acute trusts"."""
+    from assistant.text import content_terms
+
+    if counted & {"pound", "dollar", "euro"} and _CURRENCY.search(text):
+        return True
+    tokens = _TOKEN.findall(text)
+    for i, token in enumerate(tokens):
+        if _NUMBER.fullmatch(token.strip(".,")) or re.fullmatch(r"[£$€]?\d[\d.,]*%?", token.strip(".,")):
+            if counted & set(content_terms(" ".join(tokens[i + 1 : i + 5]))):
+                return True
+    return False
+
+
+def answer_type_present(question: str, text: str) -> float:
+    """1 when `text` holds what the question's form asks for, 0 when it does not, 0.5 when the
+    question asks for no particular type; a "how many" question needs a count of what it counts."""
+    kind = expected_type(question)
+    present = type_present(kind, text)
+    if kind == "number" and present:
+        counted = counted_words(question)
+        if counted and not counts_present(counted, text):
+            return 0.0
+    return present
 
 
 def type_present(kind: str | None, text: str) -> float:

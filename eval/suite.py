@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eval.dataset import ROOT, DatasetError, load_questions, unknown_paragraphs
+from eval.dataset import DATASET_PATH, ROOT, DatasetError, load_questions, unknown_paragraphs
 
 SOURCES = ROOT / "sources"
 DEFAULT_THRESHOLDS = ROOT / "eval" / "thresholds.toml"
@@ -146,14 +146,15 @@ def run(args) -> int:
     limit = getattr(args, "limit", None)
     judge_url = getattr(args, "judge_url", None)
     thresholds_path = Path(getattr(args, "thresholds", None) or os.environ.get("ASSISTANT_EVAL_THRESHOLDS") or DEFAULT_THRESHOLDS)
-    if args.gate and split != "test":
-        print("error: the gate is defined on the test split (use --split test)", file=sys.stderr)
+    questions_path = Path(getattr(args, "questions", None) or DATASET_PATH)
+    if args.gate and (split != "test" or questions_path.resolve() != DATASET_PATH.resolve()):
+        print("error: the gate is defined on the test split of the evaluation set (use --split test, no --questions)", file=sys.stderr)
         return 2
     if limit is not None and limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
     try:
-        questions = load_questions(split=split)
+        questions = load_questions(questions_path, split=split)
         thresholds = load_thresholds(thresholds_path)
     except (DatasetError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -164,6 +165,8 @@ def run(args) -> int:
     started = time.perf_counter()
     config = Config.from_env(data_dir=args.data_dir)
     notes = [n for n in [ensure_index(config)] if n]
+    if questions_path.resolve() != DATASET_PATH.resolve():
+        notes.append(f"questions from {questions_path}, not the evaluation set")
     assistant = Assistant.open(config=config)
 
     documents = assistant.index.documents()

@@ -313,3 +313,23 @@ def test_lexical_index_of_an_older_format_is_rebuilt(tmp_path):
     report = run_ingest([tmp_path / "sources"], config, progress=False)  # nothing changed but the format
     assert not (report.added or report.changed or report.removed) and report.paragraphs_embedded == 0
     assert json.loads(rows.read_text())["format"] == LEXICAL_FORMAT  # and written back by the ingest
+
+
+def test_how_many_needs_a_count_of_what_is_counted(assistant):
+    from assistant.refusal import answer_type_present, counted_words
+
+    assert counted_words("How many acute trusts does WYAAT bring together?") == {"acut", "trust"}
+    assert answer_type_present("How many acute trusts does WYAAT bring together?", "it brings together six acute trusts") == 1.0
+    assert answer_type_present("How many staff work in the NHS?", "About 1.4 million staff work in the NHS.") == 1.0
+    assert answer_type_present("How many pounds were spent?", "It spent £640m.") == 1.0
+    # "six acute trusts" counts trusts, not hospitals.
+    assert answer_type_present("How many hospitals has WYAAT opened?", "it brings together six acute trusts") == 0.0
+    assert assistant.ask("How many hospitals has the West Yorkshire Association of Acute Trusts opened?").abstained
+    assert not assistant.ask("How many acute trusts does the West Yorkshire Association of Acute Trusts bring together?").abstained
+
+
+def test_on_what_date_wants_a_date():
+    from assistant.refusal import expected_type
+
+    assert expected_type("On what date did Monitor become part of NHS Improvement?") == "date"
+    assert expected_type("In which year was Salford Royal founded?") == "date"

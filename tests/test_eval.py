@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import Answer, Citation
-from eval.dataset import CATEGORIES, DatasetError, load_questions, unknown_paragraphs
+from eval.dataset import ROOT, CATEGORIES, DatasetError, load_questions, unknown_paragraphs
 from eval.metrics import QuestionRun, Score, alce, bootstrap_interval, offline_scores, summarise, SPEC_BY_NAME
 from conftest import run_cli
 from llama_server import llama_server  # noqa: F401 - the fixture
@@ -44,6 +44,20 @@ def test_dataset_is_well_formed_and_covers_what_the_issue_asks():
     assert all(all(pid.startswith("kf-2014-leaders-reform-from-within#") for pid in q.paragraph_ids)
                for q in questions if q.category == "comment")
     assert any(len(q.paragraph_ids) >= 3 for q in questions if q.category == "list")
+
+
+def test_calibration_set_is_well_formed_and_apart_from_the_evaluation_set(assistant):
+    """eval/data/calibration.jsonl: in-domain questions written apart from the evaluation set, for
+    calibrating and checking the refusal decision (never part of the gate)."""
+    calibration = load_questions(ROOT / "eval" / "data" / "calibration.jsonl")
+    assert len(calibration) >= 40 and {q.split for q in calibration} == {"dev"}
+    assert sum(not q.answerable for q in calibration) >= 20
+    assert sum(q.category == "unanswerable_on_topic" for q in calibration) >= 12
+    known = {p.id for d in assistant.index.documents() for p in assistant.index.paragraphs_of(d.id)}
+    assert unknown_paragraphs(calibration, known) == []
+    evaluation = load_questions()
+    assert not {q.id for q in calibration} & {q.id for q in evaluation}
+    assert not {q.question.lower() for q in calibration} & {q.question.lower() for q in evaluation}
 
 
 def test_every_reference_paragraph_exists_in_the_real_index_and_holds_text(assistant):
@@ -264,6 +278,18 @@ def test_bad_usage_exits_2(sources_data_dir, tmp_path):
     bad.write_text("[floors]\nno_such_metric = 0.5\n")
     result = run_cli("eval", "--thresholds", str(bad), "--report", str(tmp_path / "r.md"), data_dir=sources_data_dir)
     assert result.returncode == 2 and "no_such_metric" in result.stderr
+    result = run_cli("eval", "--split", "test", "--gate", "--questions", "eval/data/calibration.jsonl",
+                     "--report", str(tmp_path / "r.md"), data_dir=sources_data_dir)
+    assert result.returncode == 2 and "evaluation set" in result.stderr
+
+
+def test_eval_reads_another_question_file(sources_data_dir, tmp_path):
+    report = tmp_path / "cal.md"
+    result = run_cli("eval", "--questions", "eval/data/calibration.jsonl", "--split", "dev", "--limit", "3",
+                     "--report", str(report), data_dir=sources_data_dir, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = report.read_text()
+    assert "calibration.jsonl, not the evaluation set" in text and "Questions: 3" in text
 
 
 @pytest.mark.slow

@@ -107,6 +107,11 @@ CHECK_CASES = [
     ("ham-2024-politicians-support-nhs-leaders#p2", "Victoria Atkins resigned after the Times criticised her handling of ambulance waits.", False),
     ("kf-2014-leaders-reform-from-within#p4", "PWNED.", False),
     ("kf-2014-leaders-reform-from-within#p4", "The NHS budget in 2023 was £150 billion.", False),
+    # Word for word from the source, missing space and all ("in May.The Fund" is no name "May").
+    ("kf-2014-leaders-reform-from-within#p8", "These insights align well with the approach we are taking within the Fund in our leadership "
+     "programmes, as described in two new reports launched at our fourth annual leadership summit in May.The Fund will be "
+     "playing its part by helping to develop the leaders needed to build collective capability and shape change from the "
+     "bottom up instead of the top down.", True),
 ]
 
 
