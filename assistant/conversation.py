@@ -5,7 +5,8 @@ does: a question that leans on the conversation ("his organisation", "it", "that
 subject of the previous turns written in. The subject is the last named thing the user asked about
 (a run of capitalised words, e.g. "David Dalton"), else the content words of the previous question.
 A plural pronoun ("they", "their") takes the previous question's plural noun phrase when it has
-one ("foundation trusts"), since a name is usually singular ("the King's Fund").
+one ("foundation trusts"), since a name is usually singular ("the King's Fund"); "he", "she" and
+"his" take the last name that looks like a person's, not an organisation's.
 """
 
 from __future__ import annotations
@@ -31,17 +32,43 @@ def needs_context(question: str) -> bool:
     return any(w in _PRONOUNS for w in lowered) or bool(_DEICTIC.search(question)) or len(lowered) <= 3
 
 
+# Words that make a capitalised run an organisation or a thing rather than a person.
+_NOT_A_PERSON = {"NHS", "Trust", "Trusts", "Fund", "Association", "Improvement", "Authority", "System", "Centre", "Center",
+                 "Foundation", "Department", "Assembly", "Royal", "Group", "Council", "Service", "Services", "Agency",
+                 "Commission", "Office", "Report", "Act", "Party", "Government", "University", "Hospital", "Institute",
+                 "Company", "Ltd", "Inc", "IMPACT", "Providers", "England", "Scotland", "Wales", "UK"}
+_PERSONAL = {"he", "she", "him", "her", "his", "hers"}
+
+
+def _names(text: str) -> list[str]:
+    names = []
+    for match in _NAME_RUN.finditer(text):
+        words = [w for w in match.group(1).split() if w not in _QUESTION_WORDS]
+        if words:
+            names.append(re.sub(r"['’]s$", "", " ".join(words)))
+    return names
+
+
+def looks_like_a_person(name: str) -> bool:
+    """"Stephen Dorrell" yes; "NHS Improvement", "the King's Fund", "Salford Royal" no."""
+    words = re.sub(r"['’]s\b", "", name).split()
+    return 2 <= len(words) <= 4 and all(w[:1].isupper() and w[1:].islower() for w in words) and not set(words) & _NOT_A_PERSON
+
+
 def subject_of(text: str) -> str | None:
     """The last named thing in `text`: the longest capitalised run, preferring multi-word names."""
     best = None
-    for match in _NAME_RUN.finditer(text):
-        words = [w for w in match.group(1).split() if w not in _QUESTION_WORDS]
-        if not words:
-            continue
-        name = re.sub(r"['’]s$", "", " ".join(words))
+    for name in _names(text):
         if best is None or len(name.split()) >= len(best.split()):
             best = name
     return best
+
+
+def person_of(text: str) -> str | None:
+    """The last name in `text` that looks like a person's ("he" refers to Stephen Dorrell, not
+    to the NHS Improvement he spoke about)."""
+    people = [n for n in _names(text) if looks_like_a_person(n)]
+    return people[-1] if people else None
 
 
 _PLURAL_PRONOUNS = {"they", "them", "their", "theirs"}
@@ -77,12 +104,15 @@ def rewrite(question: str, history: list[dict] | None) -> str:
         if subject:
             break
     plural = plural_subject_of(previous_questions[-1])
+    person = next((p for p in map(person_of, reversed(previous_questions)) if p), None)
     if subject:
         def swap(match: re.Match) -> str:
             word = match.group(0)
             template = _PRONOUNS[word.lower()]
             if word.lower() in _PLURAL_PRONOUNS and plural:
                 return template.format(s=plural).replace("s's", "s'")
+            if word.lower() in _PERSONAL and person:
+                return template.format(s=person)
             return template.format(s=subject)
 
         rewritten = re.sub(r"\b(" + "|".join(_PRONOUNS) + r")\b", swap, question, flags=re.I)

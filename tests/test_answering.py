@@ -333,3 +333,14 @@ def test_on_what_date_wants_a_date():
 
     assert expected_type("On what date did Monitor become part of NHS Improvement?") == "date"
     assert expected_type("In which year was Salford Royal founded?") == "date"
+
+
+def test_he_refers_to_a_person_not_an_organisation():
+    from assistant.conversation import looks_like_a_person, rewrite
+
+    history = [{"role": "user", "content": "What does Stephen Dorrell say NHS Improvement will need to show quickly?"},
+               {"role": "assistant", "content": "That its primary focus is genuine service improvement."}]
+    assert rewrite("Why does he think it needs to show that quickly?", history) == \
+        "Why does Stephen Dorrell think NHS Improvement needs to show that quickly?"
+    assert looks_like_a_person("Stephen Dorrell") and not looks_like_a_person("NHS Improvement")
+    assert not looks_like_a_person("King's Fund")
