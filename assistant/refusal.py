@@ -93,7 +93,7 @@ _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 _WHEN = re.compile(r"^\s*(when(?!\s+(will|would|should|can|could|do|does|is|are|might|must|may)\b)|((on|in|by|from|since|until)\s+)?(what|which) (year|date|day|month))\b", re.I)
 # "What is his salary?" asks for an amount as surely as "How much is he paid?" does.
 _AMOUNT = re.compile(r"^\s*what (is|was|are|were)\b.*\b(salary|salaries|wage|wages|budget|cost|price|fee|income|revenue|turnover|population|deficit)\b", re.I)
-_HOW_MANY = re.compile(r"\bhow (many|much|long|old|large|big)\b|\bwhat (number|percentage|proportion|share)\b", re.I)
+_HOW_MANY = re.compile(r"\bhow (many|much|long|old|large|big)\b|\b(what|which) ([\w-]+ )?(number|percentage|proportion|share|ratio|rate|figure|total)\b", re.I)
 _DATE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october|november|december)\b|\b(christmas|winter|summer|spring|autumn|week|year|month|decade)\b", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|half)\b", re.I)
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")

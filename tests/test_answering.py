@@ -333,6 +333,7 @@ def test_on_what_date_wants_a_date():
 
     assert expected_type("On what date did Monitor become part of NHS Improvement?") == "date"
     assert expected_type("In which year was Salford Royal founded?") == "date"
+    assert expected_type("What readmission rate did Salford Royal reach?") == "number"
 
 
 def test_he_refers_to_a_person_not_an_organisation():
