@@ -73,7 +73,6 @@ class ScoredSentence:
     overlap: float
     score: float
     vector: np.ndarray
-    paragraph_similarity: float = 0.0
 
 
 @dataclass
@@ -95,7 +94,7 @@ def focus_texts(question: str) -> list[str]:
     core = re.sub(r"\s+([?,.])", r"\1", _ATTRIBUTION.sub(" ", question)).strip(" ,")
     if len(content_terms(core)) < 2:
         core = question  # the attribution was most of the question: keep it whole
-    core = core[0].upper() + core[1:]
+    core = core[:1].upper() + core[1:]
     parts = [p.strip(" ,?") + "?" for p in _PART_SPLIT.split(core) if len(p.split()) >= 3]
     return [core] + parts if len(parts) > 1 else [core]
 
@@ -139,7 +138,7 @@ def score_sentences(focus: Focus, passages: list[Passage], sentence_vectors: dic
                 score += 0.15  # "the third priority" -> "Third, the new team ..."
             if len(text.split()) < 5:
                 score -= 0.1  # "The snag?" says nothing on its own
-            scored.append(ScoredSentence(rank, passage, i, span, text, float(sim), overlap, score, vectors[i], paragraph_sim))
+            scored.append(ScoredSentence(rank, passage, i, span, text, float(sim), overlap, score, vectors[i]))
     scored.sort(key=lambda s: -s.score)
     return scored
 
@@ -301,17 +300,20 @@ def _antecedents(sentence: ScoredSentence, document_paragraphs: Callable[[str], 
     if not before:
         return []
 
-    def stand_in(paragraph: Paragraph, index: int) -> ScoredSentence:
-        span = paragraph.sentences[index]
-        return ScoredSentence(sentence.passage_rank, Passage(paragraph, passage.document, score=0.0), index, span,
-                              paragraph.text[span.start : span.end], sentence.similarity, 0.0, sentence.score, sentence.vector)
-
     if count_match:
-        return [stand_in(p, 0) for p in before[-_COUNT[count_match.group(2).lower()]:]]
+        return [_stand_in(sentence, p, 0) for p in before[-_COUNT[count_match.group(2).lower()]:]]
     previous = before[-1]
     if re.match(r"^[‘'\"“]?(these|those|they|both)\b", sentence.text, re.I) and len(previous.text.split()) <= 70:
-        return [stand_in(previous, i) for i in range(len(previous.sentences))]
-    return [stand_in(previous, len(previous.sentences) - 1)]
+        return [_stand_in(sentence, previous, i) for i in range(len(previous.sentences))]
+    return [_stand_in(sentence, previous, len(previous.sentences) - 1)]
+
+
+def _stand_in(sentence: ScoredSentence, paragraph: Paragraph, index: int) -> ScoredSentence:
+    """Sentence `index` of `paragraph` (not retrieved, or not scored), brought in by `sentence`: it
+    borrows that sentence's scores and vector (the novelty check then treats them as one)."""
+    span = paragraph.sentences[index]
+    return ScoredSentence(sentence.passage_rank, Passage(paragraph, sentence.passage.document, score=0.0), index, span,
+                          paragraph.text[span.start : span.end], sentence.similarity, 0.0, sentence.score, sentence.vector)
 
 
 def _gather_enumerated(chosen: dict, add: Callable, make_room: Callable, document_paragraphs: Callable[[str], list[Paragraph]]) -> list[Passage]:
@@ -336,10 +338,9 @@ def _gather_enumerated(chosen: dict, add: Callable, make_room: Callable, documen
                 break  # no enumeration right after the announcement
         if items:
             make_room(sum(len(first.split()) for _, first in items), keep=passage.paragraph.id)
-        for paragraph, first in items:
-            extra = Passage(paragraph, passage.document, score=0.0)
-            scored = ScoredSentence(sentence.passage_rank, extra, 0, paragraph.sentences[0], first, sentence.similarity, 0.0, sentence.score, sentence.vector)
+        for paragraph, _first in items:
+            scored = _stand_in(sentence, paragraph, 0)
             if not add(scored):
                 return added
-            added.append(extra)
+            added.append(scored.passage)
     return added
