@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.text import content_terms
+
 MODEL_FILE = Path(__file__).with_name("refusal_model.json")
 
 FEATURES = (
@@ -118,8 +120,6 @@ _TOKEN = re.compile(r"[\w£$€.,’'-]+")
 
 def counted_words(question: str) -> set[str]:
     """The stems of what a "how many" question counts ("How many acute trusts does ..." -> acute, trust)."""
-    from assistant.text import content_terms
-
     match = _COUNTED.search(question)
     return set(content_terms(" ".join(match.group(1).split()[:4]))) if match else set()
 
@@ -128,8 +128,6 @@ def counts_present(counted: set[str], text: str) -> bool:
     """Whether `text` gives a count of the thing counted: a number with one of its words in the four
     words after it ("six acute trusts", "1.4 million staff"), or a sum of money when money is counted.
     "How many community diagnostic centres ...?" is not answered by "six acute trusts"."""
-    from assistant.text import content_terms
-
     if counted & {"pound", "dollar", "euro"} and _CURRENCY.search(text):
         return True
     tokens = _TOKEN.findall(text)

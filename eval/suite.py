@@ -147,7 +147,8 @@ def run(args) -> int:
     judge_url = getattr(args, "judge_url", None)
     thresholds_path = Path(getattr(args, "thresholds", None) or os.environ.get("ASSISTANT_EVAL_THRESHOLDS") or DEFAULT_THRESHOLDS)
     questions_path = Path(getattr(args, "questions", None) or DATASET_PATH)
-    if args.gate and (split != "test" or questions_path.resolve() != DATASET_PATH.resolve()):
+    other_questions = questions_path.resolve() != DATASET_PATH.resolve()
+    if args.gate and (split != "test" or other_questions):
         print("error: the gate is defined on the test split of the evaluation set (use --split test, no --questions)", file=sys.stderr)
         return 2
     if limit is not None and limit < 1:
@@ -165,7 +166,7 @@ def run(args) -> int:
     started = time.perf_counter()
     config = Config.from_env(data_dir=args.data_dir)
     notes = [n for n in [ensure_index(config)] if n]
-    if questions_path.resolve() != DATASET_PATH.resolve():
+    if other_questions:
         notes.append(f"questions from {questions_path}, not the evaluation set")
     assistant = Assistant.open(config=config)
 
