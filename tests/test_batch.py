@@ -113,6 +113,23 @@ def test_read_csv_without_header_keeps_the_first_question(tmp_path):
     assert texts(read_questions(p)) == ["What is NHS Improvement?", "Who is David Dalton?"]
 
 
+def test_read_csv_unquoted_comma_in_a_question_loses_nothing(tmp_path):
+    from assistant.batch.readers import read_questions
+    from assistant.batch.records import BadInput
+
+    p = tmp_path / "q.csv"
+    p.write_text("question\nWhat is NHS Improvement?\nAccording to the comments, where is there untapped potential?\n", encoding="utf-8")
+    qs = read_questions(p)
+    assert texts(qs) == ["What is NHS Improvement?", "According to the comments, where is there untapped potential?"]
+    assert any("unquoted ','" in n for n in qs.notes)
+    p.write_text("id,question\nA1,What is NHS Improvement?,\nA2,Who is David Dalton?\n", encoding="utf-8")
+    assert texts(read_questions(p)) == ["What is NHS Improvement?", "Who is David Dalton?"]  # a trailing empty cell is no question
+    # The question column is not the last: which cells belong to it cannot be known, so the file is refused.
+    p.write_text("question,id\nAccording to the Times, what were leaders told?,A1\nWho is David Dalton?,A2\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="row 2: 3 cells where the header has 2"):
+        read_questions(p)
+
+
 def test_read_xlsx_title_row_numeric_ids_blank_and_trailing_rows(tmp_path):
     from assistant.batch.readers import read_questions
 

@@ -8,7 +8,8 @@
   (or its "question" column when the table has a header naming one).
 
 Everything that can be wrong with a file is found here, before anything is answered or written:
-a missing or empty file, no question column, a CSV that is not UTF-8, a .docx with no list or table,
+a missing or empty file, no question column, a CSV that is not UTF-8 (or whose unquoted commas split a
+question where they cannot be joined back), a .docx with no list or table,
 ids used twice, more questions than the limit. Each raises BadInput with a message saying what to do.
 Questions without an id get "q1", "q2", ... (their position among the non-blank questions).
 """
@@ -136,12 +137,15 @@ def _is_text(value) -> bool:
 
 
 def _from_table(rows: list[list], name: str, max_rows: int, where: str = "row", header_required: bool = True,
-                header_hint: bool = False) -> QuestionSet:
+                header_hint: bool = False, delimiter: str | None = None) -> QuestionSet:
     """Questions from a table (lists of cell values, the first row possibly a header).
 
     With `header_required` (csv, xlsx) the first non-empty row is the header unless a later one of the
     first few names a "question" column. Without it (a Word table) the first row is a header only when
     it names a "question" column or `header_hint` says the row is formatted as a header.
+    `delimiter` (csv): a row with more filled cells than the header has columns holds a question
+    whose delimiter was not quoted ("According to X, what ...?"); when the question column is the
+    last, its cells are joined back, else the row is an error (nothing is silently cut).
     """
     numbered = [(i + 1, list(r)) for i, r in enumerate(rows)]
     while numbered and not any(_clean(c) for c in numbered[-1][1]):
@@ -191,12 +195,30 @@ def _from_table(rows: list[list], name: str, max_rows: int, where: str = "row", 
             header = [""] * len(header)
         else:
             notes.append(f"no column named 'question': the questions were taken from column {header[q_col]!r}")
+    if delimiter is not None:
+        body, rejoined = _rejoin_split_questions(body, len(header), q_col, delimiter, name, where)
+        if rejoined:
+            notes.append(f"{rejoined} question(s) held an unquoted {delimiter!r}: the cells after the question column "
+                         f"were joined back into the question (quote such questions to be sure)")
     collector = _Collector(name, max_rows)
     for n, r in body:
         text = r[q_col] if q_col < len(r) else None
         id_value = r[id_col] if id_col is not None and id_col < len(r) else None
         collector.add(text, id_value, where=f"{where} {n}")
     return collector.result(column=header[q_col] or f"column {q_col + 1}", notes=notes)
+
+
+def _rejoin_split_questions(body: list, columns: int, q_col: int, delimiter: str, name: str, where: str) -> tuple[list, int]:
+    out, rejoined = [], 0
+    for n, r in body:
+        if len(r) > columns and any(_clean(c) for c in r[columns:]):
+            if q_col != columns - 1:
+                raise BadInput(f"{name}, {where} {n}: {len(r)} cells where the header has {columns}: a question holding "
+                               f"{delimiter!r} must be quoted (\"...\"); nothing was answered")
+            r = list(r[:q_col]) + [delimiter.join(r[q_col:]).rstrip(delimiter)]
+            rejoined += 1
+        out.append((n, r))
+    return out, rejoined
 
 
 # --- the formats -------------------------------------------------------------------------------------
@@ -223,7 +245,7 @@ def _read_csv(path: Path, name: str, max_rows: int) -> QuestionSet:
                     break  # enough to know it is over the limit: _from_table says so
     except csv.Error as exc:
         raise BadInput(f"{name} is not a readable CSV file ({exc})") from None
-    return _from_table(rows, name, max_rows)
+    return _from_table(rows, name, max_rows, delimiter=delimiter)
 
 
 def _read_xlsx(path: Path, name: str, max_rows: int) -> QuestionSet:
