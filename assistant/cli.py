@@ -9,6 +9,7 @@
     assistant serve                                   the HTTP API and the web chat
     assistant eval                                    score answers on the evaluation set
     assistant bench ...                               speed and quality benchmarks
+    assistant reader train|calibrate|info             train the reader model, fit its decision, describe it
 
 Every command takes --data-dir (or ASSISTANT_DATA_DIR; default .assistant/).
 Exit codes: 0 ok, 1 failure, 2 bad input (e.g. an empty or over-long question).
@@ -144,11 +145,11 @@ def cmd_ask(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from assistant.errors import BadQuestion, IndexNotReady
+    from assistant.errors import AssistantError, BadQuestion
 
     try:
         assistant = _open_assistant(args)
-    except IndexNotReady as exc:
+    except AssistantError as exc:  # no index yet, or a missing or broken reader model
         return _error(str(exc))
     history: list[dict] = []
     print("Ask about the sources. Follow-up questions work. Empty line or Ctrl-D to quit; /new starts over.")
@@ -199,6 +200,32 @@ def cmd_bench(args) -> int:
     from eval.bench import run
 
     return run(args)
+
+
+def cmd_reader(args) -> int:
+    if args.action == "train":
+        from training.reader_train import main as train
+
+        return train(args.options)
+    if args.action == "calibrate":
+        from training.reader_calibrate import main as calibrate
+
+        return calibrate(args.options)
+    from assistant.reader import READER_DIR, ReaderError, read_reader_json
+
+    folder = Path(args.options[0]) if args.options else READER_DIR
+    try:
+        meta = read_reader_json(folder)
+    except ReaderError as exc:
+        return _error(str(exc))
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
+    decision = meta.get("decision", {})
+    print(f"reader {meta.get('version')} in {folder}/ ({size:.1f} MB): {meta.get('layers')} layers, "
+          f"trained {meta.get('training_seconds', 0) / 60:.1f} min on {meta.get('data', {}).get('train_pairs', 0):,} pairs")
+    print(f"validation (held-out articles): {meta.get('final_validation')}")
+    print(f"decision: answer when sigmoid({decision.get('weight')} x best logit + {decision.get('bias')}) >= {decision.get('threshold')}")
+    print(f"the model card: {folder / 'README.md'}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(default: eval/data/questions.jsonl)")
     p.add_argument("--thresholds", default=None, help="gate thresholds file (default: $ASSISTANT_EVAL_THRESHOLDS or eval/thresholds.toml)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("reader", help="the reader model: `reader train`, `reader calibrate`, `reader info` (each has --help)")
+    p.add_argument("action", choices=["train", "calibrate", "info"])
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
+    p.set_defaults(func=cmd_reader)
 
     p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ask, batch, retrieval (scifact), refusal (squad2)")
     p.add_argument("which", choices=["ingest", "ask", "batch", "scifact", "squad2", "startup"])

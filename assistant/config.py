@@ -58,6 +58,10 @@ class Config:
     sentence_weight: float = 0.75  # dense score = (1 - w) * paragraph cosine + w * best sentence cosine
 
     # --- answering --------------------------------------------------------------------------
+    # A folder holding a reader model (`assistant reader train --out DIR`); None means the shipped one.
+    reader_model_path: str | None = None
+    # Sentences the reader reads per question at most (its cost grows with each; docs/benchmarks.md).
+    reader_candidates: int = 24
     max_answer_words: int = 120
     max_question_chars: int = MAX_QUESTION_CHARS
     llm_base_url: str | None = None
@@ -91,6 +95,8 @@ class Config:
             "chroma_port": int(_env("ASSISTANT_CHROMA_PORT", "8000")),
             "chroma_collection": _env("ASSISTANT_CHROMA_COLLECTION", "assistant-paragraphs"),
             "embed_model_path": _env("ASSISTANT_EMBED_MODEL"),
+            "reader_model_path": _env("ASSISTANT_READER_MODEL"),
+            "reader_candidates": int(_env("ASSISTANT_READER_CANDIDATES", "24")),
             "top_k": int(_env("ASSISTANT_TOP_K", "6")),
             "fusion": _env("ASSISTANT_FUSION", "convex"),
             "ingest_group_sentences": int(_env("ASSISTANT_INGEST_GROUP_SENTENCES", "2048")),

@@ -36,7 +36,7 @@ def needs_context(question: str) -> bool:
 _NOT_A_PERSON = {"NHS", "Trust", "Trusts", "Fund", "Association", "Improvement", "Authority", "System", "Centre", "Center",
                  "Foundation", "Department", "Assembly", "Royal", "Group", "Council", "Service", "Services", "Agency",
                  "Commission", "Office", "Report", "Act", "Party", "Government", "University", "Hospital", "Institute",
-                 "Company", "Ltd", "Inc", "IMPACT", "Providers", "England", "Scotland", "Wales", "UK"}
+                 "Company", "Ltd", "Inc", "Providers", "England", "Scotland", "Wales", "UK"}
 _PERSONAL = {"he", "she", "him", "her", "his", "hers"}
 
 

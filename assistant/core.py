@@ -4,8 +4,8 @@
     answer = assistant.ask("Who is David Dalton?", history=[])
     answer.to_dict()
 
-Flow: validate -> standalone search query -> hybrid retrieval -> extractive sentences and the
-answerability decision -> (with an LLM configured: a generated answer, every sentence checked
+Flow: validate -> standalone search query -> hybrid retrieval -> the reader scores the candidate
+sentences -> extractive sentences and the answerability decision -> (with an LLM configured: a generated answer, every sentence checked
 against its citations; on any LLM failure, the extractive answer with a notice) -> Answer.
 Models and the index open once per Assistant; one Assistant is safe to share between threads.
 """
@@ -22,7 +22,6 @@ from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of, render_group
 from assistant.config import Config
 from assistant.errors import BadQuestion
-from assistant.text import content_terms
 
 _NAME = re.compile(r"\b[A-Z][a-z’']+(?:\s+[A-Z][a-z’']+)+")
 
@@ -32,12 +31,11 @@ class Evidence:
     """What the answer rests on, before it is worded: passages, chosen sentences, answerability."""
 
     searched_for: str
-    retrieval: object  # assistant.retrieval.Retrieval (passages include those found for question parts)
+    retrieval: object  # assistant.retrieval.Retrieval; its passages in the reader's order
     extract: object  # assistant.extractive.Extract
-    confidence: float  # P(answerable) from the calibrated refusal model
+    confidence: float  # P(answerable): the reader's calibrated best score
     answerable: bool
     timings_ms: dict
-    signals: object = None  # assistant.refusal.Signals the decision was made on
 
 
 def _merged(passages: list, extra: list) -> list:
@@ -64,12 +62,14 @@ def validate_question(question: object, max_chars: int) -> str:
 
 class Assistant:
     def __init__(self, config: Config, index, embedder):
+        from assistant.reader import get_reader
         from assistant.retrieval import Retriever
 
         self.config = config
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, config)
+        self.reader = get_reader(config.reader_model_path)  # a missing or broken reader fails here, at start
         self._llm = None
         if config.uses_llm:
             from assistant.llm_answer import LLMAnswerer
@@ -92,6 +92,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load the models and the indexes now rather than on the first question."""
+        self.reader.load()
         self.ask("warm up")
 
     # --- answering ------------------------------------------------------------------------
@@ -167,55 +168,37 @@ class Assistant:
         yield answer
 
     def gather(self, question: str, searched_for: str, collections=None, documents=None) -> Evidence:
-        """Retrieve, choose sentences and decide answerability (everything but the wording)."""
-        from assistant.extractive import Focus, choose, focus_texts
-        from assistant.refusal import load_model
-        from assistant.retrieval import Ranking
+        """Retrieve, let the reader choose sentences, decide answerability (everything but the wording)."""
+        from assistant.extractive import choose, question_parts, read, sentences_of, to_read
 
         retrieval = self.retriever.search(searched_for, collections=collections, documents=documents)
         timings = dict(retrieval.timings_ms)
-        parts: list = []  # passages found for the parts of a two-part question
-        texts = focus_texts(searched_for)
-        focuses = []
         passages = list(retrieval.passages)
-        for i, text in enumerate(texts):
-            if text == searched_for:
-                focuses.append(Focus(text, retrieval.query_vector, retrieval.query_terms))
-                continue
-            if i == 0:
-                vector = self.embedder.encode_one(text)
-                focuses.append(Focus(text, vector, content_terms(text)))
-                continue
-            # A part of a two-part question gets its own retrieval, keeping the names of the whole
-            # question ("what office had he held" alone names nobody).
-            names = [n for n in _NAME.findall(searched_for) if n not in text]
-            part = self.retriever.search(f"{text} {' '.join(names)}".strip(), k=3, collections=collections, documents=documents)
-            for key in ("embed", "dense", "bm25", "fuse"):
-                timings[key] = timings.get(key, 0.0) + part.timings_ms.get(key, 0.0)
-            passages = _merged(passages, part.passages)
-            parts += part.passages
-            focuses.append(Focus(text, self.embedder.encode_one(text), content_terms(text)))
+        parts = question_parts(searched_for)
+        for part in parts[1:]:
+            # A later part of a two-part question gets its own retrieval, keeping the names of the
+            # whole question ("what office had he held" alone names nobody).
+            names = [n for n in _NAME.findall(searched_for) if n not in part]
+            found = self.retriever.search(f"{part} {' '.join(names)}".strip(), k=3, collections=collections, documents=documents)
+            for key in ("embed", "dense", "bm25", "rescore", "fuse"):
+                timings[key] = timings.get(key, 0.0) + found.timings_ms.get(key, 0.0)
+            passages = _merged(passages, found.passages)
 
         t = time.perf_counter()
         vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in passages])
-        terms = sorted({t for f in focuses for t in f.terms})
-        idf = self.index.idf(terms)
-        extract = choose(question, focuses, passages, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
-                         unseen=self.index.unseen(terms))
-        model = load_model()
-        signals = extract.signals
-        calibrated = Ranking(**model.ranking) if model.ranking else self.retriever.ranking
-        if calibrated != self.retriever.ranking:
-            # The refusal model's signals, on the ranking it was fitted on (see assistant/refusal.py).
-            ranked = _merged(self.retriever.rank(retrieval.candidates, calibrated).passages, parts)
-            vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in ranked])
-            signals = choose(question, focuses, ranked, vectors, idf, self.config.max_answer_words, self.index.paragraphs_of,
-                             unseen=self.index.unseen(terms)).signals
-        confidence = model.probability(signals)
+        sentences = to_read(sentences_of(passages, vectors, retrieval.query_vector), self.config.reader_candidates)
+        logits = read(self.reader, searched_for, sentences, parts)
+        timings["read"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        extract = choose(sentences, logits, self.config.max_answer_words)
+        confidence = self.reader.decision.probability(extract.best_logit) if extract.ranked else 0.0
+        answerable = bool(extract.groups) and confidence >= self.reader.decision.threshold
+        # The LLM and the list of nearest passages get the passages in the reader's order.
+        rank = {pid: i for i, pid in enumerate(extract.passage_order())}
+        retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))
         timings["compose"] = (time.perf_counter() - t) * 1000
-        retrieval.passages = passages
-        answerable = bool(extract.groups) and model.answerable(question, signals)
-        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings, signals)
+        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings)
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

@@ -37,8 +37,7 @@ class Passage:
 
 @dataclass(frozen=True)
 class Ranking:
-    """How candidates are ranked: the fusion and its weights. The answerer ranks with the
-    configured one; the refusal model computes its signals with the one it was fitted on."""
+    """How candidates are ranked: the fusion and its weights (from the configuration)."""
 
     fusion: str  # "convex" or "rrf"
     dense_weight: float  # the dense side's share of the fusion

@@ -805,6 +805,13 @@ def run(args, sources: Path = Path("sources")) -> int:
             file=sys.stderr,
         )
         return 2
+    from assistant.reader import ReaderError, get_reader
+
+    try:
+        get_reader(config.reader_model_path)  # a missing or broken reader stops the start, with its reason
+    except ReaderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if not getattr(args, "no_ingest", False):
         ingest_sources(config, sources)
     return serve(config)

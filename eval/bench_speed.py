@@ -7,7 +7,7 @@
   (load + clean + segment, the product's `parse_document`) first reports parse time and paragraph
   statistics, so a slow or odd loader shows up.
 - ask: warm `Assistant.ask` latency (extractive, models loaded, after a warm-up round) p50/p95, with
-  the per-stage breakdown of Answer.timings_ms (embed, dense, bm25, rescore, fuse, compose), over a fixed
+  the per-stage breakdown of Answer.timings_ms (embed, dense, bm25, rescore, fuse, read, compose), over a fixed
   question list and several rounds; on the bundled sources by default, or on PATH (a data folder,
   or a corpus folder ingested into the bench cache). Targets: p50 <= 60 ms bundled, <= 150 ms on
   the Python documentation.
@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "sources"
 TARGET_INGEST_RATIO = 0.85
 TARGET_REINGEST_S = 5.0
-TARGET_ASK_P50_BUNDLED_MS = 60.0
+TARGET_ASK_P50_BUNDLED_MS = 150.0  # with the reader (issue 11); 60 before it
 TARGET_ASK_P50_CORPUS_MS = 150.0
-STAGES = ("embed", "dense", "bm25", "rescore", "fuse", "compose", "total")
+STAGES = ("embed", "dense", "bm25", "rescore", "fuse", "read", "compose", "total")
 
 # Questions on the bundled sources (answerable and not): latency, not quality, is measured here.
 BUNDLED_QUESTIONS = [

@@ -23,6 +23,7 @@ import numpy as np
 from assistant.config import DEFAULT_COLLECTION, Config
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, clean
+from ingest.header import header_paragraph
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, UnreadableDocument, load
 from ingest.segment import split_sentences
 
@@ -30,7 +31,8 @@ METADATA_FILE = "metadata.toml"
 # Files that live beside documents but are not documents.
 IGNORED_NAMES = {METADATA_FILE, "readme.md", ".gitkeep", ".ds_store"}
 # Bump when the way paragraph vectors are made changes: every document is then re-embedded.
-VECTOR_RULE_VERSION = "2"
+# 3: each document with metadata gets its header unit, `#p0` (ingest/header.py).
+VECTOR_RULE_VERSION = "3"
 
 
 class IngestError(Exception):
@@ -141,6 +143,9 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
                 collection=collection,
             )
         )
+    header = header_paragraph(document)
+    if header is not None:
+        document.paragraphs.insert(0, header)
     document.content_hash = content_hash(raw, metadata, collection, path.suffix)
     return document
 

@@ -135,14 +135,14 @@ def test_bench_squad2_on_a_tiny_folder(tmp_path, capsys):
     assert figures["documents_indexed"] == 4 and figures["documents_not_one_paragraph"] == 0
     assert figures["gather_ask_disagreements"] == 0
     assert figures["answerable_gold_rank_1"] == 1.0  # each answerable question names its paragraph's topic
-    rows = [json.loads(line) for line in (out / "squad2_signals.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "squad2_rows.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["q1", "q2", "q3", "q4", "q5"]
-    from assistant.refusal import FEATURES
-
     for r in rows:
-        assert set(r["signals"]) == set(FEATURES)
         assert (r["cited_gold"] is None) == r["abstained"]
         assert 0.0 <= r["probability"] <= 1.0
+        assert (r["best_sentence_has_gold"] is None) == r["is_impossible"]
+    # The reader's best sentence holds the answer of each answerable question.
+    assert figures["answerable_best_sentence_contains_gold"] == 1.0
 
 
 def test_bench_ingest_on_a_small_folder(tmp_path, capsys):

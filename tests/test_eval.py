@@ -23,24 +23,27 @@ from llama_server import llama_server  # noqa: F401 - the fixture
 
 def test_dataset_is_well_formed_and_covers_what_the_issue_asks():
     questions = load_questions()
-    assert len(questions) >= 48
     by_split = Counter(q.split for q in questions)
     assert set(by_split) == {"dev", "test"}
-    assert abs(by_split["dev"] - by_split["test"]) <= len(questions) * 0.1, by_split
-    for category in CATEGORIES:
-        for split in ("dev", "test"):
-            assert any(q.category == category and q.split == split for q in questions), (category, split)
+    # The frozen test split (issue 11): written apart from the product, at least 60 questions, 20 of
+    # them unanswerable (10 near misses), 8 two-turn follow-ups and 5 metadata questions.
+    test = [q for q in questions if q.split == "test"]
+    assert len(test) >= 60
+    assert sum(not q.answerable for q in test) >= 20
+    assert sum(q.category == "unanswerable_on_topic" for q in test) >= 10
+    assert sum(q.category == "follow_up" for q in test) >= 8
+    metadata = [q for q in test if q.category == "metadata"]
+    assert len(metadata) >= 5 and all(any(pid.endswith("#p0") for pid in q.paragraph_ids) for q in metadata)
+    assert {q.category for q in test} == set(CATEGORIES)
+    assert all(q.category != "metadata" for q in questions if q.split == "dev")
     assert sum(not q.answerable for q in questions) >= 12
-    assert sum(q.category == "unanswerable_on_topic" for q in questions) >= 4
-    assert sum(q.category == "unanswerable_off_topic" for q in questions) >= 4
     follow_ups = [q for q in questions if q.category == "follow_up"]
-    assert len(follow_ups) >= 6
     for q in follow_ups:
         assert [t.role for t in q.history] == ["user", "assistant"], q.id
     dalton = [q for q in follow_ups if q.history[0].content == "Who is David Dalton?" and "aim" in q.question]
     assert dalton and dalton[0].paragraph_ids == ("kf-2014-leaders-reform-from-within#p4",)
     assert "safest organisation" in dalton[0].reference
-    assert all(len(q.documents) >= 2 for q in questions if q.category == "multi_doc")
+    assert all(len(q.documents) >= 2 for q in questions if q.category == "multi_doc" and q.split == "dev")
     assert all(all(pid.startswith("kf-2014-leaders-reform-from-within#") for pid in q.paragraph_ids)
                for q in questions if q.category == "comment")
     assert any(len(q.paragraph_ids) >= 3 for q in questions if q.category == "list")

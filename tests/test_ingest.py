@@ -23,12 +23,13 @@ from ingest.loaders import load
 from ingest.pipeline import run_ingest
 from tests.conftest import ROOT, SOURCES, free_port, run_cli
 
+# Each document's own paragraphs, plus its header (#p0: every bundled document's metadata states a date).
 EXPECTED_PARAGRAPHS = {
-    "ham-2024-politicians-support-nhs-leaders": 15,
-    "kf-2014-leaders-reform-from-within": 11,
-    "kf-2015-inner-stalin": 9,
-    "kf-end-top-down-reform": 7,
-    "nuffield-2015-dorrell-nhs-improvement": 13,
+    "ham-2024-politicians-support-nhs-leaders": 15 + 1,
+    "kf-2014-leaders-reform-from-within": 11 + 1,
+    "kf-2015-inner-stalin": 9 + 1,
+    "kf-end-top-down-reform": 7 + 1,
+    "nuffield-2015-dorrell-nhs-improvement": 13 + 1,
 }
 
 
@@ -52,6 +53,14 @@ def test_paragraph_counts_and_metadata(sources_data_dir):
     assert nuffield.date == "2015-09-30"
     assert nuffield.url.startswith("https://www.nuffieldtrust.org.uk/")
     assert index.chroma_count() == sum(EXPECTED_PARAGRAPHS.values())
+    header = index.paragraphs_of(nuffield.id)[0]
+    assert header.id == "nuffield-2015-dorrell-nhs-improvement#p0" and header.kind == "header"
+    assert header.sentence_texts() == [
+        "The document was written by Stephen Dorrell and published by Nuffield Trust on 30 September 2015.",
+        f"The document's web address is {nuffield.url}",
+        "Its title is “What do leaders want from NHS Improvement? The view from Westminster”.",
+    ]
+    assert index.paragraphs_of("kf-2015-inner-stalin")[1].id == "kf-2015-inner-stalin#p1"  # the text's own numbers stay
 
 
 def test_ids_stable_across_two_fresh_ingests(sources_data_dir, tmp_path):

@@ -142,8 +142,9 @@ def test_sources_list_and_document(server):
     ids = {d["id"] for d in documents}
     assert {"kf-2015-inner-stalin", HOSTILE_DOC, SECRET_DOC} <= ids
     one = httpx.get(f"{server}/api/sources/kf-2015-inner-stalin").json()
-    assert one["paragraphs"][0]["id"] == "kf-2015-inner-stalin#p1"
-    assert one["paragraphs"][0]["view"] == "/sources/kf-2015-inner-stalin#p1"
+    assert one["paragraphs"][0]["id"] == "kf-2015-inner-stalin#p0"  # the header (its metadata)
+    assert one["paragraphs"][1]["id"] == "kf-2015-inner-stalin#p1"
+    assert one["paragraphs"][1]["view"] == "/sources/kf-2015-inner-stalin#p1"
     missing = httpx.get(f"{server}/api/sources/no-such-document")
     assert missing.status_code == 404 and "no-such-document" in error_of(missing)
 
@@ -356,7 +357,7 @@ def test_sub_path_behind_a_reverse_proxy(secure):
     schema = httpx.get(f"{url}/openapi.json").json()
     assert schema["servers"] == [{"url": "/kb"}]
     document = httpx.get(f"{url}/api/sources/kf-2015-inner-stalin", headers=ALL).json()
-    assert document["paragraphs"][5]["view"] == "/kb/sources/kf-2015-inner-stalin#p6"
+    assert document["paragraphs"][6]["view"] == "/kb/sources/kf-2015-inner-stalin#p6"
     view = httpx.get(f"{url}/sources/kf-2015-inner-stalin", headers=ALL).text
     assert 'href="/kb/"' in view
     chat = httpx.get(f"{url}/", headers=ALL)

