@@ -175,11 +175,33 @@ def dense_rankings(doc_ids: list[str], scores: np.ndarray, qids: list[str], dept
     return out
 
 
+TREC_DECIMALS = 6  # the scores a run file holds
+
+
+def trec_order(hits: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Hits in the order trec_eval reads them from a run file: score as written (rounded to
+    TREC_DECIMALS) descending, ties broken by document id descending. Every figure is computed on
+    this order, so the run file written re-scores to the very figure printed."""
+    rounded = [(doc, round(score, TREC_DECIMALS)) for doc, score in hits]
+    return sorted(sorted(rounded, key=lambda h: h[0], reverse=True), key=lambda h: -h[1])
+
+
+def read_trec(path: Path) -> dict[str, list[str]]:
+    """A TREC run file -> per query, document ids in trec_eval's order (the rank column is ignored,
+    as trec_eval ignores it)."""
+    hits: dict[str, list[tuple[str, float]]] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            qid, _q0, doc, _rank, score, _tag = line.split()
+            hits.setdefault(qid, []).append((doc, float(score)))
+    return {qid: [doc for doc, _ in trec_order(h)] for qid, h in hits.items()}
+
+
 def fused_scores(dense: dict, lexical: dict, candidates: int, method: str, dense_weight: float, rrf_k: int,
                  dense_candidates: int | None = None) -> dict[str, list[tuple[str, float]]]:
     """The product's fusion (Retriever.search): top `candidates` of each (of the dense ranking,
     `dense_candidates` when given: a rescored ranking holds the union of both retrievers' candidates),
-    weights 2w and 2(1-w). Per query, (doc id, fused score) best first."""
+    weights 2w and 2(1-w). Per query, (doc id, fused score) best first, in `trec_order`."""
     from assistant.retrieval import convex, rrf
 
     weights = [dense_weight * 2, (1 - dense_weight) * 2]
@@ -187,7 +209,7 @@ def fused_scores(dense: dict, lexical: dict, candidates: int, method: str, dense
     for qid in dense:
         rankings = [dense[qid][: dense_candidates or candidates], lexical.get(qid, [])[:candidates]]
         fused = convex(rankings, weights) if method == "convex" else rrf(rankings, rrf_k, weights)
-        out[qid] = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[qid] = trec_order(list(fused.items()))
     return out
 
 
@@ -221,7 +243,7 @@ def write_trec(path: Path, ranked: dict[str, list[tuple[str, float]]], tag: str,
     with path.open("w", encoding="utf-8") as fh:
         for qid, hits in ranked.items():
             for rank, (doc, score) in enumerate(hits[:depth], start=1):
-                fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
+                fh.write(f"{qid} Q0 {doc} {rank} {score:.{TREC_DECIMALS}f} {tag}\n")
 
 
 def bench_scifact(args) -> BenchResult:
@@ -288,13 +310,14 @@ def bench_scifact(args) -> BenchResult:
     scores.append(score_run("dense, whole abstract encoded (title + text)", ids(dense["whole"]), data.qrels))
     scores.append(score_run("dense, mean of title + sentence vectors", ids(dense["mean_title"]), data.qrels))
     scores.append(score_run("dense, best sentence (MaxP)", ids(dense["maxp"]), data.qrels))
-    method, sw = config.fusion, config.sentence_weight
+    # The product's own ranking: computed once, scored for the PRODUCT row and written as the run file.
+    product_fusion, sw = config.fusion, config.sentence_weight
     product_dense_rankings = product_dense(dense["mean"], lexical, maxp_test, position, c, sw)
-    product = (f"hybrid {'RRF k=' + str(k) if method == 'rrf' else 'convex'} dense weight {w}, {c}+{c} candidates, "
+    product = (f"hybrid {'RRF k=' + str(k) if product_fusion == 'rrf' else 'convex'} dense weight {w}, {c}+{c} candidates, "
                f"dense = {1 - sw:g} paragraph + {sw:g} best sentence (PRODUCT, as configured)")
     product_candidates = 2 * c if sw > 0 else c  # a rescored dense ranking holds both retrievers' candidates
-    product_run = fuse(product_dense_rankings, lexical, c, method, w, k, dense_candidates=product_candidates)
-    scores.append(score_run(product, product_run, data.qrels))
+    product_ranked = fused_scores(product_dense_rankings, lexical, c, product_fusion, w, k, dense_candidates=product_candidates)
+    scores.append(score_run(product, {qid: [doc for doc, _ in hits] for qid, hits in product_ranked.items()}, data.qrels))
     scores.append(score_run(f"hybrid RRF k={k} equal weights, {c}+{c}, mean-of-sentences dense (the default until 2026-11-23)",
                             fuse(dense["mean"], lexical, c, "rrf", 0.5, k), data.qrels))
     scores.append(score_run(f"hybrid RRF k={k} equal weights, {DEPTH}+{DEPTH} candidates, mean-of-sentences dense", fuse(dense["mean"], lexical, DEPTH, "rrf", 0.5, k), data.qrels))
@@ -321,27 +344,27 @@ def bench_scifact(args) -> BenchResult:
         grid = [round(x, 1) for x in np.arange(0.1, 0.95, 0.1)]
         tuned = {}
         for vectors_name in ("mean", "whole"):
-            for method in ("convex", "rrf"):
-                best = max(grid, key=lambda dw: (score_run("", fuse(t_dense[vectors_name], t_lex, c, method, dw, k), train.qrels).ndcg10, -abs(dw - 0.5)))
-                train_score = score_run("", fuse(t_dense[vectors_name], t_lex, c, method, best, k), train.qrels).ndcg10
+            for fusion in ("convex", "rrf"):
+                best = max(grid, key=lambda dw: (score_run("", fuse(t_dense[vectors_name], t_lex, c, fusion, dw, k), train.qrels).ndcg10, -abs(dw - 0.5)))
+                train_score = score_run("", fuse(t_dense[vectors_name], t_lex, c, fusion, best, k), train.qrels).ndcg10
                 label = "mean-of-sentences" if vectors_name == "mean" else "whole-abstract"
-                name = f"{method} dense weight {best} CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_score:.3f}), {c}+{c}, {label} dense"
-                scores.append(score_run(name, fuse(dense[vectors_name], lexical, c, method, best, k), data.qrels))
-                tuned[f"{method}/{label}"] = {"dense_weight": best, "train_ndcg@10": train_score}
+                name = f"{fusion} dense weight {best} CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_score:.3f}), {c}+{c}, {label} dense"
+                scores.append(score_run(name, fuse(dense[vectors_name], lexical, c, fusion, best, k), data.qrels))
+                tuned[f"{fusion}/{label}"] = {"dense_weight": best, "train_ndcg@10": train_score}
         # The product's rescored dense ranking: sentence weight and dense weight chosen together on train.
         t_maxp = maxp_lookup(tvec, tq)
         sw_grid = (0.25, 0.5, 0.75, 1.0)
-        for method in ("convex", "rrf"):
+        for fusion in ("convex", "rrf"):
             t_rescored = {sw_: product_dense(t_dense["mean"], t_lex, t_maxp, position, c, sw_) for sw_ in sw_grid}
             pairs = [(sw_, dw) for sw_ in sw_grid for dw in grid]
-            train_ndcg = {(sw_, dw): score_run("", fuse(t_rescored[sw_], t_lex, c, method, dw, k, 2 * c), train.qrels).ndcg10
+            train_ndcg = {(sw_, dw): score_run("", fuse(t_rescored[sw_], t_lex, c, fusion, dw, k, 2 * c), train.qrels).ndcg10
                           for sw_, dw in pairs}
             best_sw, best_dw = max(pairs, key=lambda p_: (train_ndcg[p_], -abs(p_[1] - 0.5), -p_[0]))
             rescored = product_dense(dense["mean"], lexical, maxp_test, position, c, best_sw)
-            name = (f"{method} dense weight {best_dw}, dense = {1 - best_sw:g} paragraph + {best_sw:g} best sentence, "
+            name = (f"{fusion} dense weight {best_dw}, dense = {1 - best_sw:g} paragraph + {best_sw:g} best sentence, "
                     f"CHOSEN ON TRAIN ({len(tq)} queries, nDCG@10 {train_ndcg[(best_sw, best_dw)]:.3f}), {c}+{c}")
-            scores.append(score_run(name, fuse(rescored, lexical, c, method, best_dw, k, 2 * c), data.qrels))
-            tuned[f"{method}/rescored"] = {"dense_weight": best_dw, "sentence_weight": best_sw,
+            scores.append(score_run(name, fuse(rescored, lexical, c, fusion, best_dw, k, 2 * c), data.qrels))
+            tuned[f"{fusion}/rescored"] = {"dense_weight": best_dw, "sentence_weight": best_sw,
                                            "train_ndcg@10": train_ndcg[(best_sw, best_dw)]}
         figures["tuned_on_train"] = tuned
 
@@ -360,13 +383,15 @@ def bench_scifact(args) -> BenchResult:
     figures["published"] = {name: {"ndcg@10": a, "recall@100": b} for name, (a, b) in PUBLISHED.items()}
     product_score = next(s for s in scores if s.name == product)
     figures["product_hybrid"] = {"ndcg@10": product_score.ndcg10, "recall@100": product_score.recall100,
-                                 "target": TARGET_HYBRID, "meets_target": product_score.ndcg10 >= TARGET_HYBRID}
+                                 "fusion": product_fusion, "target": TARGET_HYBRID, "meets_target": product_score.ndcg10 >= TARGET_HYBRID}
 
     result = BenchResult("scifact", figures, [table])
     folder_out = out_dir(args)
     if folder_out is not None:
         run_file = folder_out / "scifact_hybrid.trec"
-        write_trec(run_file, fused_scores(product_dense_rankings, lexical, c, method, w, k, dense_candidates=product_candidates),
-                   f"cited-assistant-hybrid-{method}")
+        # Exactly the ranking scored for the PRODUCT row (`assistant bench` re-scores it the same way:
+        # `score_run(name, read_trec(file), qrels)`), tagged with the fusion the product uses.
+        write_trec(run_file, product_ranked, f"cited-assistant-hybrid-{product_fusion}")
+        figures["run_file"] = {"path": str(run_file), "tag": f"cited-assistant-hybrid-{product_fusion}", "depth": 1000}
         result.files.append(str(run_file))
     return result

@@ -389,6 +389,8 @@ def bench_ask(args) -> BenchResult:
         "wall_ms": {"p50": percentile(wall, 50), "p95": percentile(wall, 95), "mean": float(np.mean(wall)) if wall else None},
         # CPU ms of this process per ask (all threads): steadier than wall time when the cores are shared.
         "cpu_ms": {"p50": percentile(cpu, 50), "p95": percentile(cpu, 95), "mean": float(np.mean(cpu)) if cpu else None},
+        # Each ask's measurements, so every printed percentile can be recomputed from the JSON.
+        "per_ask_ms": {"wall": wall, "cpu": cpu, **stages},
     }
     t = Table(f"Warm ask latency (extractive) on {label}: {paragraphs:,} paragraphs, {len(questions)} questions x {rounds} rounds",
               ["stage", "p50 ms", "p95 ms", "mean ms"])
