@@ -223,7 +223,9 @@ def cmd_reader(args) -> int:
     print(f"reader {meta.get('version')} in {folder}/ ({size:.1f} MB): {meta.get('layers')} layers, "
           f"trained {meta.get('training_seconds', 0) / 60:.1f} min on {meta.get('data', {}).get('train_pairs', 0):,} pairs")
     print(f"validation (held-out articles): {meta.get('final_validation')}")
-    print(f"decision: answer when sigmoid({decision.get('weight')} x best logit + {decision.get('bias')}) >= {decision.get('threshold')}")
+    weights = decision.get("weights") or [None, None]
+    print(f"decision: answer when sigmoid({weights[0]} x best logit + {weights[1]} x mean of the top {decision.get('top_k')} "
+          f"+ {decision.get('bias')}) >= {decision.get('threshold')}")
     print(f"the model card: {folder / 'README.md'}")
     return 0
 

@@ -69,7 +69,7 @@ class Assistant:
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, config)
-        self.reader = get_reader(config.reader_model_path)  # a missing or broken reader fails here, at start
+        self.reader = get_reader(config.reader_model_path, config.reader_int8)  # a missing or broken reader fails here, at start
         self._llm = None
         if config.uses_llm:
             from assistant.llm_answer import LLMAnswerer
@@ -192,8 +192,11 @@ class Assistant:
 
         t = time.perf_counter()
         extract = choose(sentences, logits, self.config.max_answer_words)
-        confidence = self.reader.decision.probability(extract.best_logit) if extract.ranked else 0.0
-        answerable = bool(extract.groups) and confidence >= self.reader.decision.threshold
+        confidence = self.reader.decision.probability([s.logit for s in extract.ranked]) if extract.ranked else 0.0
+        # A question none of whose words occur in the sources ("asdkjh qwpoeiru", "42", "!!!!") is not
+        # about them, whatever the reader makes of the nearest sentences: it never saw such input.
+        about_the_sources = bool(set(retrieval.query_terms) - self.index.unseen(retrieval.query_terms))
+        answerable = bool(extract.groups) and about_the_sources and confidence >= self.reader.decision.threshold
         # The LLM and the list of nearest passages get the passages in the reader's order.
         rank = {pid: i for i, pid in enumerate(extract.passage_order())}
         retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))

@@ -68,7 +68,7 @@ class _Lexical:
 
     def __init__(self, bm25, ids: list[str], collections: np.ndarray, documents: list[str], generation: int):
         self.bm25 = bm25
-        # Document frequency of each term, for IDF weights outside BM25 (answerability, overlap).
+        # Document frequency of each term: the assistant abstains on a question none of whose words occur.
         self.doc_freq: dict[str, int] = {}
         if bm25 is not None:
             indptr = np.asarray(bm25.scores["indptr"])
@@ -286,12 +286,6 @@ class Index:
             return info["generation"] != self.generation or info.get("format") != LEXICAL_FORMAT
         except (OSError, ValueError, KeyError):
             return True
-
-    def idf(self, terms: list[str]) -> dict[str, float]:
-        """Inverse document frequency of each term over the paragraphs (unseen terms get the maximum)."""
-        lexical = self._lexical_index()
-        n = max(1, len(lexical.ids))
-        return {t: float(np.log(1 + (n - lexical.doc_freq.get(t, 0) + 0.5) / (lexical.doc_freq.get(t, 0) + 0.5))) for t in terms}
 
     def unseen(self, terms: list[str]) -> set[str]:
         """The terms that occur in no paragraph at all."""

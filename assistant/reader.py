@@ -133,7 +133,8 @@ def load_cross_encoder(folder: Path | str = READER_DIR, base: str | None = None)
     base = base or base_model_path()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)  # "Converting ... to CrossEncoder"
+    # Assembling from the base folder is intended: not worth "Converting SentenceTransformer model ... to CrossEncoder".
+    logging.getLogger("sentence_transformers.base.model").setLevel(logging.ERROR)
     try:
         weights = load_file(str(folder / WEIGHTS_FILE))
     except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
@@ -186,28 +187,46 @@ def save_reader(cross_encoder, folder: Path | str, meta: dict) -> None:
 # --- the answer-or-abstain decision ----------------------------------------------------------------
 
 
+def decision_features(logits, top_k: int) -> tuple[float, float]:
+    """What the decision reads of a question's reader scores: the best logit, and the mean of the
+    `top_k` best (padded with the lowest when fewer were read). The best alone takes a sentence that
+    merely mentions what is asked about for an answer ("What mortality ratio did the hospital
+    achieve?" against "... performing well on key indicators such as mortality ratios"); the mean
+    says how much of the retrieved evidence bears on the question, but alone it doubts a question that
+    one sentence answers (who wrote a document: only its header says). Together they separate
+    answerable from unanswerable dev questions better than either (docs/benchmarks.md)."""
+    ranked = sorted((float(x) for x in logits), reverse=True)
+    if not ranked:
+        return -30.0, -30.0
+    top = ranked[:top_k] + [ranked[-1]] * max(0, top_k - len(ranked))
+    return ranked[0], float(sum(top) / len(top))
+
+
 @dataclass(frozen=True)
 class Decision:
-    """P(answerable) = sigmoid(weight * best reader logit + bias); answer when P >= threshold.
-    Fitted by `assistant reader calibrate` on dev data only (recorded in reader.json)."""
+    """P(answerable) = sigmoid(w_best * best logit + w_mean * mean of the top_k logits + bias);
+    answer when P >= threshold. Fitted by `assistant reader calibrate` on dev data only (recorded in
+    reader.json with what it was fitted on)."""
 
-    weight: float
+    weights: tuple[float, float]
     bias: float
     threshold: float
+    top_k: int = 5
 
-    def probability(self, best_logit: float) -> float:
-        z = self.weight * best_logit + self.bias
+    def probability(self, logits) -> float:
+        best, mean = decision_features(logits, self.top_k)
+        z = self.weights[0] * best + self.weights[1] * mean + self.bias
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def answerable(self, best_logit: float) -> bool:
-        return self.probability(best_logit) >= self.threshold
+    def answerable(self, logits) -> bool:
+        return self.probability(logits) >= self.threshold
 
     @classmethod
     def from_meta(cls, meta: dict) -> "Decision":
         d = meta.get("decision")
-        if not d:
+        if not d or "weights" not in d:
             raise ReaderError("the reader model has no decision calibration: run `assistant reader calibrate`")
-        return cls(float(d["weight"]), float(d["bias"]), float(d["threshold"]))
+        return cls((float(d["weights"][0]), float(d["weights"][1])), float(d["bias"]), float(d["threshold"]), int(d["top_k"]))
 
 
 # --- the reader in use -----------------------------------------------------------------------------

@@ -808,7 +808,7 @@ def run(args, sources: Path = Path("sources")) -> int:
     from assistant.reader import ReaderError, get_reader
 
     try:
-        get_reader(config.reader_model_path)  # a missing or broken reader stops the start, with its reason
+        get_reader(config.reader_model_path, config.reader_int8)  # a missing or broken reader stops the start, with its reason
     except ReaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

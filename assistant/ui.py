@@ -421,6 +421,8 @@ def source_page(document, paragraphs, root_path: str = "") -> str:
         if p.comment is not None:
             who = p.comment.author + (f" ({p.comment.role})" if p.comment.role else "") + (f", {p.comment.date}" if p.comment.date else "")
             label = f'<span class="label">Reader comment by {esc(who)}</span>'
+        elif p.kind == "header":
+            label = '<span class="label">What the document\'s metadata states (its header, citable as ¶0)</span>'
         body.append(
             f'<section class="para" id="p{p.number}" data-paragraph-id="{esc(p.id)}">'
             f'<a class="pnum" href="#p{p.number}" aria-label="paragraph {p.number}">¶{p.number}</a>'

@@ -16,6 +16,8 @@ from assistant.records import Document, Paragraph, Span
 
 HEADER_NUMBER = 0
 HEADER_KIND = "header"
+# Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
+HEADER_VERSION = "1"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 
@@ -50,7 +52,7 @@ def header_sentences(document: Document) -> list[str]:
     sentences = []
     if facts:
         sentences.append(f"The document was {' and '.join(facts)}.")
-    if document.url:
+    if re.match(r"https?://\S+$", document.url or ""):  # an address a reader can follow; never "javascript:..."
         sentences.append(f"The document's web address is {document.url}")
     if sentences:
         sentences.append(f"Its title is “{document.title}”.")

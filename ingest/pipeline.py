@@ -23,7 +23,7 @@ import numpy as np
 from assistant.config import DEFAULT_COLLECTION, Config
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, clean
-from ingest.header import header_paragraph
+from ingest.header import HEADER_VERSION, header_paragraph
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, UnreadableDocument, load
 from ingest.segment import split_sentences
 
@@ -152,10 +152,11 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
 
 def content_hash(raw: bytes, metadata: dict, collection: str, suffix: str = "") -> str:
     """What decides whether a document must be re-ingested: its bytes, its metadata entry, the
-    collection, the cleaner's rules and its format's loader. Computed before parsing, so unchanged
+    collection, the cleaner's rules, the header's wording and its format's loader. Computed before parsing, so unchanged
     files cost one read."""
     hasher = hashlib.sha256(raw)
-    rules = {"meta": metadata, "cleaner": CLEANER_VERSION, "vectors": VECTOR_RULE_VERSION, "collection": collection}
+    rules = {"meta": metadata, "cleaner": CLEANER_VERSION, "vectors": VECTOR_RULE_VERSION, "collection": collection,
+             "header": HEADER_VERSION}
     loader = LOADER_VERSIONS.get(suffix.lower())
     if loader:  # only formats whose loader changed carry a version, so other files stay unchanged
         rules["loader"] = loader

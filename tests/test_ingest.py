@@ -130,7 +130,7 @@ def test_bullets_grouped_with_lead_in(sources_data_dir):
 
 
 def test_sentences_have_offsets(sources_data_dir):
-    paragraph = open_index(sources_data_dir).paragraphs_of("kf-2015-inner-stalin")[4]
+    paragraph = open_index(sources_data_dir).paragraphs_of("kf-2015-inner-stalin")[5]  # [0] is the header, #p0
     texts = paragraph.sentence_texts()
     assert texts[0].startswith("First, we need to recognise")
     assert len(texts) == 4
@@ -313,8 +313,8 @@ def test_incremental_add_change_remove(copy_of_sources, tmp_path):
     assert report.added == ["extra"]
     assert report.removed == ["kf-end-top-down-reform"]
     assert len(report.unchanged) == 3
-    # Only the changed and the new document were embedded.
-    assert report.paragraphs_embedded == 10 + 1
+    # Only the changed and the new document were embedded: 10 paragraphs and the header (#p0), and 1.
+    assert report.paragraphs_embedded == 10 + 1 + 1
 
     index = open_index(tmp_path / "data")
     assert index.document("kf-end-top-down-reform") is None

@@ -46,6 +46,31 @@ def _table(rows: list[tuple[str, object]]) -> str:
     return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
 
 
+def _as_shipped(record: dict) -> str:
+    shipped = record.get("as_shipped")
+    if not shipped:
+        return "Not measured for this folder."
+    rows = "\n".join(f"| {name} | {f['top1']} | {f['auc']} | {f['accuracy']} |" for name, f in shipped.items() if isinstance(f, dict))
+    return (f"The validation questions again, scored by the saved folder (float16 weights read back into float32), and with\n"
+            f"the int8 dynamic quantization the assistant applies (logits correlate {shipped.get('logit_correlation')}):\n\n"
+            "| weights | best sentence answers | SQuAD 2.0: answerable AUC | SQuAD 2.0: best-threshold accuracy |\n|---|---|---|---|\n" + rows)
+
+
+def _weights(decision: dict) -> str:
+    w = decision.get("weights") or [None, None]
+    return f"{w[0]} x best logit + {w[1]} x mean of the top {decision.get('top_k')} logits"
+
+
+def _decision_figures(decision: dict) -> str:
+    figures = decision.get("figures")
+    if not figures:
+        return ""
+    rows = "\n".join(f"| {name} | {f['questions']} | {f['abstain_recall']} | {f['over_refusal']} | {f['decision_accuracy']} |"
+                     for name, f in figures.items())
+    return ("\nOn the data it was fitted on (in-sample):\n\n| data | questions | abstains on unanswerable | refuses answerable | "
+            "decision accuracy |\n|---|---|---|---|---|\n" + rows)
+
+
 def write_card(folder: Path) -> None:
     folder = Path(folder)
     record = json.loads((folder / READER_FILE).read_text(encoding="utf-8"))
@@ -54,7 +79,7 @@ def write_card(folder: Path) -> None:
     decision = record.get("decision", {})
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file() and f.name != "README.md") / 1e6
     curve_rows = "\n".join(
-        f"| {v['step']} | {t} | {v['loss']} | {v['top1']} | {v['auc']} | {v['accuracy']} |"
+        f"| {v['step']} | {t} | {v['loss']} | {v['top1']} | {v['auc']} | {v['accuracy']} | {v.get('metadata_top1', '-')} |"
         for v, t in zip(record["curves"]["validation"], record["curves"]["train_loss"])
     )
     hashes = "\n".join(f"- `{name}`: sha256 `{digest}`" for name, digest in data["files_sha256"].items())
@@ -92,7 +117,12 @@ float16 ({size:.1f} MB in all). `CrossEncoder(folder)` alone would leave the wor
 
 ## Training
 {_table([
-    ("pairs", f"{data['train_pairs']:,} ({data['train_positive']:,} answering) from {data['train_questions']:,} questions"),
+    ("pairs", f"{data['train_pairs']:,} ({data['train_positive']:,} answering) from {data['train_questions']:,} questions; by source: "
+              + ", ".join(f"{k} {v:,}" for k, v in data.get("train_pairs_by_source", {}).items())),
+    ("negatives", f"every other sentence of the question's paragraph; {settings.get('other_paragraphs', 0)} sentence(s) from another "
+                  "paragraph of the same article per SQuAD question; for an unanswerable SQuAD 2.0 question, every sentence"),
+    ("header examples", "synthetic (training/metadata_pairs.py): made-up headers written as the product writes them, "
+                        "metadata questions for and against them" if settings.get("metadata") else "none"),
     ("validation", f"{data['validation_questions']:,} questions ({data['validation_unanswerable']:,} unanswerable) from held-out articles"),
     ("loss", "binary cross-entropy per pair"),
     ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay, gradient clip 1.0"),
@@ -112,8 +142,8 @@ Articles held out for validation:
 
 ## Curves (validation on the held-out articles, gold paragraph given)
 
-| step | training loss | validation loss | best sentence answers | SQuAD 2.0: answerable AUC | SQuAD 2.0: best-threshold accuracy |
-|---|---|---|---|---|---|
+| step | training loss | validation loss | best sentence answers | SQuAD 2.0: answerable AUC | SQuAD 2.0: best-threshold accuracy | header questions: best sentence answers |
+|---|---|---|---|---|---|---|
 {curve_rows}
 
 ![training curves](training_curves.png)
@@ -123,9 +153,13 @@ given). On the held-out SQuAD 2.0 questions ({final.get('squad2_questions')}, {f
 the best score alone separates answerable from unanswerable with AUC {final.get('auc')} (best-threshold
 accuracy {final.get('accuracy')}).
 
+## As shipped: float16 weights, int8 in use
+{_as_shipped(record)}
+
 ## The answer-or-abstain decision
-P(answerable) = sigmoid({decision.get('weight')} x best logit + {decision.get('bias')}); the assistant answers
-when P >= {decision.get('threshold')}. Fitted on: {calibration}.
+P(answerable) = sigmoid({_weights(decision)} + {decision.get('bias')}); the assistant answers when
+P >= {decision.get('threshold')} (threshold rule: {decision.get('threshold_rule', 'best balanced accuracy')}). Fitted on: {calibration}.
+{_decision_figures(decision)}
 
 ## Licences
 {LICENCES}

@@ -19,6 +19,7 @@ validation questions; `assistant reader calibrate` refits it on the product's de
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -39,7 +40,7 @@ class Settings:
     data: str
     out: str = str(READER_DIR)
     layers: int = 4
-    epochs: float = 1.0
+    epochs: float = 1.75
     batch_size: int = 32
     learning_rate: float = 6e-5
     warmup_share: float = 0.06
@@ -47,6 +48,8 @@ class Settings:
     max_length: int = 128
     seed: int = 13
     validation_share: float = 0.12
+    other_paragraphs: int = 1  # on-topic negatives per SQuAD question, from other paragraphs of its article
+    metadata: bool = True  # the synthetic header examples (training/metadata_pairs.py)
     evaluations: int = 4  # validation passes during training (plus one at the end)
     limit: int | None = None  # questions per data file (smoke tests)
     max_steps: int | None = None
@@ -101,52 +104,72 @@ def score_pairs(model, tokenizer, pairs: list, max_length: int, batch_size: int 
     return out
 
 
-def validate(model, tokenizer, questions: list, max_length: int) -> tuple[dict, np.ndarray, np.ndarray]:
+def validate(score, questions: list) -> tuple[dict, np.ndarray, np.ndarray]:
     """Validation figures, and the best logit and answerability of each question that has unanswerable
     siblings (SQuAD 2.0's), for the first calibration. `top1`: the best-scored sentence answers, over
-    every answerable question; `auc` and `accuracy` (best threshold): answerable against unanswerable
-    SQuAD 2.0 questions, from the best score alone."""
+    the answerable questions of the data files; `metadata_top1` the same over the synthetic header
+    questions; `auc` and `accuracy` (best threshold): answerable against unanswerable SQuAD 2.0
+    questions, from the best score alone."""
+    from training.metadata_pairs import SOURCE as METADATA_SOURCE
     from training.reader_data import SQUAD_FILES
 
     pairs = [p for q in questions for p in q.pairs]
-    logits = score_pairs(model, tokenizer, pairs, max_length)
+    logits = score(pairs)
     labels = np.array([p.label for p in pairs])
     loss = float(np.mean(np.logaddexp(0, logits) - labels * logits))
-    best, answerable, top1 = [], [], []
+    best, answerable, top1, metadata_top1 = [], [], [], []
     i = 0
     for q in questions:
         scores = logits[i : i + len(q.pairs)]
         i += len(q.pairs)
-        if q.answerable:
+        if q.answerable and q.source == METADATA_SOURCE:
+            metadata_top1.append(q.pairs[int(scores.argmax())].label > 0.5)
+        elif q.answerable:
             top1.append(q.pairs[int(scores.argmax())].label > 0.5)
         if q.source == SQUAD_FILES[0]:
-            best.append(float(scores.max()))
+            best.append(scores.copy())
             answerable.append(q.answerable)
-    best_arr, ans_arr = np.array(best), np.array(answerable, dtype=bool)
+    question_logits = best
+    best_arr, ans_arr = np.array([float(x.max()) for x in best]), np.array(answerable, dtype=bool)
     accuracy = max((float(((best_arr >= t) == ans_arr).mean()) for t in np.unique(np.append(best_arr, np.inf))), default=float("nan"))
     auc = roc_auc(best_arr, ans_arr)
     figures = {"loss": round(loss, 4), "top1": round(float(np.mean(top1)), 4) if top1 else float("nan"),
                "auc": round(auc, 4) if auc is not None else float("nan"), "accuracy": round(accuracy, 4),
+               "metadata_top1": round(float(np.mean(metadata_top1)), 4) if metadata_top1 else None,
                "questions": len(questions), "squad2_questions": len(best), "squad2_unanswerable": int((~ans_arr).sum())}
-    return figures, best_arr, ans_arr
+    return figures, question_logits, ans_arr
 
 
-def fit_decision(best_logits: np.ndarray, answerable: np.ndarray) -> dict:
-    """Platt scaling of the best logit, and the threshold with the best balanced accuracy."""
-    from sklearn.linear_model import LogisticRegression
+def assess_as_shipped(folder: Path, validation: list, log=print) -> dict:
+    """Validation figures of the saved folder as the product runs it (float16 weights read back, int8
+    dynamic quantization) beside the same without quantization, and how closely their logits agree.
+    Recorded in reader.json as "as_shipped"."""
+    from assistant.reader import READER_FILE, Reader
 
-    if answerable.all() or not answerable.any():
-        return {"weight": 1.0, "bias": 0.0, "threshold": 0.5, "fitted_on": "nothing (one class only)"}
-    lr = LogisticRegression(C=10.0).fit(best_logits.reshape(-1, 1), answerable.astype(int))
-    weight, bias = float(lr.coef_[0][0]), float(lr.intercept_[0])
-    probs = 1 / (1 + np.exp(-(weight * best_logits + bias)))
-    best = (-1.0, 0.5)
-    for t in np.unique(probs):
-        answered = probs >= t
-        balanced = (answered[answerable].mean() + (~answered[~answerable]).mean()) / 2
-        if balanced > best[0]:
-            best = (float(balanced), float(t))
-    return {"weight": round(weight, 6), "bias": round(bias, 6), "threshold": round(best[1], 6), "balanced_accuracy": round(best[0], 4)}
+    pairs = [p for q in validation for p in q.pairs]
+    logits = {}
+    figures = {}
+    for name, quantize in (("float32", False), ("int8", True)):
+        reader = Reader(folder, quantize=quantize)
+        scorer = lambda ps, r=reader: r.score_pairs([(p.question, p.candidate) for p in ps])  # noqa: E731
+        figures[name], _, _ = validate(scorer, validation)
+        logits[name] = scorer(pairs)
+    figures["logit_correlation"] = round(float(np.corrcoef(logits["float32"], logits["int8"])[0, 1]), 4)
+    log(f"as shipped: {figures}")
+    path = Path(folder) / READER_FILE
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["as_shipped"] = figures
+    path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return figures
+
+
+def fit_decision(question_logits: list, answerable: np.ndarray) -> dict:
+    """A first answer-or-abstain decision (assistant/reader.py `Decision`), fitted on the validation
+    questions of SQuAD 2.0 with the gold paragraph given; `assistant reader calibrate` refits it on the
+    product's dev data."""
+    from training.reader_calibrate import fit
+
+    return fit({"validation (gold paragraph)": (question_logits, answerable)})
 
 
 def train(settings: Settings, log=print) -> dict:
@@ -155,7 +178,7 @@ def train(settings: Settings, log=print) -> dict:
     import transformers
     from sentence_transformers import CrossEncoder
 
-    from assistant.reader import base_model_path, save_reader
+    from assistant.reader import READER_FILE, base_model_path, save_reader
     from training.model_card import write_card, write_curves_plot
     from training.reader_data import load_training_data
 
@@ -167,7 +190,8 @@ def train(settings: Settings, log=print) -> dict:
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
 
-    data = load_training_data(Path(settings.data), settings.validation_share, settings.seed, settings.limit)
+    data = load_training_data(Path(settings.data), settings.validation_share, settings.seed, settings.limit,
+                              settings.other_paragraphs, settings.metadata)
     described = data.describe()
     log(f"data: {described['train_pairs']:,} training pairs ({described['train_questions']:,} questions), "
         f"{described['validation_questions']:,} validation questions ({described['validation_unanswerable']:,} unanswerable)")
@@ -226,7 +250,7 @@ def train(settings: Settings, log=print) -> dict:
                 curves.steps.append(step)
                 curves.train_loss.append(round(running / max(1, running_n), 4))
                 running, running_n = 0.0, 0
-                figures, best, answerable = validate(hf, tokenizer, data.validation, settings.max_length)
+                figures, best, answerable = validate(lambda pairs: score_pairs(hf, tokenizer, pairs, settings.max_length), data.validation)
                 curves.validation.append({"step": step, **figures})
                 log(f"validation at step {step:,}: {figures}")
     train_seconds = time.perf_counter() - train_started
@@ -251,9 +275,13 @@ def train(settings: Settings, log=print) -> dict:
     }
     out = Path(settings.out)
     save_reader(model, out, record)
+    record["as_shipped"] = assess_as_shipped(out, data.validation, log)
+    record["total_seconds"] = round(time.perf_counter() - started, 1)
+    meta = json.loads((out / READER_FILE).read_text(encoding="utf-8"))
+    meta["total_seconds"] = record["total_seconds"]
+    (out / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_curves_plot(record, out / "training_curves.png")
     write_card(out)
-    record["total_seconds"] = round(time.perf_counter() - started, 1)
     log(f"saved the reader to {out}/ ({sum(f.stat().st_size for f in out.iterdir()) / 1e6:.1f} MB) in {record['total_seconds'] / 60:.1f} min")
     return record
 
@@ -263,10 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assistant reader train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="the qa-train folder (e.g. ../shared/bench/qa-train)")
     parser.add_argument("--out", default=defaults.out, help="model folder to write (default: the shipped reader)")
-    for name in ("layers", "batch_size", "max_length", "seed", "evaluations", "threads"):
+    for name in ("layers", "batch_size", "max_length", "seed", "evaluations", "threads", "other_paragraphs"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("epochs", "learning_rate", "warmup_share", "weight_decay", "validation_share"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    parser.add_argument("--no-metadata", dest="metadata", action="store_false", help="leave out the synthetic header examples")
     parser.add_argument("--limit", type=int, default=None, help="questions per data file (a quick run)")
     parser.add_argument("--max-steps", type=int, default=None)
     args = parser.parse_args(argv)
