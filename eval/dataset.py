@@ -10,8 +10,8 @@ Each line is one question written from the five documents in sources/:
 
 `dev` is for tuning the assistant. `test` is what the report and the CI gate are computed on: a frozen
 split written from the five sources alone by an author who never saw the assistant's answers
-(2026-11-30), run once for the figures reported; never tune on it or copy its questions into tests
-or code. (The earlier test split was used to find fixes, so it is now part of dev.) A `metadata`
+(2026-11-30), run for the figures reported and the CI gate; never tune on it or copy its questions
+into tests or code. (The earlier test split was used to find fixes, so it is now part of dev.) A `metadata`
 question asks what a document's header states (author, publisher, date, title, address); its
 reference paragraph is the header, `<document-id>#p0`.
 This module owns the file format only; scoring lives in eval/metrics.py.

@@ -313,7 +313,7 @@ def test_eval_on_a_fresh_data_folder_ingests_the_sources_first(tmp_path):
 def test_judge_path_against_llama_cpp_server(llama_server, sources_data_dir, tmp_path):  # noqa: F811
     report = tmp_path / "judged.md"
     result = run_cli(
-        "eval", "--split", "test", "--limit", "2", "--judge-url", llama_server.base_url, "--judge-model", "smollm2",
+        "eval", "--split", "dev", "--limit", "2", "--judge-url", llama_server.base_url, "--judge-model", "smollm2",
         "--report", str(report), data_dir=sources_data_dir, env={"ASSISTANT_JUDGE_JSON_SCHEMA": "1"}, timeout=1800,
     )
     assert result.returncode == 0, result.stdout + result.stderr + llama_server.log_tail()

@@ -176,22 +176,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=READER_DIR, help="the reader folder to calibrate (default: the shipped one)")
     parser.add_argument("--questions", type=int, default=1000, help="held-out-article questions to use (default 1000)")
     parser.add_argument("--data-dir", type=Path, default=CACHE / "sources-index", help="index of sources/ to use")
-    parser.add_argument("--cached", action="store_true", help="refit on the best logits saved by the last run on this model")
+    parser.add_argument("--cached", action="store_true", help="reuse the held-out articles' logits saved by the last run on this model")
     args = parser.parse_args(argv)
     meta = read_reader_json(args.model)
     if "weights" not in (meta.get("decision") or {}):
         # The assistant needs some decision to open; this one is replaced by the fit below.
         meta["decision"] = {"weights": [1.0, 0.0], "bias": 0.0, "threshold": 0.5, "top_k": TOP_K, "fitted_on": "nothing yet"}
         (args.model / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    cache = CACHE / f"reader-logits-{meta.get('version', 'unknown')}.json"
+    # The held-out articles' logits depend on the model alone and take minutes: cached per model version.
+    # The in-domain questions are few and depend on the assistant around the reader: always read afresh.
+    cache = CACHE / f"reader-heldout-logits-{meta.get('version', 'unknown')}-{args.questions}.json"
     if args.cached and cache.exists():
         saved = json.loads(cache.read_text())
-        sources = {name: ([np.array(q) for q in v["logits"]], np.array(v["answerable"])) for name, v in saved.items()}
+        held = ([np.array(q) for q in saved["logits"]], np.array(saved["answerable"]))
     else:
-        sources = {"in-domain dev": in_domain_dev(args.model, args.data_dir),
-                   "held-out articles": held_out_articles(args.model, args.data, args.questions)}
+        held = held_out_articles(args.model, args.data, args.questions)
         CACHE.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({name: {"logits": [q.tolist() for q in qs], "answerable": y.tolist()} for name, (qs, y) in sources.items()}))
+        cache.write_text(json.dumps({"logits": [q.tolist() for q in held[0]], "answerable": held[1].tolist()}))
+    sources = {"in-domain dev": in_domain_dev(args.model, args.data_dir), "held-out articles": held}
     decision = fit(sources, threshold_on="in-domain dev", max_over_refusal=MAX_OVER_REFUSAL)
     decision["fitted_on"] = (f"`assistant reader calibrate` on {time.strftime('%Y-%m-%d')}: the evaluation set's dev split and "
                              f"the calibration set ({len(sources['in-domain dev'][1])} questions, over sources/) and "

@@ -162,7 +162,7 @@ def record(figures: list[BenchFigure], n: int, answered: int, abstained: int, pa
     start = text.find(SECTION + "\n")
     if start < 0 and text.endswith(SECTION):
         start = len(text) - len(SECTION)
-    section = "\n".join(lines)
+    section = "\n".join(lines) + "\n"  # a blank line before the next section
     if start >= 0:
         end = text.find("\n## ", start + len(SECTION))
         text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
