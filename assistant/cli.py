@@ -2,7 +2,7 @@
 `assistant --help` is instant.
 
     assistant ingest [PATHS...] [--collection NAME]   build or update the index (default: sources/)
-    assistant sources [show DOC]                      list documents, or one document's paragraphs
+    assistant sources [show DOC [--dropped]]          list documents, or one document's paragraphs (or dropped lines)
     assistant ask QUESTION [--json]                   answer one question, citing paragraphs
     assistant chat                                    a terminal chat, with follow-up questions
     assistant batch INPUT --out OUTPUT                answer a file of questions
@@ -65,25 +65,12 @@ def cmd_sources(args) -> int:
     except IndexNotReady as exc:
         return _error(str(exc))
     if args.action == "show":
-        if not args.document:
-            return _error("which document? `assistant sources show DOCUMENT-ID`", 2)
-        document = index.document(args.document)
-        if document is None:
-            known = ", ".join(d.id for d in index.documents())
-            return _error(f"no document {args.document!r}; known: {known}", 2)
-        print(f"{document.title}\n{', '.join(x for x in (document.author, document.publisher, document.date, document.url) if x)}\n")
-        for p in index.paragraphs_of(document.id):
-            label = f"[{p.id}]"
-            if p.section:
-                label += f" ({p.section})"
-            if p.comment:
-                label += f" comment by {p.comment.author}{', ' + p.comment.role if p.comment.role else ''}, {p.comment.date}"
-            print(label)
-            print(p.text + "\n")
-        return 0
+        return _show_document(index, args)
+    if args.dropped:
+        return _error("--dropped goes with `assistant sources show DOCUMENT-ID`", 2)
     documents = index.documents()
     if args.json:
-        print(json.dumps([{k: v for k, v in d.__dict__.items() if k != "paragraphs"} for d in documents], indent=2))
+        print(json.dumps([{k: v for k, v in d.__dict__.items() if k not in ("paragraphs", "dropped")} for d in documents], indent=2))
         return 0
     if not documents:
         print("no documents yet: run `assistant ingest sources/`")
@@ -92,6 +79,42 @@ def cmd_sources(args) -> int:
     print(f"{'document':<{width}}  {'collection':<10}  {'¶':>4}  title")
     for d in documents:
         print(f"{d.id:<{width}}  {d.collection:<10}  {d.paragraph_count:>4}  {d.title}")
+    return 0
+
+
+def _show_document(index, args) -> int:
+    """`sources show DOC`: the document's paragraphs with their ids; with --dropped, the lines the
+    cleaner left out of them and why."""
+    if not args.document:
+        return _error("which document? `assistant sources show DOCUMENT-ID`", 2)
+    document = index.document(args.document)
+    if document is None:
+        known = ", ".join(d.id for d in index.documents())
+        return _error(f"no document {args.document!r}; known: {known}", 2)
+    if args.dropped:
+        return _print_dropped(index, document, args.json)
+    print(f"{document.title}\n{', '.join(x for x in (document.author, document.publisher, document.date, document.url) if x)}\n")
+    for p in index.paragraphs_of(document.id):
+        label = f"[{p.id}]"
+        if p.section:
+            label += f" ({p.section})"
+        if p.comment:
+            label += f" comment by {p.comment.author}{', ' + p.comment.role if p.comment.role else ''}, {p.comment.date}"
+        print(label)
+        print(p.text + "\n")
+    return 0
+
+
+def _print_dropped(index, document, as_json: bool) -> int:
+    lines = index.dropped_lines(document.id)
+    if lines is None:
+        return _error(f"{document.id} was ingested before dropped lines were recorded: run `assistant ingest` again")
+    if as_json:
+        print(json.dumps([{"text": d.text, "reason": d.reason} for d in lines], ensure_ascii=False, indent=2))
+        return 0
+    print(f"{len(lines)} line{'s' if len(lines) != 1 else ''} of {document.id} in no paragraph:")
+    for line in lines:
+        print(f"  {line.text.replace(chr(10), ' / ')!r}  ({line.reason})")
     return 0
 
 
@@ -248,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sources", parents=[common], help="list the documents, or `sources show DOC` for its paragraphs")
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("document", nargs="?", help="document id (for show)")
-    p.add_argument("--json", action="store_true", help="machine-readable list")
+    p.add_argument("--json", action="store_true", help="machine-readable list (also of --dropped)")
+    p.add_argument("--dropped", action="store_true",
+                   help="with show: the lines the cleaner left out of the document's paragraphs, each with its reason")
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("ask", parents=[common], help="answer one question with paragraph citations")

@@ -4,7 +4,8 @@ assistant reads through it.
 Layout of the data folder (`--data-dir`, `ASSISTANT_DATA_DIR`, default `.assistant/`):
 
     catalog.sqlite3   the manifest: documents (content hash, metadata), paragraphs (text, sentence
-                      spans, sentence vectors), and the embedding model's name and dimension
+                      spans, sentence vectors), the lines the cleaner dropped from each document
+                      (with their reasons), and the embedding model's name and dimension
     chroma/           the embedded Chroma store of paragraph vectors (unless a Chroma server is set)
     lexical/          the BM25 index (bm25s) over title + section + speaker (the document's author,
                       or a comment's author) + paragraph text
@@ -31,7 +32,7 @@ import numpy as np
 
 from assistant.config import Config
 from assistant.errors import IndexModelMismatch, IndexNotReady
-from assistant.records import Comment, Document, Paragraph, Span
+from assistant.records import Comment, Document, DroppedLine, Paragraph, Span
 
 SCHEMA_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite3"
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     sentence_vectors BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS paragraphs_by_document ON paragraphs (document_id, number);
+CREATE TABLE IF NOT EXISTS dropped_lines (document_id TEXT PRIMARY KEY, lines TEXT NOT NULL);
 """
 
 
@@ -349,6 +351,12 @@ class Index:
         dim = int(self.meta("embed_dim") or 384)
         return {pid: np.frombuffer(blob, dtype=np.float32).reshape(-1, dim) for pid, blob in rows}
 
+    def dropped_lines(self, document_id: str) -> list[DroppedLine] | None:
+        """The lines the cleaner left out of `document_id`'s paragraphs, with why; None when the
+        document was ingested before they were recorded (re-ingest to record them)."""
+        row = self._db().execute("SELECT lines FROM dropped_lines WHERE document_id=?", (document_id,)).fetchone()
+        return [DroppedLine(text, reason) for text, reason in json.loads(row[0])] if row else None
+
     def paragraph_count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
 
@@ -405,6 +413,10 @@ class Index:
                 (document.id, document.path, document.collection, document.content_hash, document.title, document.publisher,
                  document.author, document.date, document.url, len(document.paragraphs), time.time()),
             )
+            db.execute(
+                "INSERT OR REPLACE INTO dropped_lines (document_id, lines) VALUES (?, ?)",
+                (document.id, json.dumps([[d.text, d.reason] for d in document.dropped], ensure_ascii=False)),
+            )
             db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
             db.execute("COMMIT")
         except BaseException:
@@ -417,6 +429,7 @@ class Index:
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM paragraphs WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
+        db.execute("DELETE FROM dropped_lines WHERE document_id=?", (document_id,))
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
         db.execute("COMMIT")
 

@@ -55,6 +55,15 @@ class Paragraph:
         return [self.text[s.start : s.end] for s in self.sentences]
 
 
+@dataclass(frozen=True)
+class DroppedLine:
+    """A line of the source that the cleaner left out of every paragraph, and why (page furniture,
+    a repeat of body text, ...): `assistant sources show DOC --dropped` lists them."""
+
+    text: str
+    reason: str
+
+
 @dataclass
 class Document:
     id: str
@@ -68,3 +77,4 @@ class Document:
     content_hash: str = ""
     paragraphs: list[Paragraph] = field(default_factory=list)
     paragraph_count: int = 0
+    dropped: list[DroppedLine] = field(default_factory=list)  # set by ingest; read back by Index.dropped_lines

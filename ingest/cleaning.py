@@ -1,10 +1,20 @@
 """Cleaning: text blocks -> the document's real content, without page furniture.
 
 Drops what a web page wraps around an article ("Skip to content", "Comments", "Add your
-comment", topic labels, "Suggested citation", video links, stray trailing labels), finds the
-title, turns short heading lines into section names, keeps a bulleted list with its lead-in,
-drops repeated pull quotes and standfirsts, and separates reader comments (with the commenter's
-name, role and date) from the article.
+comment", topic labels, "Suggested citation", video links, stray trailing tags), finds the
+title, turns heading lines into section names, keeps a bulleted list with its lead-in, drops
+repeated pull quotes and standfirsts, and separates reader comments (with the commenter's name,
+role and date) from the article.
+
+Nothing is lost silently: every line that ends up in no paragraph, and is not the title, a
+section name or a comment's byline, is recorded in `CleanDocument.dropped` with its reason
+(`assistant sources show DOC --dropped` lists them).
+
+What is a heading: a block the format marks as one (docx heading styles, HTML h1-h6, Markdown #).
+In plain text and PDF, which mark none, a line is a heading only when it looks like one (short,
+no final punctuation, title case or no verb, no "label: value" shape, no contact details, times
+or dates) AND introduces body text (the next block is a list item or a sentence-like
+paragraph). Everything else that is not recognised furniture is content.
 
 Bump CLEANER_VERSION when the rules change: it is part of each document's content hash, so
 the next ingest re-cleans every document.
@@ -15,31 +25,46 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.records import Comment
+from assistant.records import Comment, DroppedLine
 from ingest.loaders import Block
 
-CLEANER_VERSION = "5"
+# 6: headings only where the format marks them or a plain-text line introduces body text;
+# trailing lines are content unless tag-shaped; dropped lines recorded with their reasons.
+CLEANER_VERSION = "6"
 
-# Whole-block furniture, matched case-insensitively against the stripped block.
+# Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [
-    r"skip to (main )?content",
-    r"this content is more than \w+ years? old",
-    r"this content relates to the following topics:?",
-    r"watch .{0,80}(speech|video|webinar|event)",
-    r"listen to .{0,60}(podcast|audio)",
-    r"comments?( \(\d+\))?",
-    r"add (your|a) comment",
-    r"leave a (comment|reply)",
-    r"suggested citation",
-    r"(blog post|press release|news( item)?|long read|article|opinion|comment piece|briefing)",
-    r"(share|share this( page| article)?|print|email|tweet|back to top|read more|related( content)?|tags?|topics?)",
-    r"published:?\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}",
-    r"(published|updated|posted)( on)?:? \d{1,2} \w+ \d{4}",
-    r"you can follow .{0,60} on (x|twitter).*",
+    ("skip link", r"skip to (main )?content"),
+    ("age notice", r"this content is more than \w+ years? old"),
+    ("topics label", r"this content relates to the following topics:?"),
+    ("video link", r"watch .{0,80}(speech|video|webinar|event)"),
+    ("audio link", r"listen to .{0,60}(podcast|audio)"),
+    ("comments label", r"comments?( \(\d+\))?"),
+    ("comment prompt", r"add (your|a) comment|leave a (comment|reply)"),
+    ("citation label", r"suggested citation"),
+    ("content-type label", r"(blog post|press release|news( item)?|long read|article|opinion|comment piece|briefing)"),
+    ("sharing or navigation link",
+     r"(share|share this( page| article)?|print|email|tweet|back to top|read more|related( content)?|tags?|topics?)"),
+    ("publication date line", r"published:?\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"),
+    ("publication date line", r"(published|updated|posted)( on)?:? \d{1,2} \w+ \d{4}"),
+    ("follow-us line", r"you can follow .{0,60} on (x|twitter).*"),
 ]
-_FURNITURE = re.compile(r"^(?:" + "|".join(FURNITURE_PATTERNS) + r")[.!]?$", re.IGNORECASE)
+_FURNITURE = [(label, re.compile(rf"^(?:{pattern})[.!]?$", re.IGNORECASE)) for label, pattern in FURNITURE_PATTERNS]
 _PUBLISHED = re.compile(r"^published:?\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?;:\"'”’)…]$")
+
+# Why a line is in no paragraph (CleanDocument.dropped).
+PUBLISHED_DATE = "publication date (kept as the document's date)"
+CITATION = "suggested citation (its web address kept as the document's)"
+TOPIC_LABEL = "topic label (after 'This content relates to the following topics')"
+TRAILING_TAG = "trailing tag (a short last line with no lower-case letter)"
+TRAILING_HEADING = "heading with no text after it"
+NO_WORDS = "no words"
+REPEAT = "repeats an earlier paragraph"
+PULL_QUOTE = "repeats body text (a pull quote or standfirst)"
+COMMENT_LABEL = "comment thread label"
+COMMENT_WITHOUT_BYLINE = "reader comment with no byline"
+COMMENT_WITHOUT_TEXT = "reader comment with no text"
 
 
 @dataclass
@@ -56,16 +81,119 @@ class CleanDocument:
     date: str = ""  # ISO date found in the text ("Published: 30/09/2015")
     citation: str = ""  # the text's own suggested citation, if any (holds a URL)
     paragraphs: list[CleanParagraph] = field(default_factory=list)
+    dropped: list[DroppedLine] = field(default_factory=list)  # lines in no paragraph, with why
+
+    def drop(self, text: str, reason: str) -> None:
+        self.dropped.append(DroppedLine(text, reason))
+
+
+def furniture_kind(text: str) -> str | None:
+    """What kind of page furniture `text` is ("skip link", ...), or None when it is not."""
+    stripped = text.strip()
+    return next((label for label, pattern in _FURNITURE if pattern.match(stripped)), None)
 
 
 def is_furniture(text: str) -> bool:
-    return bool(_FURNITURE.match(text.strip()))
+    return furniture_kind(text) is not None
+
+
+# --- what a heading looks like ----------------------------------------------------------------
+
+_LABEL_VALUE = re.compile(r"^(?P<label>[^:]{1,60}):\s+(?P<value>\S.*)$")
+# Contact details, times and dates: a line holding one is a datum, not a heading.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATUM = re.compile(
+    r"@|https?://|www\.|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b|\d{3,}[\s-]?\d{3,}|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\b|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+    re.IGNORECASE,
+)
+# Words that make a line a clause: auxiliaries, modals, subject pronouns, contracted verbs.
+_VERB_WORDS = {
+    "is", "are", "was", "were", "be", "been", "being", "am", "has", "have", "had", "do", "does", "did",
+    "will", "would", "shall", "should", "can", "could", "may", "might", "must", "cannot",
+    "i", "we", "you", "he", "she", "they",
+}
+_CONTRACTED_VERB = re.compile(r"^\w+'(?:s|re|ve|ll|m|d)$|n't$")
+_NOT_PAST_TENSE = {"hundred", "kindred", "sacred", "naked", "wicked", "red", "bed", "need", "speed", "seed", "feed", "shed"}
+_SMALL_WORDS = {"a", "an", "the", "and", "or", "but", "nor", "of", "in", "on", "at", "to", "for", "by", "with", "from",
+                "as", "vs", "via", "into", "over", "per", "up", "off", "out"}
+_OPENING_QUOTES = "…‘'\"“"
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,;:!?()[]\"“”‘’").replace("’", "'") for w in text.split()]
+
+
+def is_label_value(text: str) -> bool:
+    """ "Opening hours on Saturday: 10am to 2pm", "Contact: Jane Smith": a short label, a colon, a
+    value. A title whose second half is a question ("No more inner Stalin: can ...?") is not one."""
+    m = _LABEL_VALUE.match(text.strip())
+    return bool(m) and len(m.group("label").split()) <= 6 and not m.group("value").rstrip().endswith("?")
+
+
+def _has_verb(words: list[str]) -> bool:
+    for word in (w.lower() for w in words if w):
+        if word in _VERB_WORDS or _CONTRACTED_VERB.search(word):
+            return True
+        if len(word) >= 5 and word.endswith("ed") and not word.endswith("eed") and word not in _NOT_PAST_TENSE:
+            return True  # "reopened", "moved", "closed"
+    return False
+
+
+def _is_title_case(words: list[str]) -> bool:
+    letters = [w for w in words if w and w[0].isalpha()]
+    return bool(letters) and all(w[0].isupper() for w in letters if w.lower() not in _SMALL_WORDS)
 
 
 def looks_like_heading(text: str) -> bool:
-    """A short line that does not end like a sentence."""
-    words = text.split()
-    return 0 < len(words) <= 14 and not _SENTENCE_END.search(text.strip()) and not text.strip()[0] in "…‘'\"“"
+    """The shape of a heading: short, no final punctuation, capitalised, title case or no verb,
+    and no "label: value", contact detail, time or date in it."""
+    stripped = text.strip()
+    words = _words(stripped)
+    if not 0 < len(words) <= 14 or _SENTENCE_END.search(stripped) or stripped[0] in _OPENING_QUOTES:
+        return False
+    if not (stripped[0].isupper() or stripped[0].isdigit()) or "," in stripped:
+        return False
+    if is_label_value(stripped) or _DATUM.search(stripped):
+        return False
+    return _is_title_case(words) or not _has_verb(words)
+
+
+def _is_body(block: Block) -> bool:
+    """Body text a heading can introduce: a list item, or a paragraph that reads like prose
+    (ends like a sentence, or is longer than a heading can be)."""
+    if block.kind == "item":
+        return True
+    return block.kind == "text" and (len(block.text.split()) > 14 or bool(_SENTENCE_END.search(block.text)))
+
+
+def _is_heading(blocks: list[Block], i: int) -> bool:
+    block = blocks[i]
+    if block.kind == "heading":
+        return True
+    if block.kind != "text" or not block.plain or not looks_like_heading(block.text):
+        return False
+    return i + 1 < len(blocks) and _is_body(blocks[i + 1])
+
+
+def _is_title(block: Block) -> bool:
+    """The first block is the title when the format marks it a heading or, in plain text, when it
+    is short and does not end like a statement (a title may end like a question) nor hold a
+    "label: value" or a contact detail."""
+    if block.kind == "heading":
+        return True
+    if block.kind != "text" or not block.plain:
+        return False
+    text = block.text
+    return (len(text.split()) <= 20 and not re.search(r"[.,;]$", text) and not is_label_value(text)
+            and not _DATUM.search(text))
+
+
+def _is_tag(block: Block) -> bool:
+    """ "COTS 2024": a stray label of at most three words, none of them in lower case."""
+    text = block.text
+    return (block.kind == "text" and len(text.split()) <= 3 and not any(ch.islower() for ch in text)
+            and not _SENTENCE_END.search(text))
 
 
 def _tidy(text: str) -> str:
@@ -78,13 +206,24 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text).strip().lower()
 
 
+# --- the cleaning run -------------------------------------------------------------------------
+
+
 def clean(blocks: list[Block]) -> CleanDocument:
     doc = CleanDocument()
-    blocks = [Block(b.kind, _tidy(b.text)) for b in blocks if b.text.strip()]
-
+    blocks = [Block(b.kind, _tidy(b.text), b.plain) for b in blocks if b.text.strip()]
     article, comment_blocks = _split_comments(blocks)
+    kept = _drop_furniture(article, doc)
+    _drop_trailing_labels(kept, doc)
+    if len(kept) > 1 and _is_title(kept[0]):
+        doc.title = kept.pop(0).text
+    doc.paragraphs = _drop_repeats(_paragraphs(kept, doc), doc)
+    doc.paragraphs += _parse_comments(comment_blocks, doc)
+    return doc
 
-    # Furniture, metadata lines, the suggested citation (the block after its label).
+
+def _drop_furniture(article: list[Block], doc: CleanDocument) -> list[Block]:
+    """The article without furniture; metadata lines (date, suggested citation) go to `doc`."""
     kept: list[Block] = []
     skip_next_citation = False
     after_topics = False
@@ -94,42 +233,51 @@ def clean(blocks: list[Block]) -> CleanDocument:
             skip_next_citation = False
             if re.search(r"https?://|\(\d{4}\)", text):
                 doc.citation = text
+                doc.drop(text, CITATION)
                 continue
         if m := _PUBLISHED.match(text):
             day, month, year = m.groups()
             doc.date = f"{year}-{int(month):02d}-{int(day):02d}"
+            doc.drop(text, PUBLISHED_DATE)
             continue
         if re.match(r"^suggested citation:?$", text, re.IGNORECASE):
             skip_next_citation = True
+            doc.drop(text, "page furniture: citation label")
             continue
         if re.match(r"^this content relates to the following topics", text, re.IGNORECASE):
             after_topics = True
+            doc.drop(text, "page furniture: topics label")
             continue
-        if after_topics:
-            # Topic labels are short lines right after the "topics" line.
-            if len(text.split()) <= 5 and not _SENTENCE_END.search(text):
-                continue
-            after_topics = False
-        if is_furniture(text):
+        if after_topics and len(text.split()) <= 5 and not _SENTENCE_END.search(text):
+            doc.drop(text, TOPIC_LABEL)  # topic labels are short lines right after the "topics" line
+            continue
+        after_topics = False
+        if kind := furniture_kind(text):
+            doc.drop(text, f"page furniture: {kind}")
             continue
         kept.append(block)
+    return kept
 
-    # A heading-like line with no content after it is a trailing label ("COTS 2024").
-    while kept and (kept[-1].kind == "heading" or (kept[-1].kind == "text" and looks_like_heading(kept[-1].text))):
-        kept.pop()
 
-    # The first short block is the title, even when it ends like a question; a first block that
-    # ends like a statement ("Ward 7 reopened in March.") is content.
-    if len(kept) > 1 and len(kept[0].text.split()) <= 20 and kept[0].kind != "item" and not re.search(r"[.,;]$", kept[0].text):
-        doc.title = kept.pop(0).text
+def _drop_trailing_labels(kept: list[Block], doc: CleanDocument) -> None:
+    """A heading with nothing after it, or a stray tag ("COTS 2024"), at the end of the article.
+    Any other last line is content."""
+    while kept and (kept[-1].kind == "heading" or _is_tag(kept[-1])):
+        block = kept.pop()
+        doc.drop(block.text, TRAILING_HEADING if block.kind == "heading" else TRAILING_TAG)
 
+
+def _paragraphs(kept: list[Block], doc: CleanDocument) -> list[CleanParagraph]:
+    """Headings become section names (the first heading the format marks, when there is no title
+    yet, the title); a text block followed by list items is their lead-in; every other block is a
+    paragraph."""
     section = ""
     paragraphs: list[CleanParagraph] = []
     i = 0
     while i < len(kept):
         block = kept[i]
-        if block.kind == "heading" or (block.kind == "text" and looks_like_heading(block.text)):
-            if not doc.title:
+        if _is_heading(kept, i):
+            if not doc.title and block.kind == "heading":
                 doc.title = block.text
             else:
                 section = block.text
@@ -147,10 +295,7 @@ def clean(blocks: list[Block]) -> CleanDocument:
             continue
         paragraphs.append(CleanParagraph(block.text, section))
         i += 1
-
-    doc.paragraphs = _drop_repeats(paragraphs)
-    doc.paragraphs += _parse_comments(comment_blocks)
-    return doc
+    return paragraphs
 
 
 # A list longer than this is cut into consecutive paragraphs (the lead-in stays with the first),
@@ -178,7 +323,7 @@ def _format_list(lead_in: str, items: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _drop_repeats(paragraphs: list[CleanParagraph]) -> list[CleanParagraph]:
+def _drop_repeats(paragraphs: list[CleanParagraph], doc: CleanDocument) -> list[CleanParagraph]:
     """Pull quotes and standfirsts repeat text found elsewhere in the article: keep it once,
     where it is longest (the body), so each fact has one paragraph to cite."""
     from collections import Counter
@@ -191,9 +336,9 @@ def _drop_repeats(paragraphs: list[CleanParagraph]) -> list[CleanParagraph]:
     kept = []
     seen: set[str] = set()
     for p, n in zip(paragraphs, normed):
-        if not n or n in seen:
-            continue
-        if joined.count(n) > exact[n]:
+        reason = NO_WORDS if not n else REPEAT if n in seen else PULL_QUOTE if joined.count(n) > exact[n] else None
+        if reason:
+            doc.drop(p.text, reason)
             continue
         seen.add(n)
         kept.append(p)
@@ -221,12 +366,13 @@ def _split_comments(blocks: list[Block]) -> tuple[list[Block], list[Block]]:
     return blocks[:start], blocks[start:]
 
 
-def _parse_comments(blocks: list[Block]) -> list[CleanParagraph]:
+def _parse_comments(blocks: list[Block], doc: CleanDocument) -> list[CleanParagraph]:
     """Each comment: byline lines (name, then role lines), "Comment date", the date, the text."""
     anchors = [i for i, b in enumerate(blocks) if _COMMENT_DATE.match(b.text)]
     results: list[CleanParagraph] = []
     byline_start = 0
     for k, anchor in enumerate(anchors):
+        doc.drop(blocks[anchor].text, COMMENT_LABEL)
         byline = [b.text for b in blocks[byline_start:anchor]]
         date = blocks[anchor + 1].text if anchor + 1 < len(blocks) else ""
         body_end = anchors[k + 1] if k + 1 < len(anchors) else len(blocks)
@@ -237,14 +383,26 @@ def _parse_comments(blocks: list[Block]) -> list[CleanParagraph]:
             while next_start - 1 > anchor + 2 and _is_byline_line(body[next_start - 1 - (anchor + 2)]) and body_end - next_start < 4:
                 next_start -= 1
             body = body[: next_start - (anchor + 2)]
-        body = [t for t in body if not _ADD_COMMENT.match(t) and not is_furniture(t)]
         byline_start = next_start
+        body = _comment_text(body, doc)
         if not byline or not body:
+            for text in [*byline, date, *body]:
+                doc.drop(text, COMMENT_WITHOUT_TEXT if byline else COMMENT_WITHOUT_BYLINE)
             continue
-        author = byline[0]
-        role = " ".join(line.rstrip(",") for line in byline[1:])
         role = re.sub(r"\s+", " ", ", ".join(line.strip().rstrip(",") for line in byline[1:]))
-        comment = Comment(author=author, role=role, date=date)
-        for text in body:
-            results.append(CleanParagraph(text, "Reader comments", "comment", comment))
+        comment = Comment(author=byline[0], role=role, date=date)
+        results += [CleanParagraph(text, "Reader comments", "comment", comment) for text in body]
     return results
+
+
+def _comment_text(body: list[str], doc: CleanDocument) -> list[str]:
+    """A comment's paragraphs, without the thread's prompts and furniture."""
+    kept = []
+    for text in body:
+        if _ADD_COMMENT.match(text):
+            doc.drop(text, "page furniture: comment prompt")
+        elif kind := furniture_kind(text):
+            doc.drop(text, f"page furniture: {kind}")
+        else:
+            kept.append(text)
+    return kept

@@ -24,7 +24,9 @@ BULLET_RE = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\(?\d{1,2}[.)])\s+
 
 # Bump a format's version when its loader's output changes: it is part of the content hash of
 # files of that format, so they (and only they) are re-ingested. Formats not listed are at 1.
-LOADER_VERSIONS = {".html": "2", ".htm": "2"}  # 2: ARIA navigation landmarks and Sphinx furniture dropped
+# html 2: ARIA navigation landmarks and Sphinx furniture dropped; 3: <title> only when no <h1>.
+# pdf 2: paragraphs split at vertical gaps.
+LOADER_VERSIONS = {".html": "3", ".htm": "3", ".pdf": "2"}
 
 
 class UnreadableDocument(Exception):
@@ -35,6 +37,9 @@ class UnreadableDocument(Exception):
 class Block:
     kind: str  # "heading", "text" or "item"
     text: str
+    # True where the format marks no headings (plain text, PDF): the cleaner then decides from the
+    # line's shape whether a "text" block is a heading. Elsewhere only "heading" blocks are headings.
+    plain: bool = False
 
 
 def load(path: Path) -> list[Block]:
@@ -93,14 +98,14 @@ def text_blocks(text: str) -> list[Block]:
         stripped = line.strip()
         if not stripped:
             if current:
-                blocks.append(Block("text", current))
+                blocks.append(Block("text", current, plain=True))
                 current = ""
             continue
         if BULLET_RE.match(line):
             if current:
-                blocks.append(Block("text", current))
+                blocks.append(Block("text", current, plain=True))
                 current = ""
-            blocks.append(Block("item", _item_text(line)))
+            blocks.append(Block("item", _item_text(line), plain=True))
             continue
         # Join a hard-wrapped line to the previous one: the previous line is long, does not end
         # a sentence, and this one continues in lower case.
@@ -108,7 +113,7 @@ def text_blocks(text: str) -> list[Block]:
             current = f"{current} {stripped}"
             continue
         if current:
-            blocks.append(Block("text", current))
+            blocks.append(Block("text", current, plain=True))
         current = stripped
     return blocks
 
@@ -201,7 +206,9 @@ def html_blocks(html: str) -> list[Block]:
         # Text outside any block element (a bare <body>) is still content.
         text = root.get_text("\n", strip=True)
         blocks = text_blocks(text)
-    if title and not any(b.kind == "heading" for b in blocks[:1]):
+    # The page's <title> names it when no <h1> does (an <h1> after a first paragraph would else be
+    # read as a section named like the document).
+    if title and not any(b.kind == "heading" for b in blocks[:1]) and root.find("h1") is None:
         blocks.insert(0, Block("heading", title))
     return blocks
 
@@ -222,7 +229,7 @@ def pdf_blocks(path: Path) -> list[Block]:
                 reader.decrypt("")
             except Exception as exc:  # noqa: BLE001 - any failure means we cannot read it
                 raise UnreadableDocument("encrypted PDF") from exc
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_page_text(page) for page in reader.pages]
     except UnreadableDocument:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
@@ -233,26 +240,42 @@ def pdf_blocks(path: Path) -> list[Block]:
     return _pdf_text_blocks(text)
 
 
+_COLUMN_GAP = re.compile(r"\S {6,}\S")
+
+
+def _page_text(page) -> str:
+    """A page's text with its paragraph breaks: pypdf's layout mode writes the vertical gap between
+    paragraphs as blank lines (its default mode writes none, so a page would be one paragraph).
+    A page laid out in columns or tables reads better in the default mode's content order."""
+    try:
+        layout = page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # noqa: BLE001 - layout mode is a refinement; the default mode still reads the page
+        layout = ""
+    if layout.strip() and not any(_COLUMN_GAP.search(line.strip()) for line in layout.split("\n")):
+        return "\n".join(line.strip() for line in layout.split("\n"))
+    return page.extract_text() or ""
+
+
 def _pdf_text_blocks(text: str) -> list[Block]:
-    """PDF text comes as visual lines: join lines into paragraphs at blank lines and sentence ends."""
+    """PDF text comes as visual lines: join lines into paragraphs at blank lines."""
     blocks: list[Block] = []
     current: list[str] = []
     for line in text.split("\n"):
         stripped = line.strip()
         if not stripped:
             if current:
-                blocks.append(Block("text", " ".join(current)))
+                blocks.append(Block("text", " ".join(current), plain=True))
                 current = []
             continue
         if BULLET_RE.match(line):
             if current:
-                blocks.append(Block("text", " ".join(current)))
+                blocks.append(Block("text", " ".join(current), plain=True))
                 current = []
-            blocks.append(Block("item", _item_text(line)))
+            blocks.append(Block("item", _item_text(line), plain=True))
             continue
         current.append(stripped)
     if current:
-        blocks.append(Block("text", " ".join(current)))
+        blocks.append(Block("text", " ".join(current), plain=True))
     return blocks
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -76,6 +77,44 @@ def slugify(text: str) -> str:
     return slug or "document"
 
 
+def relative_names(files: list[Path], roots: list[Path]) -> dict[Path, str]:
+    """Each file's path relative to the folder ingested (to the folders' common parent when several
+    are given; a file given on its own is named by its file name): the same on every machine."""
+    folders = [os.path.abspath(r if r.is_dir() else r.parent) for r in roots]
+    base = os.path.commonpath(folders) if folders else os.path.abspath(".")
+    return {f: Path(os.path.relpath(os.path.abspath(f), base)).as_posix() for f in files}
+
+
+def assign_ids(files: list[Path], roots: list[Path], known: dict[str, Document]) -> dict[Path, str]:
+    """A document id for each file: the slug of its name. A file ingested before keeps its id (ids are
+    stable across re-ingests); when slugs collide, the file first in order of relative path keeps the
+    plain slug and the others get a suffix hashed from their relative path. Neither where the folder
+    sits nor the order files are listed in changes an id."""
+    names = relative_names(files, roots)
+    ids_by_path = {d.path: d.id for d in known.values()}
+    assigned: dict[Path, str] = {}
+    for path in files:
+        if (previous := ids_by_path.get(str(path.resolve()))) is not None:
+            assigned[path] = previous
+    taken = set(assigned.values())
+    for path in sorted((f for f in files if f not in assigned), key=lambda f: (slugify(f.stem), names[f])):
+        document_id = slugify(path.stem)
+        owner = known.get(document_id)
+        if document_id in taken or (owner is not None and Path(owner.path).exists()):
+            document_id = _suffixed(document_id, names[path], taken)
+        taken.add(document_id)
+        assigned[path] = document_id
+    return assigned
+
+
+def _suffixed(slug: str, name: str, taken: set[str]) -> str:
+    digest = hashlib.sha1(name.encode()).hexdigest()
+    for size in range(6, len(digest) + 1):
+        if (candidate := f"{slug}-{digest[:size]}") not in taken:
+            return candidate
+    raise IngestError(f"cannot give {name} a document id of its own")
+
+
 def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
     """Files under `paths` (recursively), sorted; unsupported files reported as skipped."""
     files: list[Path] = []
@@ -129,6 +168,7 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
         date=metadata.get("date") or cleaned.date,
         url=url,
         collection=collection,
+        dropped=list(cleaned.dropped),
     )
     for number, para in enumerate(cleaned.paragraphs, start=1):
         document.paragraphs.append(
@@ -247,17 +287,12 @@ def run_ingest(
         files, report.skipped = discover(paths)
 
         known = {d.id: d for d in index.documents()}
-        ids_by_path = {d.path: d.id for d in known.values()}
-        taken: set[str] = set()
+        ids = assign_ids(files, paths, known)
         metadata_cache: dict = {}
         pending: list[tuple[Document, bool]] = []  # (document, is_new)
         seen_ids: set[str] = set()
         for path in files:
-            resolved = str(path.resolve())
-            document_id = ids_by_path.get(resolved) or slugify(path.stem)
-            if document_id in taken or (document_id in known and known[document_id].path != resolved and Path(known[document_id].path).exists()):
-                document_id = f"{document_id}-{hashlib.sha1(resolved.encode()).hexdigest()[:6]}"
-            taken.add(document_id)
+            document_id = ids[path]
             try:
                 metadata = _folder_metadata(path.parent, metadata_cache).get(path.name, {})
                 previous = known.get(document_id)
