@@ -2,10 +2,18 @@
 
 `Answer.to_dict()` gives the JSON contract of DESIGN.md:
 
-    {"id", "question", "answer", "abstained", "citations": [{"marker", "paragraph_id", "document_id",
-     "title", "publisher", "date", "url", "paragraph", "text", "quote"}], "searched_for", "timings_ms"}
+    {"id", "question", "answer", "status", "abstained", "citations": [{"marker", "paragraph_id",
+     "document_id", "title", "publisher", "date", "url", "paragraph", "text", "quote"}], "searched_for",
+     "timings_ms"}
 
-plus a few optional fields (`notice`, `nearest`) that clients may ignore.
+plus a few optional fields (`notice`, `nearest`, `confidence`) that clients may ignore.
+
+`status` is `answered`, `abstained` (the sources do not answer it) or `failed` (answering raised: an
+LLM error, a timeout, any exception; the JSON then has an `error` message). It is derived, never
+stored apart: an Answer with an `error` has failed, else `abstained` decides, so the two fields cannot
+disagree. `abstained` stays for compatibility and is true whenever the answer asserts nothing (an
+abstention or a failure); read `status` to tell them apart. `Answer.failed(question, error)` makes the
+record of a failed question.
 """
 
 from __future__ import annotations
@@ -13,6 +21,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 NOT_IN_SOURCES = "The sources do not answer this question."
+
+ANSWERED = "answered"
+ABSTAINED = "abstained"
+FAILED = "failed"
+STATUSES = (ANSWERED, ABSTAINED, FAILED)
 
 
 @dataclass
@@ -48,6 +61,8 @@ class NearPassage:
 
 @dataclass
 class Answer:
+    """One answer (or abstention, or failure) with the paragraphs it cites."""
+
     question: str
     answer: str
     abstained: bool
@@ -58,13 +73,29 @@ class Answer:
     notice: str = ""  # e.g. "The LLM server did not answer; this is the extractive answer."
     nearest: list[NearPassage] = field(default_factory=list)
     confidence: float | None = None  # the answerability score behind the abstain decision
+    error: str = ""  # why answering failed; non-empty means status "failed"
+
+    @classmethod
+    def failed(cls, question: str, error: str, id: str | None = None) -> "Answer":
+        """The record of a question whose answering raised: asserts nothing, says why."""
+        reason = error.strip() or "unknown error"
+        return cls(question=question, answer=f"This question could not be answered: {reason}",
+                   abstained=True, id=id, error=reason)
+
+    @property
+    def status(self) -> str:
+        """`answered`, `abstained` or `failed` (see the module docstring)."""
+        if self.error:
+            return FAILED
+        return ABSTAINED if self.abstained else ANSWERED
 
     def to_dict(self) -> dict:
         data = {
             "id": self.id,
             "question": self.question,
             "answer": self.answer,
-            "abstained": self.abstained,
+            "status": self.status,
+            "abstained": self.abstained or bool(self.error),
             "citations": [c.to_dict() for c in self.citations],
             "searched_for": self.searched_for,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
@@ -75,6 +106,8 @@ class Answer:
             data["nearest"] = [n.to_dict() for n in self.nearest]
         if self.confidence is not None:
             data["confidence"] = round(self.confidence, 4)
+        if self.error:
+            data["error"] = self.error
         return data
 
     @classmethod
@@ -90,6 +123,7 @@ class Answer:
             notice=data.get("notice", ""),
             nearest=[NearPassage(**n) for n in data.get("nearest", [])],
             confidence=data.get("confidence"),
+            error=data.get("error") or ("unknown error" if data.get("status") == FAILED else ""),
         )
 
     def with_footnotes(self) -> str:

@@ -8,9 +8,15 @@ which is why `assistant serve` refuses to bind beyond loopback without one):
   HttpOnly cookie, sent only to this site).
 - a trusted single-sign-on header, `ASSISTANT_TRUSTED_USER_HEADER="X-Remote-User"`, set by the
   reverse proxy that did the login. It is believed only when the connection comes straight from an
-  address in `ASSISTANT_TRUSTED_PROXIES` (addresses or networks; default 127.0.0.1). Users are scoped
-  by `ASSISTANT_USER_SCOPES="alice:hr|policy,*:policy"` (`*` is everyone not listed; with no `*`
-  entry, unlisted users see every collection).
+  address in `ASSISTANT_TRUSTED_PROXIES` (addresses or networks; default none, so the header is
+  refused until the proxy is listed). Users are scoped by `ASSISTANT_USER_SCOPES="alice:hr|policy,*:policy"`
+  (`*` is everyone not listed). Access fails closed: with `ASSISTANT_USER_SCOPES` set, a user who is
+  not listed while there is no `*` entry is refused (403), never shown every collection; with it
+  unset, every SSO user sees every collection.
+
+The same trusted proxies are the only ones believed about the client: `X-Forwarded-Proto` (whether
+the login cookie is `Secure`) and the last `X-Forwarded-For` address (which client the `/login`
+rate limit counts, `LoginThrottle`). From any other peer the real connection decides.
 
 `caller_scope(request) -> Caller` is the FastAPI dependency for routes (the server's middleware has
 already refused unauthenticated requests); `caller_from_gradio(request)` does the same in a Gradio
@@ -23,7 +29,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Mapping
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -57,10 +67,13 @@ class Caller:
 
     def restrict(self, requested: list[str] | None) -> list[str] | None:
         """The collections to search for this caller: `requested` (or everything they may see).
-        Never returns an empty list for a scoped caller (an empty filter would mean "all")."""
+        Never returns an empty list for a scoped caller (an empty filter would mean "all"): a caller
+        scoped to no collection at all is refused."""
         requested = [c for c in (requested or []) if c] or None
         if self.collections is None:
             return requested
+        if not self.collections:
+            raise Forbidden(f"{self.name} has access to no collection")
         if requested is None:
             return list(self.collections)
         outside = sorted(set(requested) - set(self.collections))
@@ -128,6 +141,51 @@ class AuthPolicy:
             return False
         return any(address in network for network in self.proxies)
 
+    def is_https(self, scheme: str, headers: Mapping[str, str], client_host: str | None) -> bool:
+        """Whether the client's connection is HTTPS: the real connection's scheme, or
+        `X-Forwarded-Proto: https` from a trusted proxy (from anyone else the header is ignored)."""
+        if scheme == "https":
+            return True
+        forwarded = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        return forwarded == "https" and self.is_trusted_proxy(client_host)
+
+    def client_address(self, headers: Mapping[str, str], client_host: str | None) -> str:
+        """The client's address: the peer's, or, when the peer is a trusted proxy, the last
+        `X-Forwarded-For` entry (the one that proxy appended; earlier ones the client could forge)."""
+        peer = client_host or "unknown"
+        if not self.is_trusted_proxy(client_host):
+            return peer
+        forwarded = [part.strip() for part in headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        if not forwarded:
+            return peer
+        try:
+            return str(ipaddress.ip_address(forwarded[-1]))
+        except ValueError:
+            return peer
+
+    def _sso_caller(self, headers: Mapping[str, str], client_host: str | None) -> Caller:
+        """The caller named by the SSO header (present). Raises AuthError for an untrusted peer or an
+        empty name, Forbidden for a user that ASSISTANT_USER_SCOPES gives no collection."""
+        if not self.is_trusted_proxy(client_host):
+            listed = "" if self.proxies else " (none is configured)"
+            raise AuthError(
+                f"the {self.user_header} header is accepted only from the configured proxies "
+                f"(ASSISTANT_TRUSTED_PROXIES{listed})"
+            )
+        user = headers[self.user_header].strip()
+        if not user:
+            raise AuthError(f"the {self.user_header} header names no user")
+        if not self.user_scopes:
+            return Caller(f"user:{user}", None)  # no scopes configured: every SSO user sees everything
+        if user in self.user_scopes:
+            return Caller(f"user:{user}", self.user_scopes[user])
+        if "*" in self.user_scopes:
+            return Caller(f"user:{user}", self.user_scopes["*"])
+        raise Forbidden(
+            f"user {user!r} has access to no collection: ASSISTANT_USER_SCOPES does not list them and has "
+            "no '*' entry; ask the administrator to add them"
+        )
+
     def _token_caller(self, presented: str) -> Caller | None:
         found = None
         for token, scope in self.tokens.items():
@@ -138,7 +196,8 @@ class AuthPolicy:
 
     def resolve(self, headers: Mapping[str, str], client_host: str | None, cookies: Mapping[str, str] | None = None) -> Caller:
         """The caller of a request, from its headers (lower-case names), the direct peer address
-        and its cookies. Raises AuthError when auth is configured and nothing acceptable is presented."""
+        and its cookies. Raises AuthError when auth is configured and nothing acceptable is presented,
+        Forbidden when an SSO user is given no collection."""
         if not self.enabled:
             return ANONYMOUS
         authorization = headers.get("authorization", "")
@@ -151,16 +210,7 @@ class AuthPolicy:
                 raise AuthError("the bearer token is not valid")
             return caller
         if self.user_header is not None and headers.get(self.user_header):
-            if not self.is_trusted_proxy(client_host):
-                raise AuthError(
-                    f"the {self.user_header} header is accepted only from the configured proxies (ASSISTANT_TRUSTED_PROXIES)"
-                )
-            user = headers[self.user_header].strip()
-            if user in self.user_scopes:
-                scope = self.user_scopes[user]
-            else:
-                scope = self.user_scopes.get("*")
-            return Caller(f"user:{user}", scope)
+            return self._sso_caller(headers, client_host)
         cookie = (cookies or {}).get(TOKEN_COOKIE)
         if cookie and self.tokens:
             caller = self._token_caller(cookie)
@@ -170,6 +220,52 @@ class AuthPolicy:
         if self.tokens:
             raise AuthError("authentication required: send 'Authorization: Bearer <token>' (or log in at /login)")
         raise AuthError("authentication required: this service is reached through the single-sign-on proxy")
+
+
+class LoginThrottle:
+    """At most `max_failures` failed logins per client address in any `window_s` seconds; past that,
+    `retry_after(address)` gives the whole seconds to wait (0: go ahead). Bounded memory: addresses
+    whose failures have all aged out are forgotten, and at most `max_addresses` are tracked (the
+    stalest dropped first). Thread-safe."""
+
+    def __init__(self, max_failures: int, window_s: float = 60.0, max_addresses: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        if max_failures < 1:
+            raise ValueError("ASSISTANT_LOGIN_MAX_FAILURES must be at least 1")
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.max_addresses = max_addresses
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        failures = self._failures.get(address, deque())
+        while failures and now - failures[0] >= self.window_s:
+            failures.popleft()
+        if not failures:
+            self._failures.pop(address, None)
+        return failures
+
+    def retry_after(self, address: str) -> int:
+        with self._lock:
+            now = self._clock()
+            failures = self._recent(address, now)
+            if len(failures) < self.max_failures:
+                return 0
+            return max(1, math.ceil(failures[0] + self.window_s - now))
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            now = self._clock()
+            failures = self._recent(address, now)
+            failures.append(now)
+            while len(failures) > self.max_failures:
+                failures.popleft()
+            self._failures.pop(address, None)
+            self._failures[address] = failures  # re-inserted: the dict's order is least recent first
+            while len(self._failures) > self.max_addresses:
+                del self._failures[next(iter(self._failures))]
 
 
 def caller_scope(request: Request) -> Caller:
@@ -187,10 +283,11 @@ def caller_scope(request: Request) -> Caller:
         from fastapi import HTTPException
 
         raise HTTPException(status_code=401, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+    # Forbidden propagates: the server answers it with 403
 
 
 def caller_from_gradio(request, policy: AuthPolicy) -> Caller:
-    """The caller of a Gradio event (`request: gr.Request`); raises AuthError."""
+    """The caller of a Gradio event (`request: gr.Request`); raises AuthError or Forbidden."""
     if request is None:
         return ANONYMOUS if not policy.enabled else _raise(AuthError("no request"))
     headers = {str(k).lower(): str(v) for k, v in dict(getattr(request, "headers", {}) or {}).items()}

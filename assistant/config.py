@@ -78,10 +78,12 @@ class Config:
     root_path: str = ""
     api_tokens: tuple[str, ...] = ()  # "token" or "token:collection1|collection2"
     trusted_user_header: str | None = None
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    # Proxies whose SSO header, X-Forwarded-Proto and X-Forwarded-For are believed; none by default.
+    trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     frame_ancestors: str = "'self'"
     user_scopes: tuple[str, ...] = ()  # SSO users' collections: "user:coll1|coll2", "*:coll" for everyone else
+    login_max_failures: int = 5  # failed /login attempts per client address per minute, then 429
     max_body_bytes: int = 1024 * 1024  # request bodies of the JSON API
     max_upload_bytes: int = 25 * 1024 * 1024  # uploads (batch files, the chat's upload route)
     batch_max_rows: int = 5000  # questions in one batch file (the API and the batch tab; the CLI has --max-rows)
@@ -115,10 +117,11 @@ class Config:
             "root_path": _env("ASSISTANT_ROOT_PATH", ""),
             "api_tokens": tuple(_env_list("ASSISTANT_API_TOKENS")),
             "trusted_user_header": _env("ASSISTANT_TRUSTED_USER_HEADER"),
-            "trusted_proxies": tuple(_env_list("ASSISTANT_TRUSTED_PROXIES") or ["127.0.0.1"]),
+            "trusted_proxies": tuple(_env_list("ASSISTANT_TRUSTED_PROXIES")),
             "cors_origins": tuple(_env_list("ASSISTANT_CORS_ORIGINS")),
             "frame_ancestors": _env("ASSISTANT_FRAME_ANCESTORS", "'self'"),
             "user_scopes": tuple(_env_list("ASSISTANT_USER_SCOPES")),
+            "login_max_failures": int(_env("ASSISTANT_LOGIN_MAX_FAILURES", "5")),
             "max_body_bytes": int(_env("ASSISTANT_MAX_BODY_BYTES", str(1024 * 1024))),
             "max_upload_bytes": int(_env("ASSISTANT_MAX_UPLOAD_BYTES", str(25 * 1024 * 1024))),
             "batch_max_rows": int(_env("ASSISTANT_BATCH_MAX_ROWS", "5000")),

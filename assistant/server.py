@@ -18,9 +18,10 @@ Routes (all answers are the shared Answer JSON, `Answer.to_dict()`):
     /                           the chat (Gradio)
 
 Errors are JSON `{"error": {"message", "type", "status"}}` (OpenAI's shape, so OpenAI clients show
-the message): 401/403 auth, 404, 413 body too large, 422 bad input, 503 index not ready. Pure ASGI
-middlewares (streaming-safe) add: auth (every route but health, login and docs), the body-size
-limit, CORS for the configured origins, and `Content-Security-Policy: frame-ancestors ...`.
+the message): 401/403 auth, 404, 413 body too large, 422 bad input, 429 too many failed logins
+(`Retry-After`), 503 index not ready. Pure ASGI middlewares (streaming-safe) add: auth (every route
+but health, login and docs), the body-size limit, CORS for the configured origins, and
+`Content-Security-Policy: frame-ancestors ...`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +43,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.answer import Answer
-from assistant.auth import TOKEN_COOKIE, AuthError, AuthPolicy, Caller, Forbidden, caller_scope, is_loopback
+from assistant.auth import (
+    TOKEN_COOKIE,
+    AuthError,
+    AuthPolicy,
+    Caller,
+    Forbidden,
+    LoginThrottle,
+    caller_scope,
+    is_loopback,
+)
 from assistant.config import Config
 from assistant.errors import AssistantError, BadQuestion, IndexNotReady
 
@@ -56,7 +66,7 @@ MULTIPART_SLACK = 64 * 1024
 
 ERROR_TYPES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 422: "invalid_request", 500: "internal_error", 503: "not_ready",
+    413: "payload_too_large", 422: "invalid_request", 429: "too_many_requests", 500: "internal_error", 503: "not_ready",
 }
 
 
@@ -120,17 +130,6 @@ class AssistantHolder:
                 log.exception("warm-up failed")
 
         threading.Thread(target=work, name="assistant-warm-up", daemon=True).start()
-
-
-class LazyAssistant:
-    """Stands in for the Assistant where one is needed before the index may be ready (the batch
-    tab): every attribute access goes to the shared Assistant, raising IndexNotReady until then."""
-
-    def __init__(self, holder: AssistantHolder):
-        self._holder = holder
-
-    def __getattr__(self, name: str):
-        return getattr(self._holder.get(), name)
 
 
 def current_assistant(request: Request):
@@ -201,13 +200,16 @@ class AnswerOut(BaseModel):
     id: str | None
     question: str
     answer: str
-    abstained: bool
+    status: Literal["answered", "abstained", "failed"] = Field(
+        description="answered; abstained (the sources do not answer it); failed (see `error`)")
+    abstained: bool = Field(description="kept for compatibility: true when the answer asserts nothing (abstained or failed)")
     citations: list[CitationOut]
     searched_for: str
     timings_ms: dict[str, float]
     notice: str | None = None
     nearest: list[NearOut] | None = None
     confidence: float | None = None
+    error: str | None = Field(default=None, description="why answering failed (status failed only)")
 
 
 def _history(messages: list[Message]) -> list[dict]:
@@ -243,8 +245,8 @@ async def _send_json(send, status: int, message: str, headers: list[tuple[bytes,
 
 
 class AuthMiddleware:
-    """Refuses unauthenticated requests (401, or a redirect to /login for a browser page) and puts
-    the Caller in the request's state for `caller_scope`."""
+    """Refuses unauthenticated requests (401, or a redirect to /login for a browser page) and callers
+    given no collection (403), and puts the Caller in the request's state for `caller_scope`."""
 
     def __init__(self, app, policy: AuthPolicy):
         self.app = app
@@ -261,6 +263,12 @@ class AuthMiddleware:
             caller = self.policy.resolve(
                 connection.headers, connection.client.host if connection.client else None, connection.cookies
             )
+        except Forbidden as exc:
+            if scope["type"] != "http":
+                return await send({"type": "websocket.close", "code": 1008})
+            if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+                return await self.app(scope, receive, send)
+            return await _send_json(send, 403, str(exc))
         except AuthError as exc:
             if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or scope["type"] != "http":
                 if scope["type"] != "http":
@@ -631,22 +639,34 @@ def create_app(config: Config, assistant=None) -> FastAPI:
 
         return HTMLResponse(login_page(request.scope.get("root_path", ""), _safe_next(next)))
 
+    throttle = LoginThrottle(config.login_max_failures, window_s=60.0)
+
     @app.post("/login", include_in_schema=False)
     async def login(request: Request):
+        """Check a token and keep it in a cookie; a client address past its failures is refused (429)."""
         from urllib.parse import parse_qs
 
         from assistant.ui import login_page
 
+        peer = request.client.host if request.client else None
+        address = policy.client_address(request.headers, peer)
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0].strip()
         next_path = _safe_next((form.get("next") or ["/"])[0])
         root = request.scope.get("root_path", "")
+        wait = throttle.retry_after(address)
+        if wait:
+            message = f"Too many failed logins from this address: try again in {wait} seconds."
+            return HTMLResponse(login_page(root, next_path, message), status_code=429, headers={"Retry-After": str(wait)})
+        token = (form.get("token") or [""])[0].strip()
         try:
-            policy.resolve({"authorization": f"Bearer {token}"}, None)
+            caller = policy.resolve({"authorization": f"Bearer {token}"}, None)
         except AuthError:
+            caller = None
+        if caller is None or not policy.tokens:
+            throttle.failed(address)
             return HTMLResponse(login_page(root, next_path, "That token is not valid."), status_code=401)
         response = RedirectResponse(f"{root}{next_path}", status_code=303)
-        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+        secure = policy.is_https(request.url.scheme, request.headers, peer)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="lax", secure=secure, path=(root or "/"))
         return response
 
@@ -660,24 +680,15 @@ def create_app(config: Config, assistant=None) -> FastAPI:
     # --- API docs without a CDN ---
     _mount_docs(app)
 
-    # --- batch answering, when that module is present (its router and tab use our auth) ---
+    # --- batch answering: the router and the tab are always scoped by this server's auth policy ---
+    from assistant.batch import api as batch_api
+    from assistant.batch.ui import build_batch_tab
+
     app.state.get_assistant = holder.get
-    try:
-        from assistant.batch import api as batch_api
-    except ImportError:
-        batch_api = None
-    if batch_api is not None:
-        if hasattr(batch_api, "make_router"):
-            batch_router = batch_api.make_router(
-                scope_dependency=caller_scope, get_assistant=lambda request: holder.get(), config=config
-            )
-        else:
-            batch_router = batch_api.router
-        app.include_router(batch_router, dependencies=[Depends(caller_scope)])
-    try:
-        from assistant.batch.ui import build_batch_tab
-    except ImportError:
-        build_batch_tab = None
+    batch_router = batch_api.make_router(
+        scope_dependency=caller_scope, get_assistant=lambda request: holder.get(), config=config
+    )
+    app.include_router(batch_router, dependencies=[Depends(caller_scope)])
 
     # --- middlewares (the last added runs first) ---
     from starlette.middleware.cors import CORSMiddleware
@@ -695,18 +706,8 @@ def create_app(config: Config, assistant=None) -> FastAPI:
 
     from assistant.ui import CHAT_CSS, build_chat
 
-    batch_tab = None
-    if build_batch_tab is not None:
-
-        import inspect
-
-        takes_policy = "policy" in inspect.signature(build_batch_tab).parameters
-
-        def batch_tab():
-            if takes_policy:
-                build_batch_tab(holder.get, config, policy)
-            else:
-                build_batch_tab(LazyAssistant(holder), config)
+    def batch_tab():
+        build_batch_tab(holder.get, config, policy)
 
     blocks = build_chat(holder.get, config, policy, batch_tab)
     blocks.queue(default_concurrency_limit=8)
@@ -797,6 +798,9 @@ def run(args, sources: Path = Path("sources")) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if policy.user_header and not policy.proxies:
+        print(f"warning: ASSISTANT_TRUSTED_USER_HEADER is set but ASSISTANT_TRUSTED_PROXIES is empty: the "
+              f"{policy.user_header} header will be refused (401) until the proxy's address is listed", file=sys.stderr)
     if not is_loopback(config.host) and not policy.enabled and not getattr(args, "insecure", False):
         print(
             f"error: refusing to serve on {config.host} without authentication: anyone who can reach this "

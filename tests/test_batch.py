@@ -322,7 +322,8 @@ def test_jsonl_is_one_answer_json_a_line(batch_result, tmp_path):
         expected["id"] = row.question.id
         expected["question"] = row.question.text  # the duplicate's own wording
         assert data == expected
-        assert set(data) >= {"id", "question", "answer", "abstained", "citations", "searched_for", "timings_ms"}
+        assert set(data) >= {"id", "question", "answer", "status", "abstained", "citations", "searched_for", "timings_ms"}
+        assert data["status"] == ("abstained" if data["abstained"] else "answered")
         assert Answer.from_dict(data).citations == row.answer.citations
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed, not left behind
 
@@ -346,7 +347,7 @@ def test_xlsx_for_reviewers(batch_result, tmp_path):
         values = {h: c.value or "" for h, c in zip(TABLE_HEADER, cells)}
         assert all(c.alignment.wrap_text for c in cells)
         assert values["id"] == row.question.id and values["status"] == row.status
-        assert values["answer"].lstrip("'") == row.answer.answer
+        assert values["answer"] == row.answer.answer
         for c in row.answer.citations:
             assert f"[{c.marker}] {c.title}, ¶{c.paragraph}" in values["citations"]
             assert c.text in values["cited paragraphs"]
@@ -417,6 +418,8 @@ def test_csv_and_md_plain_forms(batch_result, tmp_path):
 
 
 def test_formula_injection_is_neutralised_in_csv_and_xlsx(assistant, tmp_path):
+    """.csv: a leading apostrophe (a CSV cell has no type). .xlsx: a typed text cell holding exactly the
+    user's text (no visible apostrophe), never a formula, with Excel's hidden quote prefix."""
     from openpyxl import load_workbook
 
     from assistant.batch.readers import read_questions
@@ -433,11 +436,13 @@ def test_formula_injection_is_neutralised_in_csv_and_xlsx(assistant, tmp_path):
     ws = load_workbook(write_output(result, tmp_path / "a.xlsx"))["Answers"]
     cells = [c for row in ws.iter_rows(min_row=2) for c in row if c.value]
     assert cells and all(c.data_type != "f" for c in cells)
-    for row_cells, text in zip(ws.iter_rows(min_row=2), dangerous):
-        assert row_cells[0].value.startswith("'=")
-        assert row_cells[1].value == "'" + text
+    for row_cells, (i, text) in zip(ws.iter_rows(min_row=2), enumerate(dangerous)):
+        id_cell, question_cell = row_cells[0], row_cells[1]
+        assert (id_cell.value, id_cell.data_type) == (f"={i}", "s")
+        assert (question_cell.value, question_cell.data_type) == (text, "s")
+        assert question_cell.quotePrefix and id_cell.quotePrefix
     for c in cells:
-        assert not str(c.value).startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert not str(c.value).startswith("'")  # the user's text, no apostrophe shown
 
     with open(write_output(result, tmp_path / "a.csv"), encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))[1:]
@@ -448,12 +453,9 @@ def test_formula_injection_is_neutralised_in_csv_and_xlsx(assistant, tmp_path):
 
 
 def test_failing_question_is_recorded_and_the_rest_go_on(assistant, tmp_path):
-    from openpyxl import load_workbook
-
     from assistant.batch.readers import read_questions
     from assistant.batch.records import FAILED
     from assistant.batch.runner import run_batch
-    from assistant.batch.writers import write_output
 
     too_long = "Why " + "really " * 400 + "?"
     p = tmp_path / "q.txt"
@@ -463,14 +465,67 @@ def test_failing_question_is_recorded_and_the_rest_go_on(assistant, tmp_path):
     statuses = [r.status for r in result.rows]
     assert statuses[1] == FAILED and FAILED not in (statuses[0], statuses[2])
     assert "the limit is" in result.rows[1].error
-    ws = load_workbook(write_output(result, tmp_path / "a.xlsx"))["Answers"]
-    row = [c.value for c in ws[3]]
-    assert row[2] == "failed" and "failed: " in row[6] and "the limit is" in row[6]
-    line = json.loads((write_output(result, tmp_path / "a.jsonl")).read_text(encoding="utf-8").splitlines()[1])
-    assert line["answer"] == "" and "the limit is" in line["error"]
+    _assert_failed_in_every_format(result, 1, "the limit is", tmp_path)
 
     again = run_batch(assistant, qs, tmp_path / "ck.jsonl")  # a re-run retries only the failed one
     assert again.resumed == 2 and again.answered_now == 1
+
+
+def _assert_failed_in_every_format(result, index: int, reason: str, tmp_path: Path) -> None:
+    """Row `index` of `result` failed: every output format says `failed` and gives the error; none
+    records it as a plain answer (abstained false, empty text)."""
+    import docx
+    from openpyxl import load_workbook
+
+    from assistant.batch.writers import OUTPUT_SUFFIXES, TABLE_HEADER, write_output
+
+    assert set(OUTPUT_SUFFIXES) == {".jsonl", ".xlsx", ".docx", ".csv", ".md"}  # a new format gets a check here
+    answered = next(i for i, r in enumerate(result.rows) if r.status == "answered")
+    lines = write_output(result, tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()
+    line, good = json.loads(lines[index]), json.loads(lines[answered])
+    assert line["status"] == "failed" and reason in line["error"]
+    assert not (line["abstained"] is False and not line["answer"])
+    assert line["abstained"] is True and line["citations"] == []
+    assert good["status"] == "answered" and "error" not in good
+    ws = load_workbook(write_output(result, tmp_path / "a.xlsx"))["Answers"]
+    assert [c.value for c in ws[1]] == TABLE_HEADER
+    row = {h: c.value for h, c in zip(TABLE_HEADER, ws[index + 2])}
+    assert row["status"] == "failed" and reason in row["error"]
+    assert {h: c.value for h, c in zip(TABLE_HEADER, ws[answered + 2])}["error"] in (None, "")
+    with open(write_output(result, tmp_path / "a.csv"), encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[index]["status"] == "failed" and reason in rows[index]["error"] and rows[answered]["error"] == ""
+    body = [p.text for p in docx.Document(str(write_output(result, tmp_path / "a.docx"))).paragraphs]
+    assert any(t.startswith("Not answered (failed): ") and reason in t for t in body)
+    md = write_output(result, tmp_path / "a.md").read_text(encoding="utf-8")
+    section = md.split(f"## {result.rows[index].question.id}: ")[1].split("\n## ")[0]
+    assert "*Status: failed*" in section and "**Not answered (failed):**" in section and reason in section
+
+
+class TimingOutAssistant:
+    """Stand-in for an Assistant whose LLM call times out by raising (the real one falls back to the
+    extractive answer, so a raising answerer cannot be produced here): every question containing
+    'timeout' raises TimeoutError; the others go to the real Assistant."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def ask(self, question, **kwargs):
+        if "timeout" in question:
+            raise TimeoutError("the LLM server did not answer within 30 s")
+        return self.real.ask(question, **kwargs)
+
+
+def test_any_exception_while_answering_is_recorded_as_failed(assistant, tmp_path):
+    from assistant.batch.readers import read_questions
+    from assistant.batch.runner import run_batch
+
+    p = tmp_path / "q.txt"
+    p.write_text(f"{ANSWERABLE}\nWhat about the timeout question?\n", encoding="utf-8")
+    result = run_batch(TimingOutAssistant(assistant), read_questions(p), tmp_path / "ck.jsonl")
+    assert [r.status for r in result.rows] == ["answered", "failed"]
+    assert result.counts()["failed"] == 1 and "1 failed" in result.summary()
+    _assert_failed_in_every_format(result, 1, "TimeoutError: the LLM server did not answer", tmp_path)
 
 
 def test_resume_skips_answered_questions_and_force_redoes(assistant, tmp_path):
@@ -743,11 +798,12 @@ def test_batch_tab_run_writes_xlsx_and_docx(assistant, tmp_path):
     import docx
     from openpyxl import load_workbook
 
+    from assistant.auth import ANONYMOUS
     from assistant.batch.ui import run_upload
 
     p = make_docx_list(tmp_path / "Consultation <draft>.docx", [ANSWERABLE, UNANSWERABLE])
     seen = []
-    summary, files = run_upload(assistant, assistant.config, str(p), p.name, None,
+    summary, files = run_upload(assistant, assistant.config, str(p), p.name, ANONYMOUS,
                                 progress=lambda done, total, elapsed: seen.append((done, total)))
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)
     assert "2 questions: 1 answered, 1 not in the sources, 0 failed" in summary
@@ -759,11 +815,13 @@ def test_batch_tab_run_writes_xlsx_and_docx(assistant, tmp_path):
 
 def test_batch_tab_builds_inside_blocks(assistant):
     gr = pytest.importorskip("gradio")
+    from assistant.auth import AuthPolicy
     from assistant.batch.ui import build_batch_tab
 
     with gr.Blocks() as blocks:
         with gr.Tab("Batch"):
-            upload, start, status, results = build_batch_tab(assistant, assistant.config)
+            upload, start, status, results = build_batch_tab(assistant, assistant.config,
+                                                             AuthPolicy.from_config(assistant.config))
     assert isinstance(upload, gr.File) and isinstance(results, gr.File)
     assert any(getattr(fn.fn, "__name__", "") == "answer_file" for fn in blocks.fns.values())
 

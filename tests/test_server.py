@@ -93,8 +93,9 @@ def test_ask_returns_the_answer_contract(server):
     response = ask(server, "Who is David Dalton?", id="q1")
     assert response.status_code == 200
     data = response.json()
-    assert {"id", "question", "answer", "abstained", "citations", "searched_for", "timings_ms"} <= set(data)
-    assert data["id"] == "q1" and data["abstained"] is False
+    assert {"id", "question", "answer", "status", "abstained", "citations", "searched_for", "timings_ms"} <= set(data)
+    assert data["id"] == "q1" and data["abstained"] is False and data["status"] == "answered"
+    assert "error" not in data
     assert "Salford Royal" in data["answer"]
     citation = data["citations"][0]
     assert citation["paragraph_id"] == f"{citation['document_id']}#p{citation['paragraph']}"
@@ -108,7 +109,7 @@ def test_ask_returns_the_answer_contract(server):
 
 def test_unanswerable_question_abstains_with_nearest_passages(server):
     data = ask(server, "What is the capital of France?").json()
-    assert data["abstained"] is True
+    assert data["abstained"] is True and data["status"] == "abstained"
     assert data["citations"] == []
     assert data["nearest"], data
 
@@ -238,6 +239,12 @@ def test_openai_streaming_keeps_citations(server, served_assistant):
 
 
 # --- docs -----------------------------------------------------------------------------------------
+
+
+def test_the_answer_model_documents_status(server):
+    schema = httpx.get(f"{server}/openapi.json").json()["components"]["schemas"]["AnswerOut"]
+    assert schema["properties"]["status"]["enum"] == ["answered", "abstained", "failed"]
+    assert "status" in schema["required"] and "error" in schema["properties"]
 
 
 def test_openapi_docs_are_served_without_a_cdn(server):

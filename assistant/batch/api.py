@@ -10,9 +10,10 @@ streams in, whatever Content-Length says). Bad input -> 422, a collection outsid
 -> 403, no index -> 503. The counts come back in headers: X-Batch-Questions, X-Batch-Answered,
 X-Batch-Not-In-Sources, X-Batch-Failed, X-Batch-Duplicates, X-Batch-Blank.
 
-Auth and scoping are the server's: `make_router(scope_dependency=...)` takes a FastAPI dependency
-returning the caller (default `assistant.auth.caller_scope`, whose `Caller.restrict(requested)`
-intersects the requested collections with the caller's). The Assistant comes from
+Auth and scoping are the server's, and there is no unscoped way in: `make_router(scope_dependency)`
+requires the FastAPI dependency returning the caller (the server passes `assistant.auth.caller_scope`),
+and every run searches `caller.restrict(requested)`, the requested collections within the caller's
+(a missing caller is refused, never read as "everything"). The Assistant comes from
 `get_assistant(request)` (default: `request.app.state.get_assistant()` if set, else
 `request.app.state.assistant`).
 """
@@ -46,36 +47,14 @@ def _default_get_assistant(request):
     return assistant
 
 
-def _default_scope():
-    """assistant.auth.caller_scope, wrapped so that FastAPI passes it the Request whatever its annotations."""
-    from fastapi import Request
-
-    try:
-        from assistant.auth import caller_scope
-    except ImportError:  # no auth module: every caller sees everything
-        def caller_scope(request):
-            return None
-
-    def caller(request: Request):
-        return caller_scope(request)
-
-    return caller
-
-
 def restrict(caller, requested: list[str] | None) -> list[str] | None:
-    """The collections to search: the caller's scope (a Caller, a list, or None for all) and the request's."""
-    requested = [c for c in (requested or []) if c] or None
-    if caller is None:
-        return requested
-    if hasattr(caller, "restrict"):
-        return caller.restrict(requested)
-    allowed = list(caller)
-    if requested is None:
-        return allowed
-    outside = sorted(set(requested) - set(allowed))
-    if outside:
-        raise PermissionError(f"you do not have access to the collection(s): {', '.join(outside)}")
-    return requested
+    """The collections to search: `caller.restrict(requested)`. Fails closed: anything that is not a
+    Caller (None included) raises Forbidden."""
+    from assistant.auth import Caller, Forbidden
+
+    if not isinstance(caller, Caller):
+        raise Forbidden("no caller: batch answering runs only for an authenticated caller")
+    return caller.restrict(requested)
 
 
 def _safe_stem(name: str) -> str:
@@ -84,7 +63,7 @@ def _safe_stem(name: str) -> str:
 
 
 def make_router(
-    scope_dependency: Callable | None = None,
+    scope_dependency: Callable,
     get_assistant: Callable | None = None,
     config=None,
     max_rows: int | None = None,
@@ -94,7 +73,8 @@ def make_router(
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
 
-    scope_dependency = scope_dependency or _default_scope()
+    if not callable(scope_dependency):
+        raise TypeError("make_router needs the caller dependency (scope_dependency), e.g. assistant.auth.caller_scope")
     get_assistant = get_assistant or _default_get_assistant
     router = APIRouter(tags=["batch"])
 
@@ -186,6 +166,7 @@ def make_router(
         return Response(content=content, media_type=MEDIA_TYPES["." + fmt], headers=headers)
 
     def _answer(request, caller, get_assistant, source, filename, requested, fmt, workers, rows_limit, work):
+        from assistant.auth import Forbidden
         from assistant.batch.readers import read_questions
         from assistant.batch.records import BadInput
         from assistant.batch.runner import run_batch
@@ -193,15 +174,13 @@ def make_router(
         from assistant.errors import IndexNotReady
 
         try:
+            collections = restrict(caller, requested)
+        except Forbidden as exc:
+            raise HTTPException(403, str(exc)) from None
+        try:
             questions = read_questions(source, max_rows=rows_limit, name=filename)
         except BadInput as exc:
             raise HTTPException(422, str(exc)) from None
-        try:
-            collections = restrict(caller, requested)
-        except Exception as exc:  # assistant.auth.Forbidden, or PermissionError for a plain list scope
-            if isinstance(exc, PermissionError) or exc.__class__.__name__ == "Forbidden":
-                raise HTTPException(403, str(exc)) from None
-            raise
         try:
             assistant = get_assistant(request)
         except IndexNotReady as exc:
@@ -219,9 +198,3 @@ def make_router(
 
     return router
 
-
-def __getattr__(name: str):
-    """`from assistant.batch.api import router`: the router with the default auth dependency."""
-    if name == "router":
-        return make_router()
-    raise AttributeError(name)

@@ -73,27 +73,24 @@ class Row:
 
     @property
     def status(self) -> str:
-        if self.answer is None:
+        if self.answer is None or self.answer.error:
             return FAILED
         return NOT_IN_SOURCES if self.answer.abstained else ANSWERED
 
+    @property
+    def failure(self) -> str:
+        """Why answering failed ("" when it did not)."""
+        if self.status != FAILED:
+            return ""
+        return self.error or (self.answer.error if self.answer else "") or "unknown error"
+
     def answer_dict(self) -> dict:
-        """The Answer JSON of DESIGN.md (a failed question: the same keys, an empty answer, and "error")."""
-        if self.answer is not None:
-            data = self.answer.to_dict()
-            data["id"] = self.question.id
-            data["question"] = self.question.text  # a duplicate keeps its own wording
-            return data
-        return {
-            "id": self.question.id,
-            "question": self.question.text,
-            "answer": "",
-            "abstained": False,
-            "citations": [],
-            "searched_for": "",
-            "timings_ms": {},
-            "error": self.error,
-        }
+        """The Answer JSON of DESIGN.md; a failed question is `Answer.failed` ("status": "failed", "error")."""
+        answer = self.answer or Answer.failed(self.question.text, self.error)
+        data = answer.to_dict()
+        data["id"] = self.question.id
+        data["question"] = self.question.text  # a duplicate keeps its own wording
+        return data
 
 
 @dataclass

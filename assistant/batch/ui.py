@@ -2,12 +2,13 @@
 as .xlsx (for reviewers) and .docx (a response document).
 
     with gr.Tab("Batch"):
-        build_batch_tab(get_assistant, config, policy=policy)
+        build_batch_tab(get_assistant, config, policy)
 
-`assistant` is the Assistant or a function returning it; `policy` (assistant.auth.AuthPolicy, optional)
-scopes each run to the caller's collections, as in the chat. Files are written to a fresh folder under
-the system temp folder (Gradio serves files from there); folders of earlier runs older than a day are
-removed.
+`assistant` is the Assistant or a function returning it; `policy` (assistant.auth.AuthPolicy) is
+required: every run resolves the caller of its Gradio request under it and searches only the caller's
+collections, as the chat does (`answer_request`); `run_upload` takes that Caller, so no path answers a
+file unscoped. Files are written to a fresh folder under the system temp folder (Gradio serves files
+from there); folders of earlier runs older than a day are removed.
 """
 
 # No `from __future__ import annotations` here: Gradio reads `request: gr.Request` at run time to
@@ -34,14 +35,18 @@ def _prune_old_runs() -> None:
             pass
 
 
-def run_upload(assistant, config, upload_path: str, upload_name: str, collections: list[str] | None,
+def run_upload(assistant, config, upload_path: str, upload_name: str, caller,
                progress=None) -> tuple[str, list[str]]:
-    """Answer an uploaded file; returns (a summary in Markdown, [xlsx path, docx path]).
-    Raises BadInput for a bad file."""
+    """Answer an uploaded file for `caller` (an assistant.auth.Caller: only their collections are
+    searched); returns (a summary in Markdown, [xlsx path, docx path]). Raises BadInput for a bad
+    file, Forbidden for a caller that is not one."""
+    from assistant.batch.api import restrict
     from assistant.batch.readers import read_questions
     from assistant.batch.records import FAILED, BadInput
     from assistant.batch.runner import run_batch
     from assistant.batch.writers import write_output
+
+    collections = restrict(caller, None)
 
     max_bytes = int(getattr(config, "max_upload_bytes", 25 * 1024 * 1024))
     if Path(upload_path).stat().st_size > max_bytes:
@@ -62,14 +67,36 @@ def run_upload(assistant, config, upload_path: str, upload_name: str, collection
     return summary, files
 
 
-def build_batch_tab(assistant, config, policy=None):
-    """Create the tab's components inside the caller's open gr.Blocks / gr.Tab context."""
-    import gradio as gr
-
+def answer_request(request, policy, get_assistant, config, path: str, progress=None) -> tuple[str, list[str] | None]:
+    """The tab's work for one upload: the caller of `request` (a gr.Request) under `policy`, then
+    `run_upload` for that caller. Returns (a message in Markdown, the files or None); never raises."""
+    from assistant.auth import AuthError, Forbidden, caller_from_gradio
     from assistant.batch.records import BadInput
-    from assistant.batch.runner import Eta, format_duration
     from assistant.errors import AssistantError
 
+    try:
+        caller = caller_from_gradio(request, policy)
+        return run_upload(get_assistant(), config, path, Path(path).name, caller, progress=progress)
+    except (AuthError, Forbidden) as exc:
+        return f"**Not allowed:** {html.escape(str(exc))}", None
+    except BadInput as exc:
+        return f"**The file cannot be used:** {html.escape(str(exc))}", None
+    except AssistantError as exc:
+        return f"**The assistant could not answer:** {html.escape(str(exc))}", None
+    except Exception as exc:  # say so, never a stack trace
+        return f"**Not done:** {html.escape(str(exc) or exc.__class__.__name__)}", None
+
+
+def build_batch_tab(assistant, config, policy):
+    """Create the tab's components inside the caller's open gr.Blocks / gr.Tab context; `policy`
+    (the server's AuthPolicy) scopes every run to its caller."""
+    import gradio as gr
+
+    from assistant.auth import AuthPolicy
+    from assistant.batch.runner import Eta, format_duration
+
+    if not isinstance(policy, AuthPolicy):
+        raise TypeError("build_batch_tab needs the server's AuthPolicy: the batch tab is never built unscoped")
     get_assistant = assistant if callable(assistant) and not hasattr(assistant, "ask") else (lambda: assistant)
 
     gr.Markdown(
@@ -87,28 +114,14 @@ def build_batch_tab(assistant, config, policy=None):
     def answer_file(path, request: gr.Request, progress=gr.Progress()):
         if not path:
             return "Choose a questions file first.", None
-        name = Path(path).name
-        try:
-            collections = None
-            if policy is not None:
-                from assistant.auth import caller_from_gradio
+        eta = Eta()
 
-                collections = caller_from_gradio(request, policy).restrict(None)
-            eta = Eta()
+        def report(done: int, total: int, elapsed: float) -> None:
+            left = eta(done, total, elapsed)
+            text = f"{done} of {total} answered" + (f", about {format_duration(left)} left" if left is not None else "")
+            progress((done, total), desc=text, unit="questions")
 
-            def report(done: int, total: int, elapsed: float) -> None:
-                left = eta(done, total, elapsed)
-                text = f"{done} of {total} answered" + (f", about {format_duration(left)} left" if left is not None else "")
-                progress((done, total), desc=text, unit="questions")
-
-            summary, files = run_upload(get_assistant(), config, path, name, collections, progress=report)
-        except BadInput as exc:
-            return f"**The file cannot be used:** {html.escape(str(exc))}", None
-        except AssistantError as exc:
-            return f"**The assistant could not answer:** {html.escape(str(exc))}", None
-        except Exception as exc:  # auth errors and the like: say so, never a stack trace
-            return f"**Not done:** {html.escape(str(exc) or exc.__class__.__name__)}", None
-        return summary, files
+        return answer_request(request, policy, get_assistant, config, path, progress=report)
 
     start.click(answer_file, inputs=[upload], outputs=[status, results], api_visibility="private",
                 concurrency_limit=2, concurrency_id="batch")

@@ -1,18 +1,21 @@
 """Writing a BatchResult: .jsonl .xlsx .docx .csv .md, chosen by the output's extension.
 
-- .jsonl  one Answer JSON a line (DESIGN.md), in input order; a failed question has the same keys, an
-          empty answer and an "error".
+- .jsonl  one Answer JSON a line (DESIGN.md), in input order; a failed question (an LLM error, a timeout,
+          any exception while answering) has "status": "failed" and an "error".
 - .xlsx   for reviewers: sheet "Answers" (id, question, status, answer, citations "Title, ¶N", the cited
-          paragraphs' text, notes) with wrapped text, a frozen header, set widths and a filter; sheet
+          paragraphs' text, notes, error) with wrapped text, a frozen header, set widths and a filter; sheet
           "Sources" listing every cited paragraph once (id, document, title, ¶, URL, text, cited by);
           sheet "About" (input, date, counts).
 - .docx   a response document: each question a heading, its answer with numbered citations, the cited
-          paragraphs quoted under it (the quoted sentences in bold), and the sources at the end.
-- .csv / .md  plain forms of the same.
+          paragraphs quoted under it (the quoted sentences in bold), and the sources at the end; a failed
+          question says "Not answered (failed)" with its error.
+- .csv / .md  plain forms of the same (the .csv with the .xlsx's columns, the .md with each status).
 
 Every file is written to a temporary name in the output's folder, fsync'd and renamed over the output,
-so a reader (or a crash) never sees half a file. Cells that a spreadsheet would run as a formula (text
-starting with = + - @, tab or carriage return) get a leading apostrophe in .csv and .xlsx.
+so a reader (or a crash) never sees half a file. Text a spreadsheet would run as a formula (starting
+with = + - @, tab or carriage return): in .csv it gets a leading apostrophe (a CSV cell has no type);
+in .xlsx it is stored as a typed text cell with Excel's hidden quote prefix, so the cell shows exactly
+the user's text and is never a formula, even after it is edited.
 """
 
 from __future__ import annotations
@@ -105,15 +108,13 @@ def cited_text_cell(row: Row) -> str:
 
 
 def answer_text(row: Row) -> str:
-    if row.answer is None:
-        return ""
+    if row.status == FAILED:
+        return ""  # the reason is in the error column
     return row.answer.answer
 
 
 def notes_cell(row: Row) -> str:
     notes = []
-    if row.status == FAILED:
-        notes.append(f"failed: {row.error}")
     if row.duplicate_of:
         notes.append(f"same question as {row.duplicate_of}")
     if row.answer is not None:
@@ -186,12 +187,12 @@ def _source_line(c: Citation, numbers: list[int]) -> str:
     return line
 
 
-TABLE_HEADER = ["id", "question", "status", "answer", "citations", "cited paragraphs", "notes"]
+TABLE_HEADER = ["id", "question", "status", "answer", "citations", "cited paragraphs", "notes", "error"]
 
 
 def _table_row(row: Row) -> list[str]:
     return [row.question.id, row.question.text, row.status, answer_text(row), citations_cell(row),
-            cited_text_cell(row), notes_cell(row)]
+            cited_text_cell(row), notes_cell(row), row.failure]
 
 
 # --- .jsonl ------------------------------------------------------------------------------------------
@@ -220,9 +221,18 @@ def write_csv(result: BatchResult, path: Path) -> None:
 
 def _xlsx_text(value: str) -> str:
     value = _XML_ILLEGAL.sub("", value)
-    if len(value) > XLSX_CELL_LIMIT - 1:
-        value = value[: XLSX_CELL_LIMIT - 2] + "…"
-    return neutralise(value)
+    if len(value) > XLSX_CELL_LIMIT:
+        value = value[: XLSX_CELL_LIMIT - 1] + "…"
+    return value
+
+
+def _set_text(cell, value: str) -> None:
+    """Store `value` as a text cell, whatever it starts with: never a formula, no visible apostrophe.
+    (openpyxl makes "=..." a formula; the string type and Excel's quotePrefix keep it text.)"""
+    cell.value = value
+    if value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
+        cell.quotePrefix = True
 
 
 def write_xlsx(result: BatchResult, path: Path) -> None:
@@ -247,18 +257,20 @@ def write_xlsx(result: BatchResult, path: Path) -> None:
         ws.freeze_panes = "A2"
 
     def append(ws, values: list) -> None:
-        ws.append([_xlsx_text(v) if isinstance(v, str) else v for v in values])
-        for cell in ws[ws.max_row]:
+        ws.append([None if isinstance(v, str) else v for v in values])
+        for cell, value in zip(ws[ws.max_row], values):
+            if isinstance(value, str):
+                _set_text(cell, _xlsx_text(value))
             cell.alignment = wrap
 
     wb = Workbook()
     ws = wb.active
     ws.title = "Answers"
-    sheet_with(ws, TABLE_HEADER, [10, 45, 16, 70, 40, 90, 35])
+    sheet_with(ws, TABLE_HEADER, [10, 45, 16, 70, 40, 90, 35, 35])
     for row in result.rows:
         append(ws, _table_row(row))
         ws.cell(row=ws.max_row, column=3).fill = status_fill[row.status]
-    ws.auto_filter.ref = f"A1:G{ws.max_row}"
+    ws.auto_filter.ref = f"A1:H{ws.max_row}"
 
     src = wb.create_sheet("Sources")
     sheet_with(src, ["paragraph id", "document", "title", "¶", "publisher", "date", "URL", "text", "cited by"],
@@ -314,10 +326,10 @@ def write_docx(result: BatchResult, path: Path) -> None:
         document.add_heading(_docx_text(_heading(row)), level=1)
         if row.duplicate_of:
             document.add_paragraph().add_run(f"The same question as {row.duplicate_of}.").italic = True
-        if row.answer is None:
+        if row.status == FAILED:
             p = document.add_paragraph()
-            p.add_run("Not answered: ").bold = True
-            p.add_run(_docx_text(row.error or "failed"))
+            p.add_run("Not answered (failed): ").bold = True
+            p.add_run(_docx_text(row.failure))
             continue
         answer = row.answer
         p = document.add_paragraph()
@@ -376,8 +388,8 @@ def write_md(result: BatchResult, path: Path) -> None:
         if row.duplicate_of:
             out.write(f" *(the same question as {_md(row.duplicate_of)})*")
         out.write("\n\n")
-        if row.answer is None:
-            out.write(f"**Not answered:** {_md(row.error)}\n")
+        if row.status == FAILED:
+            out.write(f"**Not answered (failed):** {_md(row.failure)}\n")
             continue
         out.write(_md(row.answer.answer) + "\n")
         if row.answer.abstained and row.answer.nearest:
