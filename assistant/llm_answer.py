@@ -7,8 +7,13 @@ Owns the LLM path of answering (used by assistant/core.py when ASSISTANT_LLM_BAS
    the model is told to answer only from them, to put [n] after each sentence, and to say
    "I cannot answer this from the sources." otherwise. The block is capped (characters per
    paragraph and in all) so that it fits a small context window.
-2. Generation, streamed: text pieces are yielded as tokens arrive (the chat shows them); the
-   final Answer, returned at the end, is authoritative and replaces the streamed text.
+2. Generation, streamed BY CHECKED SENTENCE: the LLM's tokens are buffered until a sentence is
+   complete (`SentenceBuffer`, assistant/verify.py), the sentence is checked (3.), and only a
+   supported one is yielded, with its markers already renumbered as in the final Answer
+   (`CheckedAnswer`). No unverified text is ever yielded, so none reaches the chat, the HTTP
+   stream or the OpenAI-compatible stream; the final Answer's text is exactly the yielded pieces
+   joined. When nothing of the LLM's survives, the answer that stands instead (an abstention, or
+   the extractive answer) is yielded whole at the end.
 3. Verification (assistant/verify.py): each sentence is checked against the paragraphs it cites.
    - Markers that point to no paragraph are ignored; markers whose paragraph does not support
      the sentence are removed from it.
@@ -17,8 +22,8 @@ Owns the LLM path of answering (used by assistant/core.py when ASSISTANT_LLM_BAS
      (`attribute_uncited`); the check is the same, so no unsupported text gets through.
    - Unsupported sentences are DROPPED (not shown marked), and the answer's `notice` says how
      many were left out. "I cannot answer…" sentences are left out silently.
-   - Markers are renumbered densely [1..k] in order of appearance; consecutive sentences citing
-     the same paragraphs share one marker group ("S1. S2. [1]"), as extractive answers do.
+   - Markers are renumbered densely [1..k] in order of appearance; each kept sentence carries
+     its own markers ("S1. [1] S2. [1]"), since it is shown before the next one is written.
    - Each citation quotes the paragraph sentence(s) that best support the sentences citing it.
    - No supported sentence left: an abstention (`abstained` true) with a notice. (Set
      `llm_when_unsupported="extractive"` in Config.extra to give the extractive answer instead
@@ -32,7 +37,9 @@ Owns the LLM path of answering (used by assistant/core.py when ASSISTANT_LLM_BAS
    the reader's order, so the ones it chose come first. An LLM writes fluent,
    on-topic, citable sentences for unanswerable questions too; it is not the judge of that.
 5. Failure: when the server is down, slow (timeout), or sends garbage or nothing — before or
-   during the stream — the extractive answer is returned with a notice, never an exception.
+   during the stream — the extractive answer is returned with a notice, never an exception; if
+   checked sentences were already shown when it broke off, they stand, with a notice that the
+   answer may be incomplete.
    After a failure, the server is not asked again for a short cool-down, so a dead server costs
    one timeout, not one per question.
 
@@ -47,13 +54,23 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of
 from assistant.llm import ChatMessage, LLMClient, LLMUnavailable
 from assistant.text import content_terms
-from assistant.verify import Evidence, SentenceSupport, check_against, evidence_from_text, split_answer, verify_sentences
+from assistant.verify import (
+    AnswerSentence,
+    Evidence,
+    MarkerCheck,
+    SentenceBuffer,
+    SentenceSupport,
+    check_against,
+    evidence_from_text,
+    split_answer,
+    verify_sentences,
+)
 
 SYSTEM_PROMPT = """You answer questions using only the numbered paragraphs between <sources> and </sources>.
 Rules:
@@ -83,6 +100,9 @@ _CANNOT = re.compile(
 _ABOUT_SOURCES = re.compile(r"\b(I|we|sources?|paragraphs?|context|provided|texts?|documents?|information|question)\b", re.I)
 
 NOTICE_FALLBACK = "The language model did not respond ({reason}); this answer is extractive."
+NOTICE_BROKEN_OFF = (
+    "The language model stopped before finishing ({reason}); the sentences shown were checked, but the answer may be incomplete."
+)
 NOTICE_DROPPED = "{n} sentence{s} of the language model's answer {were} left out: the cited paragraphs do not support {them}."
 NOTICE_UNSUPPORTED = "The language model's answer is not supported by the sources, so none of it is shown."
 NOTICE_DECLINED = "The language model found no answer in the sources."
@@ -169,37 +189,42 @@ class LLMAnswerer:
     # --- answering -----------------------------------------------------------------------------
 
     def stream_answer(self, question: str, retrieval, extractive: Answer, history=None) -> Generator[str, None, Answer]:
-        """Yield text pieces as the LLM writes; return the final, verified Answer."""
+        """Yield the answer's text one checked sentence at a time; return the final Answer, whose
+        text is exactly the yielded pieces joined. Nothing the check rejects is ever yielded."""
         if extractive.abstained and self.trust_refusal:
             yield extractive.answer
             return extractive
         numbered = self._number(retrieval.passages)
-        if not numbered:
-            yield extractive.answer
-            return extractive
-        down = self._available()
-        if down is not None:
-            fallback = _fallback(extractive, down)
-            yield fallback.answer
-            return fallback
-
-        messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", self._user_message(question, retrieval.query, numbered))]
-        pieces: list[str] = []
+        down = self._available() if numbered else None
+        if not numbered or down is not None:
+            answer = _fallback(extractive, down) if down is not None else extractive
+            yield answer.answer
+            return answer
+        checked = CheckedAnswer(numbered, self.embedder, self.attribute_uncited)
         try:
-            for piece in self.client.stream(messages):
-                pieces.append(piece)
-                yield piece
+            yield from self._checked_pieces(question, retrieval.query, numbered, checked)
         except LLMUnavailable as exc:
             self._failed(str(exc))
-            fallback = _fallback(extractive, str(exc))
-            if not pieces:
-                yield fallback.answer  # (after a partial stream, the final Answer replaces it)
-            return fallback
-        text = "".join(pieces)
-        answer = self.verified_answer(question, text, numbered, retrieval.passages)
+            answer = _broken_off(question, retrieval.passages, extractive, checked, str(exc))
+        else:
+            answer = self._final(question, retrieval.passages, extractive, checked)
+        if not checked.pieces:
+            yield answer.answer  # none of the LLM's text was shown: the answer that stands instead
+        answer.confidence = extractive.confidence
+        return answer
+
+    def _checked_pieces(self, question: str, query: str, numbered: list[NumberedPassage], checked: CheckedAnswer) -> Iterator[str]:
+        """The LLM's reply, sentence by sentence, each yielded only once the check has passed it."""
+        messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", self._user_message(question, query, numbered))]
+        buffer = SentenceBuffer()
+        for piece in self.client.stream(messages):
+            yield from _shown(checked, buffer.feed(piece))
+        yield from _shown(checked, buffer.finish())
+
+    def _final(self, question: str, passages, extractive: Answer, checked: CheckedAnswer) -> Answer:
+        answer = checked.answer(question, passages)
         if answer.abstained and self.when_unsupported == "extractive" and not extractive.abstained:
             answer = dataclasses.replace(extractive, notice=NOTICE_UNSUPPORTED_EXTRACTIVE)
-        answer.confidence = extractive.confidence
         return answer
 
     def answer(self, question: str, retrieval, extractive: Answer, history=None) -> Answer:
@@ -246,74 +271,111 @@ class LLMAnswerer:
         return "<sources>\n" + "\n\n".join(blocks) + "\n</sources>\n\n" + ask
 
     def verified_answer(self, question: str, text: str, numbered: list[NumberedPassage], passages) -> Answer:
-        """The generated `text` checked sentence by sentence against the numbered paragraphs."""
-        by_marker = {n.marker: n for n in numbered}
-        evidence = {n.marker: n.evidence for n in numbered}
-        sentences = split_answer(text)
-        declined = [s for s in sentences if _is_decline(s.text)]
-        sentences = [s for s in sentences if not _is_decline(s.text)]
-        if not sentences:
-            return abstention(question, passages, NOTICE_DECLINED if declined else NOTICE_UNSUPPORTED)
+        """The generated `text` checked sentence by sentence against the numbered paragraphs (the
+        same check, and the same text, as streaming it would give)."""
+        checked = CheckedAnswer(numbered, self.embedder, self.attribute_uncited)
+        for sentence in split_answer(text):
+            checked.add(sentence)
+        return checked.answer(question, passages)
 
+
+class CheckedAnswer:
+    """The checked part of an LLM answer, built one sentence at a time.
+
+    `add(sentence)` checks a sentence against the paragraphs it cites (or, uncited, against every
+    numbered paragraph when `attribute_uncited`) and returns the piece of text to show — the
+    sentence with its supporting markers renumbered densely in order of first use — or None when
+    it is left out. `answer()` is the final Answer: its text is exactly the returned pieces joined,
+    its citations those markers, each quoting the paragraph sentences that support the answer.
+    """
+
+    def __init__(self, numbered: list[NumberedPassage], embedder, attribute_uncited: bool = True):
+        self.by_marker = {n.marker: n for n in numbered}
+        self.embedder = embedder
+        self.attribute_uncited = attribute_uncited
+        self.pieces: list[str] = []
+        self.renumber: dict[int, int] = {}  # prompt marker -> marker shown
+        self.quotes: dict[int, set[int]] = {}  # prompt marker -> supporting sentence indices
+        self.dropped = 0
+        self.declined = 0
+
+    def add(self, sentence: AnswerSentence) -> str | None:
+        """The piece to show for `sentence`, or None when it is left out."""
+        if _is_decline(sentence.text):
+            self.declined += 1
+            return None
+        support = self._check(sentence)
+        if not support.supported:
+            self.dropped += 1
+            return None
+        markers = [self._shown_marker(c) for c in support.checks if c.supported]
+        piece = _as_sentence(support.text) + " " + "".join(f"[{m}]" for m in dict.fromkeys(markers))
+        piece = " " + piece if self.pieces else piece
+        self.pieces.append(piece)
+        return piece
+
+    def _check(self, sentence: AnswerSentence) -> SentenceSupport:
         # Markers that point to no paragraph are ignored: the sentence then counts as uncited.
-        for s in sentences:
-            s.markers = [m for m in s.markers if m in by_marker]
-        vectors = self.embedder.encode([s.text for s in sentences])
-        report = verify_sentences(sentences, evidence, self.embedder, vectors)
-        if self.attribute_uncited:
-            for i, (s, r) in enumerate(zip(sentences, report)):
-                if s.markers:
-                    continue
-                checks = [check_against(s.text, vectors[i], n.marker, n.evidence) for n in numbered]
-                good = [c for c in checks if c.supported]
-                if good:
-                    best = max(good, key=lambda c: (c.verbatim, c.similarity, c.overlap))
-                    report[i] = SentenceSupport(s.text, [best.marker], True, [best])
-        return self._compose(question, report, by_marker, passages)
+        markers = [m for m in sentence.markers if m in self.by_marker]
+        sentence = AnswerSentence(sentence.text, markers, sentence.inherited)
+        vectors = self.embedder.encode([sentence.text])
+        evidence = {m: n.evidence for m, n in self.by_marker.items()}
+        support = verify_sentences([sentence], evidence, self.embedder, vectors)[0]
+        if markers or not self.attribute_uncited:
+            return support
+        checks = [check_against(sentence.text, vectors[0], m, n.evidence) for m, n in self.by_marker.items()]
+        good = [c for c in checks if c.supported]
+        if not good:
+            return support
+        best = max(good, key=lambda c: (c.verbatim, c.similarity, c.overlap))
+        return SentenceSupport(sentence.text, [best.marker], True, [best])
 
-    def _compose(self, question: str, report: list[SentenceSupport], by_marker: dict[int, NumberedPassage], passages) -> Answer:
-        kept = [r for r in report if r.supported]
-        dropped = len(report) - len(kept)
-        if not kept:
-            return abstention(question, passages, NOTICE_UNSUPPORTED)
-        renumber: dict[int, int] = {}
-        quotes: dict[int, set[int]] = {}
-        groups: list[tuple[list[str], list[int]]] = []
-        for r in kept:
-            new_markers = []
-            for check in r.checks:
-                if not check.supported:
-                    continue
-                if check.marker not in renumber:
-                    renumber[check.marker] = len(renumber) + 1
-                new = renumber[check.marker]
-                if new not in new_markers:
-                    new_markers.append(new)
-                quotes.setdefault(check.marker, set()).update(check.best_sentences)
-            sentence = _as_sentence(r.text)
-            if groups and groups[-1][1] == new_markers:
-                groups[-1][0].append(sentence)
-            else:
-                groups.append(([sentence], new_markers))
-        text = " ".join(" ".join(sents) + " " + "".join(f"[{m}]" for m in markers) for sents, markers in groups)
-        citations = []
-        for old, new in sorted(renumber.items(), key=lambda item: item[1]):
-            passage = by_marker[old].passage
-            indices = sorted(quotes.get(old) or {0})
-            if passage.paragraph.sentences:
-                quote = quote_of(passage, indices)
-            else:
-                quote = passage.paragraph.text
-            citations.append(citation_for(new, passage, quote))
-        notice = ""
-        if dropped:
-            notice = NOTICE_DROPPED.format(
-                n=dropped, s="" if dropped == 1 else "s", were="was" if dropped == 1 else "were", them="it" if dropped == 1 else "them"
-            )
-        return Answer(question=question, answer=text, abstained=False, citations=citations, notice=notice)
+    def _shown_marker(self, check: MarkerCheck) -> int:
+        if check.marker not in self.renumber:
+            self.renumber[check.marker] = len(self.renumber) + 1
+        self.quotes.setdefault(check.marker, set()).update(check.best_sentences)
+        return self.renumber[check.marker]
+
+    def answer(self, question: str, passages) -> Answer:
+        """The final Answer: the shown pieces, or an abstention when none was shown."""
+        if not self.pieces:
+            declined_only = self.declined and not self.dropped
+            return abstention(question, passages, NOTICE_DECLINED if declined_only else NOTICE_UNSUPPORTED)
+        citations = [self._citation(old, new) for old, new in sorted(self.renumber.items(), key=lambda item: item[1])]
+        return Answer(question=question, answer="".join(self.pieces), abstained=False, citations=citations, notice=self.notice())
+
+    def _citation(self, old: int, new: int):
+        passage = self.by_marker[old].passage
+        if passage.paragraph.sentences:
+            return citation_for(new, passage, quote_of(passage, sorted(self.quotes.get(old) or {0})))
+        return citation_for(new, passage, passage.paragraph.text)
+
+    def notice(self) -> str:
+        """How many sentences were left out ("" when none)."""
+        n = self.dropped
+        if not n:
+            return ""
+        return NOTICE_DROPPED.format(n=n, s="" if n == 1 else "s", were="was" if n == 1 else "were", them="it" if n == 1 else "them")
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _shown(checked: CheckedAnswer, sentences: list[AnswerSentence]) -> Iterator[str]:
+    for sentence in sentences:
+        piece = checked.add(sentence)
+        if piece is not None:
+            yield piece
+
+
+def _broken_off(question: str, passages, extractive: Answer, checked: CheckedAnswer, reason: str) -> Answer:
+    """The LLM failed mid-answer: the checked sentences already shown stand, with a notice; when
+    none was shown, the extractive answer with a notice."""
+    if not checked.pieces:
+        return _fallback(extractive, reason)
+    answer = checked.answer(question, passages)
+    answer.notice = " ".join(x for x in (NOTICE_BROKEN_OFF.format(reason=reason.rstrip(".")), answer.notice) if x)
+    return answer
 
 
 def _fallback(extractive: Answer, reason: str) -> Answer:

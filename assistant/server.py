@@ -5,7 +5,7 @@
 
 Routes (all answers are the shared Answer JSON, `Answer.to_dict()`):
     POST /api/ask               {question, history?, collections?, documents?, id?} -> Answer
-    POST /api/ask/stream        the same as server-sent events: `delta` pieces, then `answer`
+    POST /api/ask/stream        the same as server-sent events: `delta` pieces (checked sentences), then `answer`
     POST /api/chat              {messages, collections?, documents?} -> Answer for the last user message
     GET  /api/sources           the documents the caller may see
     GET  /api/sources/{id}      one document with its paragraphs
@@ -606,25 +606,18 @@ def create_app(config: Config, assistant=None) -> FastAPI:
             })
 
         def generate():
+            # The text events are checked sentences (assistant/llm_answer.py) and join to the final
+            # Answer's text, so the footnotes are all that follows them.
             yield chunk({"role": "assistant", "content": ""})
-            streamed = ""
             try:
                 for event in _chain(first, events):
                     if isinstance(event, Answer):
-                        # The final Answer is authoritative: if checking changed the text, say so.
-                        if event.answer.startswith(streamed):
-                            rest = event.answer[len(streamed):]
-                        else:
-                            rest = "\n\n---\nChecked answer: " + event.answer
-                        if rest:
-                            yield chunk({"content": rest})
                         footnotes = event.with_footnotes()[len(event.answer):]
                         if footnotes:
                             yield chunk({"content": footnotes})
                         yield chunk({}, "stop", citations=[c.to_dict() for c in event.citations],
                                     abstained=event.abstained, searched_for=event.searched_for)
                     else:
-                        streamed += event
                         yield chunk({"content": event})
             except AssistantError as exc:
                 yield _sse(error_body(_error_status(exc), str(exc)))

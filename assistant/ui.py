@@ -1,7 +1,9 @@
 """The web chat (a Gradio Blocks app mounted on the HTTP server) and the HTML pages it links to.
 
 Owns what people see in the browser:
-- the chat: streamed answers whose [n] markers link to the cited paragraph, a sources panel under
+- the chat: answers streamed one checked sentence at a time (the pending bubble shows only what
+  `Assistant.stream` yields: sentences the citation check passed, never the LLM's raw tokens),
+  whose [n] markers link to the cited paragraph, a sources panel under
   each answer (title, publisher, date, paragraph number, the whole paragraph with the quoted
   sentences highlighted, the original URL), "Searched for: ..." under rewritten follow-ups,
   abstentions in their own style with the nearest passages labelled "not an answer", example
@@ -322,7 +324,7 @@ def build_chat(get_assistant: Callable, config, policy, batch_tab: Callable | No
             for event in assistant.stream(question, history, collections=collections):
                 if isinstance(event, Answer):
                     turn.answer = event
-                else:
+                else:  # a checked sentence (assistant/llm_answer.py): the final text is these joined
                     turn.partial += event
                     yield render_transcript(turns, root), gr.skip(), turns, gr.skip()
         except BadQuestion as exc:

@@ -31,6 +31,10 @@ reuses a paragraph's words with a different meaning can pass.
 `support_report(answer, embedder)` runs the check on any Answer (extractive or LLM), reading
 the cited paragraphs from its citations; `verify_sentences(text, evidence, embedder)` runs it on
 raw text against paragraphs numbered by marker.
+
+`SentenceBuffer` turns a stream of text pieces (an LLM's tokens) into the same sentences that
+`split_answer` finds in the whole text, each released only once it is complete and its markers are
+final, so that each sentence can be checked before anyone sees it (assistant/llm_answer.py).
 """
 
 from __future__ import annotations
@@ -171,6 +175,48 @@ def split_answer(text: str) -> list[AnswerSentence]:
         else:
             pending.append(sentence)
     return out
+
+
+class SentenceBuffer:
+    """Pieces of an answer in, complete sentences out, in order, with the markers `split_answer`
+    gives them in the whole text.
+
+    A sentence is complete when the next sentence has begun (a letter after its boundary), so the
+    markers written after its full stop ("S1. [1] S2") are in. A sentence without markers inherits
+    those of the next cited one ("S1. S2. [1]"), so it waits until that one is complete. `finish()`
+    releases the rest at the end of the stream. Sentence boundaries are decided by the characters
+    on either side (ingest/segment.py), so text arriving later never moves a released boundary.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.released = 0  # sentences of split_answer(self.text) already handed out
+
+    def feed(self, piece: str) -> list[AnswerSentence]:
+        """Add a piece of text; return the sentences it made ready (often none)."""
+        self.text += piece
+        sentences = split_answer(_PARTIAL_MARKER.sub("", self.text))
+        started = [i for i, s in enumerate(sentences) if _LETTER.search(s.text)]
+        if not started:
+            return []
+        complete = sentences[: started[-1]]  # the last sentence begun may still grow
+        cited = [i for i, s in enumerate(complete) if s.markers and not s.inherited]
+        ready = cited[-1] + 1 if cited else 0
+        return self._release(complete, ready)
+
+    def finish(self) -> list[AnswerSentence]:
+        """The end of the stream: every sentence not yet handed out."""
+        sentences = split_answer(self.text)
+        return self._release(sentences, len(sentences))
+
+    def _release(self, sentences: list[AnswerSentence], upto: int) -> list[AnswerSentence]:
+        out = sentences[self.released : upto]
+        self.released = max(self.released, upto)
+        return out
+
+
+_PARTIAL_MARKER = re.compile(r"\[[\d\s,;]*$")  # "[1" or "[1, " at the end: a marker still arriving
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 # --- the check -----------------------------------------------------------------------------------
