@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = ".assistant"
 DEFAULT_COLLECTION = "default"
 MAX_QUESTION_CHARS = 2000
+LLM_WHEN_UNSUPPORTED = ("abstain", "extractive")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -71,6 +72,13 @@ class Config:
     llm_model: str = "default"
     llm_api_key: str = "not-needed"
     llm_timeout_s: float = 30.0
+    # Characters of numbered paragraphs sent to the LLM (about 1,400 tokens: fits a 2,048-token
+    # window with the reply), and the most tokens it may write.
+    llm_context_chars: int = 5500
+    llm_max_tokens: int = 256
+    # When nothing the LLM wrote is supported but the extractive answerer did answer: "abstain"
+    # (the default) or "extractive" (give the extractive answer, with a notice).
+    llm_when_unsupported: str = "abstain"
 
     # --- serving ----------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -89,7 +97,9 @@ class Config:
     batch_max_rows: int = 5000  # questions in one batch file (the API and the batch tab; the CLI has --max-rows)
     example_questions: tuple[str, ...] = ()  # shown on the empty chat; empty means the bundled examples
 
-    extra: dict = field(default_factory=dict, compare=False)
+    def __post_init__(self) -> None:
+        if self.llm_when_unsupported not in LLM_WHEN_UNSUPPORTED:
+            raise ValueError(f"ASSISTANT_LLM_WHEN_UNSUPPORTED must be 'abstain' or 'extractive', got {self.llm_when_unsupported!r}")
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":
@@ -112,6 +122,9 @@ class Config:
             "llm_model": _env("ASSISTANT_LLM_MODEL", "default"),
             "llm_api_key": _env("ASSISTANT_LLM_API_KEY", "not-needed"),
             "llm_timeout_s": float(_env("ASSISTANT_LLM_TIMEOUT", "30")),
+            "llm_context_chars": int(_env("ASSISTANT_LLM_CONTEXT_CHARS", "5500")),
+            "llm_max_tokens": int(_env("ASSISTANT_LLM_MAX_TOKENS", "256")),
+            "llm_when_unsupported": _env("ASSISTANT_LLM_WHEN_UNSUPPORTED", "abstain"),
             "host": _env("ASSISTANT_HOST", "127.0.0.1"),
             "port": int(_env("ASSISTANT_PORT", "7860")),
             "root_path": _env("ASSISTANT_ROOT_PATH", ""),

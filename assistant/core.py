@@ -130,7 +130,8 @@ class Assistant:
         id: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield text pieces as the answer is produced, then the final Answer (always last).
-        The final Answer is authoritative: verification may drop streamed LLM sentences."""
+        With an LLM, only sentences that passed the citation check are yielded (assistant/llm_answer.py),
+        and the final Answer's text is exactly the yielded pieces joined."""
         question = validate_question(question, self.config.max_question_chars)
         started = time.perf_counter()
         timings: dict[str, float] = {}

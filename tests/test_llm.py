@@ -40,15 +40,15 @@ from llama_server import LlamaServer, llama_server, require_llama_cpp  # noqa: F
 FALLBACK_PREFIX = NOTICE_FALLBACK.split("(")[0]  # "The language model did not respond "
 # Small prompts and replies keep SmolLM2 quick on two shared cores; the generous timeout keeps a
 # busy machine from turning a real answer into a fallback.
-LLM_EXTRA = {"llm_context_chars": 2500, "llm_max_tokens": 160}
+LLM_LIMITS = {"llm_context_chars": 2500, "llm_max_tokens": 160}  # a small model's window
 LLM_TIMEOUT_S = 240.0
 
 
-def llm_assistant(data_dir: Path, base_url: str, timeout: float = LLM_TIMEOUT_S, **extra):
+def llm_assistant(data_dir: Path, base_url: str, timeout: float = LLM_TIMEOUT_S, **settings):
     from assistant.core import Assistant
 
     config = Config.from_env(data_dir=data_dir).replace(
-        llm_base_url=base_url, llm_timeout_s=timeout, extra={**LLM_EXTRA, **extra})
+        llm_base_url=base_url, llm_timeout_s=timeout, **{**LLM_LIMITS, **settings})
     return Assistant.open(config=config)
 
 
@@ -168,6 +168,17 @@ def test_check_accepts_paraphrases_and_rejects_fabrications(assistant, paragraph
     evidence = evidence_from_text(paragraph_id, paragraph.text, assistant.embedder, paragraph.sentences, vectors)
     check = check_against(sentence, assistant.embedder.encode_one(sentence), 1, evidence)
     assert check.supported is expected, check
+
+
+def test_llm_settings_are_typed_and_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_LLM_WHEN_UNSUPPORTED", "extractive")
+    monkeypatch.setenv("ASSISTANT_LLM_CONTEXT_CHARS", "3000")
+    monkeypatch.setenv("ASSISTANT_LLM_MAX_TOKENS", "99")
+    config = Config.from_env()
+    assert (config.llm_when_unsupported, config.llm_context_chars, config.llm_max_tokens) == ("extractive", 3000, 99)
+    monkeypatch.setenv("ASSISTANT_LLM_WHEN_UNSUPPORTED", "guess")
+    with pytest.raises(ValueError, match="ASSISTANT_LLM_WHEN_UNSUPPORTED"):
+        Config.from_env()
 
 
 def test_split_answer_reads_markers_where_models_put_them():
@@ -403,7 +414,7 @@ def test_an_invented_answer_is_never_shown(sources_data_dir, assistant, when_uns
         from assistant.core import Assistant
 
         config = Config.from_env(data_dir=sources_data_dir).replace(
-            llm_base_url=stub.base_url, llm_timeout_s=10, extra={"llm_when_unsupported": when_unsupported})
+            llm_base_url=stub.base_url, llm_timeout_s=10, llm_when_unsupported=when_unsupported)
         pieces, answer = run_stream(Assistant.open(config=config), QUESTION)
     # Not one piece of the invented sentence was streamed: only the answer that stands instead.
     assert pieces == [answer.answer]

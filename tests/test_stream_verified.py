@@ -27,7 +27,7 @@ from conftest import free_port
 from llama_server import llama_server  # noqa: F401 (fixture)
 from serving_helpers import ServerThread, launch_chromium, wait_ready
 from test_llm import (
-    LLM_EXTRA,
+    LLM_LIMITS,
     LLM_TIMEOUT_S,
     assert_not_shown,
     assert_streamed_only_checked,
@@ -143,7 +143,7 @@ def _pieces(text: str, size: int) -> list[str]:
 def llm_assistant(data_dir, base_url: str, timeout: float = 30.0):
     from assistant.core import Assistant
 
-    config = Config.from_env(data_dir=data_dir).replace(llm_base_url=base_url, llm_timeout_s=timeout, extra=dict(LLM_EXTRA))
+    config = Config.from_env(data_dir=data_dir).replace(llm_base_url=base_url, llm_timeout_s=timeout, **LLM_LIMITS)
     return Assistant.open(config=config)
 
 
