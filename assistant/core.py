@@ -12,7 +12,6 @@ Models and the index open once per Assistant; one Assistant is safe to share bet
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +21,7 @@ from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of, render_group
 from assistant.config import Config
 from assistant.errors import BadQuestion
-
-_NAME = re.compile(r"\b[A-Z][a-z’']+(?:\s+[A-Z][a-z’']+)+")
+from assistant.text import name_phrases
 
 
 @dataclass
@@ -179,7 +177,7 @@ class Assistant:
         for part in parts[1:]:
             # A later part of a two-part question gets its own retrieval, keeping the names of the
             # whole question ("what office had he held" alone names nobody).
-            names = [n for n in _NAME.findall(searched_for) if n not in part]
+            names = [n for n in name_phrases(searched_for) if n not in part]
             found = self.retriever.search(f"{part} {' '.join(names)}".strip(), k=3, collections=collections, documents=documents)
             for key in ("embed", "dense", "bm25", "rescore", "fuse"):
                 timings[key] = timings.get(key, 0.0) + found.timings_ms.get(key, 0.0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.config import Config
+from assistant.embedding import paragraph_vector
 from assistant.index import Hit, Index
 from assistant.records import Document, Paragraph
 from assistant.text import content_terms
@@ -194,7 +195,8 @@ class Retriever:
         best = best_sentence_scores(vector, sentence_vectors)
         for pid in ids:
             if pid not in paragraph_cos and pid in sentence_vectors:
-                # A BM25-only candidate: its paragraph vector is (about) the mean of its sentences.
-                mean = sentence_vectors[pid].mean(axis=0)
-                paragraph_cos[pid] = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
+                # A BM25-only candidate: its paragraph vector from its sentences, by the one definition
+                # (only the sentence vectors are read here, not the paragraph, so a list's lead-in is
+                # not told from its items: the plain mean, as for any other paragraph).
+                paragraph_cos[pid] = float(paragraph_vector(sentence_vectors[pid]) @ vector)
         return mixed_dense_ranking(paragraph_cos, best, sentence_weight)

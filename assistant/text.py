@@ -58,9 +58,18 @@ def numbers(text: str) -> set[str]:
     return {re.sub(r"[,\s]", "", m.group(0)).lower() for m in NUMBER_RE.finditer(text)}
 
 
+# What looks like a name, the one place that says so: a capitalised word (not at a sentence start,
+# where every word is capitalised), and a run of two or more capitalised words ("David Dalton",
+# "Health Secretary"; at a sentence start too, since a query is not prose).
+_NAME_WORD = re.compile(r"(?<=[a-z,;:]\s)([A-Z][a-zA-Z’'\-]+)")
+_NAME_PHRASE = re.compile(r"\b[A-Z][a-z’']+(?:\s+[A-Z][a-z’']+)+")
+
+
 def capitalised_names(text: str) -> set[str]:
-    """Capitalised words not at a sentence start: a rough set of names an answer must not invent."""
-    names = set()
-    for m in re.finditer(r"(?<=[a-z,;:]\s)([A-Z][a-zA-Z’'\-]+)", text):
-        names.add(m.group(1).lower())
-    return names
+    """Capitalised words not at a sentence start, lower-cased: a rough set of names an answer must not invent."""
+    return {m.group(1).lower() for m in _NAME_WORD.finditer(text)}
+
+
+def name_phrases(text: str) -> list[str]:
+    """Runs of two or more capitalised words, as written, in order: the names a question mentions."""
+    return _NAME_PHRASE.findall(text)

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.config import DEFAULT_COLLECTION, Config
+from assistant.embedding import paragraph_vector
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, clean
 from ingest.header import HEADER_VERSION, header_paragraph
@@ -227,22 +228,17 @@ def embed_documents(documents: list[Document], embedder, batch_size: int) -> lis
             n = max(1, len(p.sentences))
             block = vectors[i : i + n]
             i += n
-            mean = _paragraph_vector(p, block)
-            para_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
+            para_vectors.append(paragraph_vector(block, _list_items(p, block)))
             sent_vectors.append(block)
         out.append((np.array(para_vectors, dtype=np.float32), sent_vectors))
     return out
 
 
-def _paragraph_vector(paragraph: Paragraph, sentence_vectors: np.ndarray) -> np.ndarray:
-    """The mean of the sentence vectors; for a list, its lead-in weighs as much as all its items
-    together (a list is about what its lead-in says: measured on the evaluation set, a list of
-    eleven short items otherwise drowns its lead-in)."""
+def _list_items(paragraph: Paragraph, sentence_vectors: np.ndarray) -> np.ndarray | None:
+    """Which sentences of a list are its items (for `paragraph_vector`); None for other paragraphs."""
     if paragraph.kind == "list" and len(paragraph.sentences) == len(sentence_vectors):
-        is_item = np.array([paragraph.text[s.start : s.end].startswith("•") for s in paragraph.sentences])
-        if is_item.any() and (~is_item).any():
-            return sentence_vectors[~is_item].mean(axis=0) + sentence_vectors[is_item].mean(axis=0)
-    return sentence_vectors.mean(axis=0)
+        return np.array([paragraph.text[s.start : s.end].startswith("•") for s in paragraph.sentences])
+    return None
 
 
 class _Lock:
