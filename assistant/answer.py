@@ -26,6 +26,10 @@ ANSWERED = "answered"
 ABSTAINED = "abstained"
 FAILED = "failed"
 STATUSES = (ANSWERED, ABSTAINED, FAILED)
+STATUS_DESCRIPTION = "answered; abstained (the sources do not answer it); failed (see `error`)"
+# The keys `Answer.to_dict()` leaves out when empty; every other field of Answer, and `status`, is
+# always there. The HTTP API's published schema is generated from this module (assistant/http/schema.py).
+OPTIONAL_KEYS = ("notice", "nearest", "confidence", "error")
 
 
 @dataclass
@@ -65,7 +69,8 @@ class Answer:
 
     question: str
     answer: str
-    abstained: bool
+    abstained: bool = field(metadata={
+        "description": "kept for compatibility: true when the answer asserts nothing (abstained or failed)"})
     citations: list[Citation] = field(default_factory=list)
     searched_for: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -73,7 +78,8 @@ class Answer:
     notice: str = ""  # e.g. "The LLM server did not answer; this is the extractive answer."
     nearest: list[NearPassage] = field(default_factory=list)
     confidence: float | None = None  # the answerability score behind the abstain decision
-    error: str = ""  # why answering failed; non-empty means status "failed"
+    # why answering failed; non-empty means status "failed"
+    error: str = field(default="", metadata={"description": "why answering failed (status failed only)"})
 
     @classmethod
     def failed(cls, question: str, error: str, id: str | None = None) -> "Answer":

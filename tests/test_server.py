@@ -247,6 +247,37 @@ def test_the_answer_model_documents_status(server):
     assert "status" in schema["required"] and "error" in schema["properties"]
 
 
+def published_validator(openapi: dict, path: str, method: str = "post"):
+    """A JSON Schema validator for the 200 response of `path`, as the service publishes it ($refs
+    resolved against the OpenAPI document's components)."""
+    from jsonschema import Draft202012Validator
+
+    schema = openapi["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+    return Draft202012Validator({"allOf": [schema], "components": openapi["components"]})
+
+
+def test_answers_match_the_published_schema(server):
+    """The Answer JSON of /api/ask and /api/chat, answered and abstained, validates against the schema
+    of /openapi.json, which allows no other key: a field added to Answer.to_dict() but not to the
+    schema (or one the schema requires that the JSON lacks) fails here."""
+    openapi = httpx.get(f"{server}/openapi.json").json()
+    validator = published_validator(openapi, "/api/ask")
+    answered = ask(server, "Who is David Dalton?", id="q1").json()
+    abstained = ask(server, "What is the capital of France?").json()
+    assert answered["status"] == "answered" and abstained["status"] == "abstained" and abstained["nearest"]
+    for data in (answered, abstained):
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+        assert not errors, errors
+    chat = httpx.post(f"{server}/api/chat", json={"messages": [{"role": "user", "content": "Who is David Dalton?"}]},
+                      timeout=60).json()
+    assert published_validator(openapi, "/api/chat").is_valid(chat)
+    # the schema can fail: an unknown key, a missing one, a wrong status, an unknown citation key
+    assert not validator.is_valid({**answered, "invented": 1})
+    assert not validator.is_valid({k: v for k, v in answered.items() if k != "searched_for"})
+    assert not validator.is_valid({**answered, "status": "maybe"})
+    assert not validator.is_valid({**answered, "citations": [{**answered["citations"][0], "invented": 1}]})
+
+
 def test_openapi_docs_are_served_without_a_cdn(server):
     page = httpx.get(f"{server}/docs").text
     assert "/openapi.json" in page and "/docs-static/swagger-ui-bundle.js" in page and "cdn" not in page
