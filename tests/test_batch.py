@@ -609,8 +609,11 @@ def _checkpoint_entries(path: Path) -> list[dict]:
 def _start_batch(src: Path, out: Path, data_dir: Path) -> subprocess.Popen:
     env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir))
     env.pop("ASSISTANT_LLM_BASE_URL", None)
+    # A shell's background job (`pytest ... &`) starts with SIGINT ignored, and a child inherits that, so Python
+    # would never raise KeyboardInterrupt: give the batch the default disposition, as a terminal's Ctrl-C finds it.
     return subprocess.Popen([sys.executable, "-m", "assistant.cli", "batch", str(src), "--out", str(out), "-q"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _stop_when(proc: subprocess.Popen, ck: Path, entries: int, sig: int) -> str:
