@@ -97,6 +97,10 @@ class Config:
     batch_max_rows: int = 5000  # questions in one batch file (the API and the batch tab; the CLI has --max-rows)
     example_questions: tuple[str, ...] = ()  # shown on the empty chat; empty means the bundled examples
 
+    # --- review -----------------------------------------------------------------------------
+    # The consultation review database (SQLAlchemy URL); None means SQLite at <data_dir>/reviews.db.
+    database_url: str | None = None
+
     def __post_init__(self) -> None:
         if self.llm_when_unsupported not in LLM_WHEN_UNSUPPORTED:
             raise ValueError(f"ASSISTANT_LLM_WHEN_UNSUPPORTED must be 'abstain' or 'extractive', got {self.llm_when_unsupported!r}")
@@ -139,6 +143,7 @@ class Config:
             "max_upload_bytes": int(_env("ASSISTANT_MAX_UPLOAD_BYTES", str(25 * 1024 * 1024))),
             "batch_max_rows": int(_env("ASSISTANT_BATCH_MAX_ROWS", "5000")),
             "example_questions": tuple(q.strip() for q in (_env("ASSISTANT_EXAMPLE_QUESTIONS", "") or "").split("|") if q.strip()),
+            "database_url": _env("ASSISTANT_DATABASE_URL"),
         }
         for key, value in overrides.items():
             if value is not None:
