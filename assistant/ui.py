@@ -225,6 +225,14 @@ def _nearest_html(answer: Answer, root_path: str) -> str:
     )
 
 
+def sources_html(citations: list[Citation], turn: int, root_path: str) -> str:
+    """The sources panel of an answer: each cited paragraph, escaped, its quote highlighted."""
+    return (
+        f'<details class="sources" open><summary>Sources ({len(citations)})</summary>'
+        f'<ol class="source-list">{"".join(_citation_html(c, turn, root_path) for c in citations)}</ol></details>'
+    )
+
+
 def answer_html(answer: Answer, turn: int, root_path: str) -> str:
     """One finished answer: the text with linked markers, its notes, and its sources panel."""
     kind = "abstained" if answer.abstained else "answered"
@@ -238,10 +246,7 @@ def answer_html(answer: Answer, turn: int, root_path: str) -> str:
     if answer.notice:
         parts.append(f'<div class="notice">{esc(answer.notice)}</div>')
     if answer.citations:
-        parts.append(
-            f'<details class="sources" open><summary>Sources ({len(answer.citations)})</summary>'
-            f'<ol class="source-list">{"".join(_citation_html(c, turn, root_path) for c in answer.citations)}</ol></details>'
-        )
+        parts.append(sources_html(answer.citations, turn, root_path))
     if answer.abstained:
         parts.append(_nearest_html(answer, root_path))
     parts.append(
@@ -295,10 +300,11 @@ def history_of(turns: list[Turn]) -> list[dict]:
 # --- the Gradio app ----------------------------------------------------------------------------
 
 
-def build_chat(get_assistant: Callable, config, policy, batch_tab: Callable | None = None):
+def build_chat(get_assistant: Callable, config, policy, batch_tab: Callable | None = None,
+               review_tab: Callable | None = None):
     """The chat as a gr.Blocks. `get_assistant()` returns the shared Assistant (or raises
     IndexNotReady); `policy` (assistant.auth.AuthPolicy) scopes each event to its caller's
-    collections; `batch_tab()` (optional) builds the batch tab's components."""
+    collections; `batch_tab()` and `review_tab()` (optional) build the batch and review tabs' components."""
     import gradio as gr
 
     from assistant.auth import AuthError, Forbidden, caller_from_gradio
@@ -373,12 +379,16 @@ def build_chat(get_assistant: Callable, config, policy, batch_tab: Callable | No
                 ask = gr.Button("Ask", variant="primary", scale=0, min_width=72, elem_id="ask")
             return transcript, examples_box, buttons, box, ask
 
-        if batch_tab is not None:
+        if batch_tab is not None or review_tab is not None:
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat"):
                     transcript, examples_box, buttons, box, ask = chat_components()
-                with gr.Tab("Batch", id="batch"):
-                    batch_tab()
+                if batch_tab is not None:
+                    with gr.Tab("Batch", id="batch"):
+                        batch_tab()
+                if review_tab is not None:
+                    with gr.Tab("Review", id="review"):
+                        review_tab()
         else:
             transcript, examples_box, buttons, box, ask = chat_components()
         gr.HTML(

@@ -62,6 +62,67 @@ def _safe_stem(name: str) -> str:
     return stem[:80]
 
 
+async def receive_upload(request, limit: int, max_fields: int = 32) -> tuple:
+    """Read a multipart upload with one questions file in the field `file`: the body is refused
+    with 413 past `limit` bytes (plus the multipart framing), counted while it streams in whatever
+    Content-Length says; no file, a malformed body or a file type `read_questions` cannot read is a
+    422. Returns (form, filename, suffix, data). Shared by /api/batch and /api/reviews."""
+    from fastapi import HTTPException, Request
+
+    too_large = HTTPException(413, f"the upload is larger than the limit of {limit:,} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit + MULTIPART_SLACK:
+            raise too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
+
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise HTTPException(422, "send the questions file as multipart/form-data in the field 'file'")
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=max_fields)
+    except Exception as exc:  # malformed multipart
+        raise HTTPException(422, f"could not read the upload: {exc}") from None
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, "no file: send the questions file in the multipart field 'file'")
+    filename = Path(upload.filename or "questions").name
+    suffix = Path(filename).suffix.lower()
+    if suffix not in INPUT_SUFFIXES:
+        raise HTTPException(422, f"{filename}: unsupported questions file type; use one of {', '.join(INPUT_SUFFIXES)}")
+    data = await upload.read()
+    if len(data) > limit:
+        raise too_large
+    return form, filename, suffix, data
+
+
+def read_uploaded_questions(data: bytes, filename: str, suffix: str, max_rows: int):
+    """The QuestionSet of an uploaded file (written to a temporary folder, removed after); a file
+    that cannot be read raises HTTPException 422 with the reader's message."""
+    from fastapi import HTTPException
+
+    from assistant.batch.readers import read_questions
+    from assistant.batch.records import BadInput
+
+    work = Path(tempfile.mkdtemp(prefix="assistant-upload-"))
+    try:
+        source = work / f"questions{suffix}"
+        source.write_bytes(data)
+        try:
+            return read_questions(source, max_rows=max_rows, name=filename)
+        except BadInput as exc:
+            raise HTTPException(422, str(exc)) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def make_router(
     scope_dependency: Callable,
     get_assistant: Callable | None = None,
@@ -104,34 +165,7 @@ def make_router(
         cfg = settings(request)
         limit = int(getattr(cfg, "max_upload_bytes", 25 * 1024 * 1024))
         rows_limit = max_rows or int(getattr(cfg, "batch_max_rows", DEFAULT_MAX_ROWS))
-        too_large = HTTPException(413, f"the upload is larger than the limit of {limit:,} bytes")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-            raise too_large
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit + MULTIPART_SLACK:
-                raise too_large
-            chunks.append(chunk)
-        body = b"".join(chunks)
-
-        async def replay():
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise HTTPException(422, "send the questions file as multipart/form-data in the field 'file'")
-        try:
-            form = await Request(request.scope, replay).form(max_files=1, max_fields=32)
-        except Exception as exc:  # malformed multipart
-            raise HTTPException(422, f"could not read the upload: {exc}") from None
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(422, "no file: send the questions file in the multipart field 'file'")
-        filename = Path(upload.filename or "questions").name
-        suffix = Path(filename).suffix.lower()
-        if suffix not in INPUT_SUFFIXES:
-            raise HTTPException(422, f"{filename}: unsupported questions file type; use one of {', '.join(INPUT_SUFFIXES)}")
+        form, filename, suffix, data = await receive_upload(request, limit)
         fmt = (field(form, request.query_params, "format") or "xlsx").lower().lstrip(".")
         if fmt not in FORMATS:
             raise HTTPException(422, f"format must be one of {', '.join(FORMATS)}")
@@ -139,9 +173,6 @@ def make_router(
         workers_raw = field(form, request.query_params, "workers") or "1"
         if not str(workers_raw).isdigit() or not 1 <= int(workers_raw) <= MAX_WORKERS:
             raise HTTPException(422, f"workers must be a whole number from 1 to {MAX_WORKERS}")
-        data = await upload.read()
-        if len(data) > limit:
-            raise too_large
 
         work = Path(tempfile.mkdtemp(prefix="assistant-batch-api-"))
         try:

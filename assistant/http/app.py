@@ -55,6 +55,7 @@ def create_app(config: Config, assistant=None) -> FastAPI:
     app.include_router(auth_routes.router(config.login_max_failures))
     _mount_docs(app)
     _add_batch(app, holder, config)
+    _add_reviews(app, holder, config)
     _add_middlewares(app, config, policy, frame_ancestors)
     _mount_chat(app, holder, config, policy)  # last: it is mounted at "/" and takes every path not matched above
     return app
@@ -155,6 +156,15 @@ def _add_batch(app: FastAPI, holder: AssistantHolder, config: Config) -> None:
     app.include_router(batch_router, dependencies=[Depends(caller_scope)])
 
 
+def _add_reviews(app: FastAPI, holder: AssistantHolder, config: Config) -> None:
+    """The review routes (assistant/http/reviews.py), scoped by this server's auth policy like batch;
+    the review database is opened on first use."""
+    from assistant.http import reviews
+
+    app.state.reviews = reviews.ReviewServiceHolder(config)
+    app.include_router(reviews.router(app.state.reviews.get, holder.get, config), dependencies=[Depends(caller_scope)])
+
+
 def _add_middlewares(app: FastAPI, config: Config, policy: AuthPolicy, frame_ancestors: str) -> None:
     """The last added runs first: security headers, CORS, auth, then the body limit."""
     from starlette.middleware.cors import CORSMiddleware
@@ -162,26 +172,30 @@ def _add_middlewares(app: FastAPI, config: Config, policy: AuthPolicy, frame_anc
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes, upload_limit=config.max_upload_bytes)
     app.add_middleware(AuthMiddleware, policy=policy)
     app.add_middleware(
-        CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
+        CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"], allow_credentials=False, max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=frame_ancestors)
 
 
 def _mount_chat(app: FastAPI, holder: AssistantHolder, config: Config, policy: AuthPolicy) -> None:
-    """The Gradio chat (with the batch tab) at "/"."""
+    """The Gradio chat (with the batch and review tabs) at "/"."""
     import gradio as gr
 
     from assistant.batch.ui import build_batch_tab
+    from assistant.review.ui import REVIEW_CSS, build_review_tab
     from assistant.ui import CHAT_CSS, build_chat
 
     def batch_tab():
         build_batch_tab(holder.get, config, policy)
 
-    blocks = build_chat(holder.get, config, policy, batch_tab)
+    def review_tab():
+        build_review_tab(holder.get, app.state.reviews.get, config, policy)
+
+    blocks = build_chat(holder.get, config, policy, batch_tab, review_tab)
     blocks.queue(default_concurrency_limit=8)
     gr.mount_gradio_app(
         app, blocks, path="/", root_path=config.root_path.rstrip("/") or None, footer_links=[], run_history=False,
         max_file_size=config.max_upload_bytes, ssr_mode=False, enable_monitoring=False, mcp_server=False,
-        show_error=False, css=CHAT_CSS, server_name=config.host, server_port=config.port,
+        show_error=False, css=CHAT_CSS + REVIEW_CSS, server_name=config.host, server_port=config.port,
     )

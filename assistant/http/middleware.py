@@ -14,6 +14,7 @@ from assistant.http.shared import error_body
 PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/logout", "/docs", "/openapi.json"}
 PUBLIC_PREFIXES = ("/docs-static/",)
 UPLOAD_PREFIXES = ("/api/batch", "/gradio_api/upload")
+UPLOAD_PATHS = {"/api/reviews"}  # exactly: its sub-paths are small JSON bodies
 MULTIPART_SLACK = 64 * 1024
 
 
@@ -89,7 +90,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         # uploads get multipart framing on top of the file itself
-        limit = self.upload_limit + MULTIPART_SLACK if _route_path(scope).startswith(UPLOAD_PREFIXES) else self.limit
+        path = _route_path(scope)
+        is_upload = path.startswith(UPLOAD_PREFIXES) or path.rstrip("/") in UPLOAD_PATHS
+        limit = self.upload_limit + MULTIPART_SLACK if is_upload else self.limit
         message = f"the request body is larger than the {limit:,}-byte limit"
         for name, value in scope.get("headers", []):
             if name == b"content-length":

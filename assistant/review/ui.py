@@ -1,0 +1,473 @@
+"""The Review tab of the web chat: draft the answers to a questions file (or pick an earlier review),
+go through its items, edit an answer and its citations (searching the sources for a paragraph to
+cite), re-check, re-draft, comment, sign off (with an override when the check flags sentences), read
+the audit log and download the reviewed .docx / .xlsx.
+
+    with gr.Tab("Review"):
+        build_review_tab(get_assistant, get_service, config, policy)
+
+Every event resolves its caller under `policy` (assistant.auth.caller_from_gradio) and works through
+`ReviewService` as that caller, so the tab sees exactly what the HTTP API would show them. The reviewer
+recorded is the caller's name; only without auth (local single-user mode) does the "Your name" box
+decide it ("local user" when empty). The answer is rendered as in the chat (`assistant.ui`:
+answer_text_html, sources_html), every piece of text escaped; unsupported sentences are marked.
+"""
+
+# No `from __future__ import annotations`: Gradio reads `request: gr.Request` at run time.
+import html
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from assistant.batch.readers import INPUT_SUFFIXES
+
+RUN_PREFIX = "assistant-review-ui-"
+KEEP_FILES_S = 24 * 3600
+LOCAL_REVIEWER = "local user"
+SIGN_OFF = ("approved", "needs-work", "rejected")
+TABLE_HEADERS = ["#", "Question", "Status", "Unsupported", "Stale", "Reviewer"]
+
+REVIEW_CSS = """
+#review-item-view .chat .bot { margin-top: 0.3rem; }
+#review-item-view .question { font-weight: 600; margin-bottom: 0.3rem; white-space: pre-wrap; }
+#review-item-view mark.unsupported { background: #fde2df; color: #7b241c; text-decoration: underline wavy #c0392b; }
+#review-item-view .flags { margin-top: 0.5rem; }
+#review-item-view .unsupported-list { border: 1px solid #c0392b; background: #fdf0ee; color: #7b241c;
+  border-radius: 8px; padding: 0.4rem 0.7rem; margin-top: 0.5rem; }
+#review-item-view .stale-list { border: 1px solid #b58a00; background: #fffaf0; color: #4a3b00;
+  border-radius: 8px; padding: 0.4rem 0.7rem; margin-top: 0.5rem; }
+#review-item-view .status-badge { display: inline-block; font-size: 0.78rem; font-weight: 700; border-radius: 999px;
+  padding: 0.1rem 0.6rem; background: #e8efff; }
+#review-item-view .comments { font-size: 0.88rem; margin-top: 0.5rem; }
+"""
+
+
+def esc(text) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _prune_old_files() -> None:
+    now = time.time()
+    for folder in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > KEEP_FILES_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _safe_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name or "").strip("-.")[:80] or "review"
+
+
+# --- rendering (plain functions: no Gradio) ------------------------------------------------------------
+
+
+def answer_with_flags_html(answer: str, citations, unsupported: list[str], root_path: str) -> str:
+    """The answer as the chat shows it (escaped, [n] markers linking to the cited paragraph), with
+    each unsupported sentence wrapped in <mark class="unsupported">."""
+    from assistant.ui import answer_text_html
+
+    pieces: list[str] = []
+    position = 0
+    for sentence in sorted({s for s in unsupported if s and s.strip()}, key=lambda s: answer.find(s)):
+        found = answer.find(sentence, position)
+        if found < 0:
+            continue
+        pieces.append(answer_text_html(answer[position:found], citations, root_path))
+        pieces.append(f'<mark class="unsupported" title="not supported by the cited paragraphs">'
+                      f'{answer_text_html(sentence, citations, root_path)}</mark>')
+        position = found + len(sentence)
+    pieces.append(answer_text_html(answer[position:], citations, root_path))
+    return "".join(pieces)
+
+
+def item_html(item, root_path: str = "") -> str:
+    """One item: the question, the answer with its citations and flags, the cited paragraphs,
+    stale sources, the sign-off and the comments. Every piece of text is escaped."""
+    from assistant.ui import sources_html
+
+    kind = "abstained" if item.abstained and not item.citations else "answered"
+    parts = [f'<div class="chat"><div class="bot {kind}" data-item="{esc(item.id)}" data-status="{esc(item.status)}">']
+    parts.append(f'<div class="question">Q{esc(item.position)}: {esc(item.question)}</div>')
+    parts.append(f'<span class="status-badge">{esc(item.status)}</span>')
+    parts.append(f'<div class="answer-text">{answer_with_flags_html(item.answer or "", item.citations, item.unsupported, root_path)}</div>')
+    if item.unsupported:
+        rows = "".join(f"<li>{esc(s)}</li>" for s in item.unsupported)
+        parts.append(f'<div class="unsupported-list" role="alert"><strong>Not supported by the cited paragraphs '
+                     f'({len(item.unsupported)}):</strong><ul>{rows}</ul></div>')
+    if item.stale:
+        rows = "".join(
+            f"<li>{esc(p.paragraph_id)}: "
+            + ("removed from the sources" if p.new_text is None else f"now reads <q>{esc(p.new_text)}</q>")
+            + f" (was <q>{esc(p.old_text)}</q>)</li>"
+            for p in item.stale_paragraphs
+        )
+        parts.append(f'<div class="stale-list"><strong>Stale: a cited source changed since.</strong><ul>{rows}</ul></div>')
+    if item.citations:
+        parts.append(sources_html(item.citations, int(item.id), root_path))
+    if item.approved_at:
+        override = " (override: approved with unsupported sentences)" if item.override else ""
+        parts.append(f'<div class="searched signed-off">Approved by {esc(item.reviewer)} at {esc(item.approved_at)}{esc(override)}</div>')
+    if item.comments:
+        rows = "".join(f"<li><strong>{esc(c.author)}</strong> ({esc(c.at)}): {esc(c.text)}</li>" for c in item.comments)
+        parts.append(f'<div class="comments"><strong>Comments</strong><ul>{rows}</ul></div>')
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def items_rows(review, stale_only: bool = False) -> list[list]:
+    return [
+        [item.position, item.question, item.status, len(item.unsupported), "stale" if item.stale else "", item.reviewer or ""]
+        for item in review.items if item.stale or not stale_only
+    ]
+
+
+def item_choices(review, stale_only: bool = False) -> list[tuple[str, int]]:
+    out = []
+    for item in review.items:
+        if stale_only and not item.stale:
+            continue
+        flags = (" ⚠ stale" if item.stale else "") + (f" ✗{len(item.unsupported)}" if item.unsupported else "")
+        question = item.question if len(item.question) <= 80 else item.question[:80] + "…"
+        out.append((f"Q{item.position} [{item.status}]{flags}: {question}", int(item.id)))
+    return out
+
+
+def review_choices(reviews) -> list[tuple[str, int]]:
+    return [(f"{r.name} (#{r.id}, {r.created_at[:16]})", int(r.id)) for r in reviews]
+
+
+def audit_rows(entries) -> list[list]:
+    return [[e.at, e.actor, e.item_id if e.item_id is not None else "", e.field, e.before or "", e.after or ""] for e in entries]
+
+
+def paragraph_choice(found: dict) -> tuple[str, str]:
+    text = found["text"] if len(found["text"]) <= 160 else found["text"][:160] + "…"
+    return (f"{found['paragraph_id']} — {found['title']}, ¶{found['paragraph']}: {text}", found["paragraph_id"])
+
+
+def citation_ids(text: str) -> list[str]:
+    """Paragraph ids from the citations box: one a line (commas and spaces also separate)."""
+    return [part for part in re.split(r"[\s,]+", text or "") if part]
+
+
+# --- the tab ---------------------------------------------------------------------------------------------
+
+
+def build_review_tab(get_assistant, get_service, config, policy):
+    """Create the tab's components inside the caller's open gr.Blocks / gr.Tab context."""
+    import gradio as gr
+
+    from assistant.auth import AuthError, AuthPolicy, Caller, Forbidden, caller_from_gradio
+    from assistant.errors import AssistantError
+
+    if not isinstance(policy, AuthPolicy):
+        raise TypeError("build_review_tab needs the server's AuthPolicy: the review tab is never built unscoped")
+    root = config.root_path.rstrip("/")
+    local = not policy.enabled
+
+    def actor_of(request, name) -> Caller:
+        caller = caller_from_gradio(request, policy)
+        if local:
+            cleaned = re.sub(r"[\x00-\x1f\x7f]+", " ", name or "").strip()[:100]
+            return Caller(cleaned or LOCAL_REVIEWER, caller.collections)
+        return caller
+
+    def explain(exc: Exception) -> str:
+        from assistant.review.records import ReviewConflict, ReviewError, ReviewNotFound
+
+        if isinstance(exc, (AuthError, Forbidden)):
+            return f"**Not allowed:** {esc(exc)}"
+        if isinstance(exc, ReviewConflict):
+            return f"**Not saved:** {esc(exc)}"
+        if isinstance(exc, (ReviewError, ReviewNotFound)):
+            return f"**Not done:** {esc(exc)}"
+        if isinstance(exc, AssistantError):
+            return f"**The assistant could not do it:** {esc(exc) or exc.__class__.__name__}"
+        import logging
+
+        logging.getLogger("assistant.review").exception("the review tab failed")
+        return "**Something went wrong;** the server log has the details."
+
+    gr.Markdown(
+        "Draft answers to a file of questions for review — **.xlsx**, **.csv**, **.docx**, **.txt** or **.jsonl**, "
+        "as in the Batch tab — or pick an earlier review. Check each answer against its cited paragraphs, edit it, "
+        "fix its citations, and sign it off. Every change is recorded in the audit log.",
+        elem_id="review-intro",
+    )
+    with gr.Row():
+        upload = gr.File(label="Questions file", file_types=list(INPUT_SUFFIXES), type="filepath", elem_id="review-upload")
+        with gr.Column():
+            name_box = gr.Textbox(label="Review name", placeholder="e.g. Consultation 3 (default: the file name)",
+                                  elem_id="review-name", max_length=200)
+            reviewer_box = gr.Textbox(label="Your name (recorded as the reviewer)", value=LOCAL_REVIEWER,
+                                      elem_id="review-reviewer", visible=local, max_length=100)
+            create = gr.Button("Draft the answers for review", variant="primary", elem_id="review-create")
+    with gr.Row(equal_height=True):
+        pick = gr.Dropdown(label="Review", choices=[], value=None, elem_id="review-pick", scale=4, interactive=True)
+        refresh = gr.Button("Refresh list", size="sm", elem_id="review-refresh", scale=0, min_width=110)
+    message = gr.Markdown("", elem_id="review-status")
+    stale_only = gr.Checkbox(label="Only stale items (a cited source changed)", value=False, elem_id="review-stale-only")
+    table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, elem_id="review-items",
+                         label="Items")
+    item_pick = gr.Dropdown(label="Item", choices=[], value=None, elem_id="review-item-pick", interactive=True)
+    view = gr.HTML("", elem_id="review-item-view", apply_default_css=False)
+    version = gr.State(None)
+
+    with gr.Accordion("Edit the answer", open=True):
+        answer_box = gr.Textbox(label="Answer (with [n] markers: [1] cites the first paragraph below)", lines=5,
+                                max_lines=20, elem_id="review-answer")
+        citations_box = gr.Textbox(label="Cited paragraphs, one id a line ([1], [2], … in this order)", lines=3,
+                                   max_lines=12, elem_id="review-citations")
+        with gr.Row(equal_height=True):
+            search_box = gr.Textbox(label="Find a paragraph to cite", placeholder="words, a question or a paragraph id",
+                                    elem_id="review-search", scale=4)
+            search_go = gr.Button("Search", size="sm", elem_id="review-search-go", scale=0, min_width=90)
+        found = gr.Dropdown(label="Paragraphs found", choices=[], value=None, elem_id="review-found", interactive=True)
+        with gr.Row():
+            add_citation = gr.Button("Add as a citation", size="sm", elem_id="review-add-citation")
+            remove_pick = gr.Dropdown(label="Citation to remove", choices=[], value=None, elem_id="review-remove-pick",
+                                      interactive=True)
+            remove_citation = gr.Button("Remove it", size="sm", elem_id="review-remove-citation")
+        with gr.Row():
+            save = gr.Button("Save and re-check", variant="primary", elem_id="review-save")
+            redraft = gr.Button("Re-draft from the sources", elem_id="review-redraft")
+    with gr.Accordion("Comment and sign off", open=True):
+        comment_box = gr.Textbox(label="Comment", lines=2, elem_id="review-comment", max_length=4000)
+        comment_go = gr.Button("Add the comment", size="sm", elem_id="review-add-comment")
+        with gr.Row(equal_height=True):
+            new_status = gr.Radio(list(SIGN_OFF), label="Status", value="approved", elem_id="review-new-status")
+            override = gr.Checkbox(label="Approve although some sentences are not supported (override)", value=False,
+                                   visible=False, elem_id="review-override")
+            set_status = gr.Button("Set the status", variant="primary", elem_id="review-set-status")
+    with gr.Accordion("Audit log and export", open=False):
+        audit_go = gr.Button("Show the audit log", size="sm", elem_id="review-audit-show")
+        audit_table = gr.Dataframe(headers=["at", "actor", "item", "field", "before", "after"], value=[],
+                                   interactive=False, wrap=True, elem_id="review-audit")
+        with gr.Row():
+            export_docx = gr.Button("Export .docx", elem_id="review-export-docx")
+            export_xlsx = gr.Button("Export .xlsx", elem_id="review-export-xlsx")
+        export_file = gr.File(label="Download", interactive=False, elem_id="review-export-file")
+
+    # --- helpers ---
+
+    def load_review(review_id, actor):
+        return get_service().get(int(review_id), actor)
+
+    def table_outputs(review, stale, selected=None):
+        choices = item_choices(review, stale)
+        ids = [c[1] for c in choices]
+        value = selected if selected in ids else None
+        return gr.update(value=items_rows(review, stale)), gr.update(choices=choices, value=value)
+
+    blank_item = ("", gr.update(value=""), gr.update(value=""), gr.update(choices=[], value=None),
+                  gr.update(visible=False, value=False), None)
+
+    def item_outputs(item):
+        ids = [c.paragraph_id for c in item.citations]
+        return (item_html(item, root), gr.update(value=item.answer or ""), gr.update(value="\n".join(ids)),
+                gr.update(choices=ids, value=None), gr.update(visible=bool(item.unsupported), value=False), item.version)
+
+    item_targets = [view, answer_box, citations_box, remove_pick, override, version]
+
+    # --- events ---
+
+    def list_reviews(reviewer, request: gr.Request):
+        try:
+            actor = actor_of(request, reviewer)
+            return gr.update(choices=review_choices(get_service().list_reviews(actor))), ""
+        except Exception as exc:  # noqa: BLE001 - shown in the tab
+            return gr.skip(), explain(exc)
+
+    def create_review(path, name, reviewer, stale, request: gr.Request, progress=gr.Progress()):
+        none = (gr.skip(),) * 3 + blank_item
+        if not path:
+            return ("Choose a questions file first.",) + none
+        try:
+            from assistant.batch.readers import read_questions
+
+            actor = actor_of(request, reviewer)
+            collections = actor.restrict(None)
+            limit = int(getattr(config, "max_upload_bytes", 25 * 1024 * 1024))
+            if Path(path).stat().st_size > limit:
+                return (f"**The file cannot be used:** it is larger than the limit of {limit:,} bytes.",) + none
+            questions = read_questions(path, max_rows=int(getattr(config, "batch_max_rows", 5000)), name=Path(path).name)
+            title = (name or "").strip() or Path(path).stem
+            service = get_service()
+
+            def report(done, total, elapsed=None):
+                progress((done, total), desc=f"{done} of {total} drafted", unit="questions")
+
+            review = service.create(title, questions, get_assistant(), actor, collections=collections, progress=report)
+            review = service.get(review.id, actor)
+            rows, items = table_outputs(review, stale)
+            status = f"**Review “{esc(review.name)}” created:** {len(review.items)} answers drafted."
+            return (status, gr.update(choices=review_choices(service.list_reviews(actor)), value=int(review.id)),
+                    rows, items) + blank_item
+        except Exception as exc:  # noqa: BLE001
+            from assistant.batch.records import BadInput
+
+            if isinstance(exc, BadInput):
+                return (f"**The file cannot be used:** {esc(exc)}",) + none
+            return (explain(exc),) + none
+
+    def open_review(review_id, reviewer, stale, request: gr.Request):
+        if review_id is None:
+            return ("", gr.update(value=[]), gr.update(choices=[], value=None)) + blank_item
+        try:
+            review = load_review(review_id, actor_of(request, reviewer))
+            rows, items = table_outputs(review, stale)
+            counts = review.counts()
+            summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+            return (f"“{esc(review.name)}”: {len(review.items)} items ({esc(summary)}).", rows, items) + blank_item
+        except Exception as exc:  # noqa: BLE001
+            return (explain(exc), gr.skip(), gr.skip()) + blank_item
+
+    def refilter(review_id, reviewer, stale, selected, request: gr.Request):
+        if review_id is None:
+            return gr.skip(), gr.skip()
+        try:
+            return table_outputs(load_review(review_id, actor_of(request, reviewer)), stale, selected)
+        except Exception:  # noqa: BLE001
+            return gr.skip(), gr.skip()
+
+    def open_item(review_id, item_id, reviewer, request: gr.Request):
+        if review_id is None or item_id is None:
+            return ("",) + blank_item
+        try:
+            item = get_service().get_item(int(review_id), int(item_id), actor_of(request, reviewer))
+            return ("",) + item_outputs(item)
+        except Exception as exc:  # noqa: BLE001
+            return (explain(exc),) + blank_item
+
+    def pick_row(review_id, reviewer, stale, evt: gr.SelectData, request: gr.Request):
+        try:
+            review = load_review(review_id, actor_of(request, reviewer))
+            visible = [i for i in review.items if i.stale or not stale]
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return gr.update(value=int(visible[int(row)].id))
+        except Exception:  # noqa: BLE001
+            return gr.skip()
+
+    def change(review_id, item_id, reviewer, stale, expected, request: gr.Request, done: str = "Saved", **kwargs):
+        if review_id is None or item_id is None:
+            return ("Pick an item first.", gr.skip(), gr.skip()) + (gr.skip(),) * len(item_targets)
+        try:
+            actor = actor_of(request, reviewer)
+            needs_assistant = kwargs.get("redraft") or "answer" in kwargs or "citations" in kwargs
+            if needs_assistant:
+                assistant = get_assistant()
+                kwargs.update(assistant=assistant, embedder=assistant.embedder)
+            item = get_service().update_item(int(review_id), int(item_id), actor, expected_version=expected, **kwargs)
+            rows, items = table_outputs(load_review(review_id, actor), stale, int(item.id))
+            note = f" {len(item.unsupported)} sentence(s) not supported by the cited paragraphs." if item.unsupported else ""
+            return (f"**{esc(done)}** (version {item.version}).{esc(note)}", rows, items) + item_outputs(item)
+        except Exception as exc:  # noqa: BLE001
+            return (explain(exc), gr.skip(), gr.skip()) + (gr.skip(),) * len(item_targets)
+
+    def save_edit(review_id, item_id, reviewer, stale, expected, answer, citations, request: gr.Request):
+        return change(review_id, item_id, reviewer, stale, expected, request, "Saved and re-checked",
+                      answer=answer or "", citations=citation_ids(citations))
+
+    def do_redraft(review_id, item_id, reviewer, stale, expected, request: gr.Request):
+        return change(review_id, item_id, reviewer, stale, expected, request, "Re-drafted", redraft=True)
+
+    def add_comment(review_id, item_id, reviewer, stale, expected, text, request: gr.Request):
+        if not (text or "").strip():
+            return ("Write a comment first.", gr.skip(), gr.skip()) + (gr.skip(),) * len(item_targets)
+        return change(review_id, item_id, reviewer, stale, expected, request, "Comment added", comment=text.strip())
+
+    def sign_off(review_id, item_id, reviewer, stale, expected, status, allow, request: gr.Request):
+        return change(review_id, item_id, reviewer, stale, expected, request, f"Status set to {status}",
+                      status=status, override=bool(allow))
+
+    def search(text, request: gr.Request):
+        from assistant.http.reviews import search_paragraphs
+
+        if not (text or "").strip():
+            return gr.update(choices=[], value=None), "Type something to search for."
+        try:
+            caller = caller_from_gradio(request, policy)
+            results = search_paragraphs(get_assistant(), caller, text, 10, root)
+            choices = [paragraph_choice(r) for r in results]
+            return (gr.update(choices=choices, value=choices[0][1] if choices else None),
+                    f"{len(choices)} paragraph(s) found." if choices else "No paragraph found.")
+        except Exception as exc:  # noqa: BLE001
+            return gr.update(choices=[], value=None), explain(exc)
+
+    def add_found(citations, pid):
+        if not pid:
+            return gr.skip(), gr.skip(), "Search and pick a paragraph first."
+        ids = citation_ids(citations)
+        if pid not in ids:
+            ids.append(pid)
+        return "\n".join(ids), gr.update(choices=ids, value=None), (
+            f"Added {esc(pid)} as [{ids.index(pid) + 1}]: cite it in the answer with [{ids.index(pid) + 1}], then save.")
+
+    def remove_one(citations, pid):
+        ids = citation_ids(citations)
+        if not pid or pid not in ids:
+            return gr.skip(), gr.skip(), "Pick a citation to remove."
+        ids.remove(pid)
+        return "\n".join(ids), gr.update(choices=ids, value=None), (
+            f"Removed {esc(pid)}: the markers after it now count one lower; check the answer's [n], then save.")
+
+    def show_audit(review_id, reviewer, request: gr.Request):
+        if review_id is None:
+            return gr.skip(), "Pick a review first."
+        try:
+            return audit_rows(get_service().audit(int(review_id), actor_of(request, reviewer))), ""
+        except Exception as exc:  # noqa: BLE001
+            return gr.skip(), explain(exc)
+
+    def export(review_id, reviewer, fmt, request: gr.Request):
+        if review_id is None:
+            return gr.skip(), "Pick a review first."
+        try:
+            actor = actor_of(request, reviewer)
+            service = get_service()
+            review = service.get(int(review_id), actor)
+            content = service.export(int(review_id), actor, fmt)
+            _prune_old_files()
+            folder = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+            target = folder / f"{_safe_stem(review.name)}.{fmt}"
+            target.write_bytes(content)
+            return str(target), f"Exported {esc(target.name)}."
+        except Exception as exc:  # noqa: BLE001
+            return gr.skip(), explain(exc)
+
+    def to_docx(review_id, reviewer, request: gr.Request):
+        return export(review_id, reviewer, "docx", request)
+
+    def to_xlsx(review_id, reviewer, request: gr.Request):
+        return export(review_id, reviewer, "xlsx", request)
+
+    private = dict(api_visibility="private")
+    common_in = [pick, item_pick, reviewer_box, stale_only, version]
+    common_out = [message, table, item_pick] + item_targets
+    create.click(create_review, inputs=[upload, name_box, reviewer_box, stale_only],
+                 outputs=[message, pick, table, item_pick] + item_targets, concurrency_limit=2,
+                 concurrency_id="review-create", **private)
+    refresh.click(list_reviews, inputs=[reviewer_box], outputs=[pick, message], **private)
+    pick.focus(list_reviews, inputs=[reviewer_box], outputs=[pick, message], **private)
+    pick.input(open_review, inputs=[pick, reviewer_box, stale_only], outputs=[message, table, item_pick] + item_targets,
+               **private)
+    stale_only.change(refilter, inputs=[pick, reviewer_box, stale_only, item_pick], outputs=[table, item_pick], **private)
+    table.select(pick_row, inputs=[pick, reviewer_box, stale_only], outputs=[item_pick], **private)
+    item_pick.change(open_item, inputs=[pick, item_pick, reviewer_box], outputs=[message] + item_targets, **private)
+    save.click(save_edit, inputs=common_in + [answer_box, citations_box], outputs=common_out, **private)
+    redraft.click(do_redraft, inputs=common_in, outputs=common_out, **private)
+    comment_go.click(add_comment, inputs=common_in + [comment_box], outputs=common_out, **private)
+    set_status.click(sign_off, inputs=common_in + [new_status, override], outputs=common_out, **private)
+    search_go.click(search, inputs=[search_box], outputs=[found, message], **private)
+    search_box.submit(search, inputs=[search_box], outputs=[found, message], **private)
+    add_citation.click(add_found, inputs=[citations_box, found], outputs=[citations_box, remove_pick, message], **private)
+    remove_citation.click(remove_one, inputs=[citations_box, remove_pick], outputs=[citations_box, remove_pick, message],
+                          **private)
+    audit_go.click(show_audit, inputs=[pick, reviewer_box], outputs=[audit_table, message], **private)
+    export_docx.click(to_docx, inputs=[pick, reviewer_box], outputs=[export_file, message], **private)
+    export_xlsx.click(to_xlsx, inputs=[pick, reviewer_box], outputs=[export_file, message], **private)
+    return {"upload": upload, "pick": pick, "table": table, "item": item_pick, "view": view}
