@@ -6,6 +6,7 @@
     assistant ask QUESTION [--json]                   answer one question, citing paragraphs
     assistant chat                                    a terminal chat, with follow-up questions
     assistant batch INPUT --out OUTPUT                answer a file of questions
+    assistant review create|list|show|stale|export|audit   consultation review: check and sign off answers
     assistant serve                                   the HTTP API and the web chat
     assistant eval                                    score answers on the evaluation set
     assistant bench ...                               speed and quality benchmarks
@@ -295,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=None, help="refuse inputs with more questions than this (default 5000, ASSISTANT_BATCH_MAX_ROWS)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)
+
+    from assistant.review.command import add_parser as add_review_parser
+
+    add_review_parser(sub, common)
 
     p = sub.add_parser("serve", parents=[common], help="serve the HTTP API and the web chat")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")

@@ -57,6 +57,7 @@ class IngestReport:
     paragraphs_embedded: int = 0
     sentences_embedded: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. review answers whose sources changed
 
     @property
     def ingested_anything(self) -> bool:
@@ -70,6 +71,7 @@ class IngestReport:
         ]
         for skipped in self.skipped:
             lines.append(f"  skipped {skipped.path}: {skipped.reason}")
+        lines.extend(self.notes)
         return "\n".join(lines)
 
 
@@ -262,6 +264,31 @@ class _Lock:
         self.handle.close()
 
 
+def refresh_reviews(config: Config, index) -> list[str]:
+    """Mark consultation-review answers whose cited paragraphs changed as stale (assistant/review).
+    Does nothing when there is no review database (never creates one). Returns lines for the report;
+    a failure is reported there, not raised: the ingest itself has succeeded."""
+    from assistant.review.service import ReviewService
+
+    try:
+        service = ReviewService.open_existing(config)
+        if service is None:
+            return []
+        try:
+            changed = service.refresh_staleness(index)
+        finally:
+            service.close()
+    except Exception as exc:  # noqa: BLE001 - reported to the user, the index is already written
+        return [f"could not check the review database for answers whose sources changed: {exc}"]
+    stale = sum(item.stale for item in changed)
+    lines = []
+    if stale:
+        lines.append(f"{stale} reviewed answer(s) cite paragraphs that changed: see `assistant review stale`")
+    if len(changed) - stale:
+        lines.append(f"{len(changed) - stale} reviewed answer(s) cite their sources' current text again")
+    return lines
+
+
 def run_ingest(
     paths: list[Path],
     config: Config,
@@ -361,5 +388,7 @@ def run_ingest(
 
         if report.added or report.changed or report.removed or index.lexical_is_stale:
             index.rebuild_lexical()
+        if report.changed or report.removed:
+            report.notes.extend(refresh_reviews(config, index))
     report.seconds = time.perf_counter() - started
     return report

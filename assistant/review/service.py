@@ -111,6 +111,10 @@ class ReviewService:
     @classmethod
     def open_existing(cls, config: Config) -> "ReviewService | None":
         """Like `open`, but None when there is no review database yet (creates nothing)."""
+        from pathlib import Path
+
+        if not config.database_url and not (Path(config.data_dir) / "reviews.db").is_file():
+            return None  # the common case, answered without importing SQLAlchemy
         from assistant.review import store
 
         return cls.open(config) if store.exists(config) else None

@@ -93,9 +93,10 @@ def database_url(config: Config) -> str:
 
 def exists(config: Config) -> bool:
     """Whether a review database has been created (never creates one)."""
-    if not config.database_url:
-        return (Path(config.data_dir) / SQLITE_FILE).is_file()
-    engine = sa.create_engine(database_url(config))
+    url = sa.engine.make_url(database_url(config))
+    if url.get_backend_name() == "sqlite":  # connecting would create the file
+        return bool(url.database) and Path(url.database).is_file()
+    engine = sa.create_engine(url)
     try:
         return sa.inspect(engine).has_table(items.name)
     finally:
