@@ -1,0 +1,379 @@
+"""Consultation review (assistant/review): drafting, checking, sign-off, audit, staleness, export and
+access, against a real SQLite file and a real PostgreSQL server (started here with initdb/pg_ctl on
+127.0.0.1; the test fails, not skips, when PostgreSQL is not installed: CI installs it)."""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from assistant.auth import Caller
+from assistant.batch.records import Question, QuestionSet
+from assistant.config import Config
+from assistant.review.records import ReviewConflict, ReviewError, ReviewNotFound
+from assistant.review.service import ReviewService
+from tests.conftest import free_port, run_cli
+
+ALICE = Caller("alice", None)
+BOB = Caller("bob", None)
+QUESTIONS = ["Who is David Dalton?", "What is NHS Improvement?", "What is the capital of France?"]
+INVENTED = "David Dalton was appointed Secretary of State for Health in 1997 [1]."
+
+
+# --- a real PostgreSQL server ------------------------------------------------------------------------
+
+
+def _pg_bin() -> Path:
+    try:
+        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        if (Path(bindir) / "initdb").exists():
+            return Path(bindir)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).resolve().parent
+    pytest.fail("PostgreSQL is not installed (no initdb): install it (Debian: apt-get install postgresql); "
+                ".ci/run does", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (run as 'nobody' when we are root)."""
+    bindir = _pg_bin()
+    folder = Path(tempfile.mkdtemp(prefix="review-pg-"))
+    os.chmod(folder, 0o777)
+    prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    data, port = folder / "data", free_port()
+    subprocess.run(prefix + [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
+                   check=True, capture_output=True)
+    options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off"
+    subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+                             "-w", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_counter = iter(range(10**6))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty review database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'reviews.db'}"
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"review_{next(_counter)}"
+    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return f"{server}/{name}"
+
+
+@pytest.fixture()
+def service(database_url, sources_data_dir):
+    config = Config.from_env(data_dir=sources_data_dir).replace(database_url=database_url, llm_base_url=None)
+    service = ReviewService.open(config)
+    yield service
+    service.close()
+
+
+def _questions(texts=QUESTIONS) -> QuestionSet:
+    return QuestionSet("questions.txt", [Question(f"q{i}", t) for i, t in enumerate(texts, start=1)])
+
+
+@pytest.fixture()
+def review(service, assistant):
+    return service.create("Consultation 1", _questions(), assistant, ALICE)
+
+
+def _item(review, question_id):
+    return next(i for i in review.items if i.question_id == question_id)
+
+
+# --- drafting, checking, sign-off -------------------------------------------------------------------
+
+
+def test_create_drafts_every_question_of_a_questions_file(service, assistant, tmp_path):
+    path = tmp_path / "questions.txt"
+    path.write_text("\n".join(QUESTIONS) + "\n", encoding="utf-8")
+    from assistant.batch.readers import read_questions
+
+    review = service.create("From a file", read_questions(path), assistant, ALICE)
+    assert [i.question for i in review.items] == QUESTIONS
+    assert {i.status for i in review.items} == {"draft"}
+    dalton = _item(review, "q1")
+    assert "Dalton" in dalton.answer and dalton.citations and not dalton.abstained
+    assert dalton.unsupported == []  # the extractive draft passes its own check
+    assert _item(review, "q3").abstained and not _item(review, "q3").citations
+    data = dalton.to_dict()
+    for key in ("id", "question", "answer", "citations", "status", "unsupported", "stale", "reviewer", "approved_at"):
+        assert key in data
+    assert data["citations"][0] == dalton.citations[0].to_dict()
+    assert [r.id for r in service.list_reviews(ALICE)] == [review.id]
+    assert service.get(review.id, BOB).items == review.items
+
+
+class _Failing:
+    """An assistant whose answering raises for one question (real embedder for the check)."""
+
+    def __init__(self, assistant):
+        self.inner, self.embedder, self.index = assistant, assistant.embedder, assistant.index
+
+    def ask(self, question, collections=None, id=None):
+        if "France" in question:
+            raise RuntimeError("the LLM server went away")
+        return self.inner.ask(question, collections=collections, id=id)
+
+
+def test_a_failed_question_is_an_item_with_a_notice_never_dropped(service, assistant):
+    review = service.create("Failing", _questions(), _Failing(assistant), ALICE)
+    failed = _item(review, "q3")
+    assert len(review.items) == 3 and failed.answer == ""
+    assert "the LLM server went away" in failed.comments[0].text
+    with pytest.raises(ReviewError, match="no answer to approve"):
+        service.update_item(review.id, failed.id, ALICE, status="approved")
+
+
+def test_an_unsupported_edit_is_flagged_and_approval_needs_override(service, assistant, review):
+    item = _item(review, "q1")
+    cited = [c.paragraph_id for c in item.citations][:1]
+    edited = service.update_item(review.id, item.id, BOB, answer=INVENTED, citations=cited,
+                                 expected_version=item.version, assistant=assistant)
+    assert edited.unsupported == ["David Dalton was appointed Secretary of State for Health in 1997."]
+    assert edited.version == item.version + 1
+    with pytest.raises(ReviewConflict, match="not supported"):
+        service.update_item(review.id, item.id, BOB, status="approved")
+    assert service.get_item(review.id, item.id, BOB).status == "draft"
+    approved = service.update_item(review.id, item.id, BOB, status="approved", override=True)
+    assert approved.status == "approved" and approved.override and approved.reviewer == "bob"
+    entries = [(e.field, e.after) for e in service.audit(review.id, BOB) if e.item_id == item.id]
+    assert ("override", "true") in entries and ("status", "approved") in entries
+
+
+def test_approving_a_supported_edit_records_who_when_and_exactly_what(service, assistant, review):
+    item = _item(review, "q1")
+    citation = item.citations[0]
+    sentence = citation.quote.strip()
+    text = f"{sentence} [1]"
+    edited = service.update_item(review.id, item.id, BOB, answer=text, citations=[citation.paragraph_id],
+                                 embedder=assistant.embedder)
+    assert edited.unsupported == []
+    approved = service.update_item(review.id, item.id, BOB, status="approved", comment="checked against the report",
+                                   expected_version=edited.version)
+    assert (approved.status, approved.reviewer, approved.override) == ("approved", "bob", False)
+    assert approved.approved_answer == text and approved.approved_citations == [citation.paragraph_id]
+    assert approved.approved_at and approved.approved_at.startswith("20")
+    assert approved.comments[-1].text == "checked against the report"
+    # an edit after approval clears the sign-off
+    again = service.update_item(review.id, item.id, ALICE, answer=text + " More.", embedder=assistant.embedder)
+    assert again.status == "draft" and again.reviewer is None and again.approved_answer is None
+
+
+def test_citations_out_of_the_index_or_bad_status_are_refused(service, assistant, review):
+    item = _item(review, "q1")
+    with pytest.raises(ReviewError, match="no paragraph nope#p1"):
+        service.update_item(review.id, item.id, BOB, answer="x [1]", citations=["nope#p1"], assistant=assistant)
+    with pytest.raises(ReviewError, match="unknown status"):
+        service.update_item(review.id, item.id, BOB, status="done")
+    assert service.get_item(review.id, item.id, BOB).version == item.version  # nothing written
+
+
+def test_audit_log_holds_every_step_in_order_and_cannot_be_rewritten(service, assistant, review, database_url):
+    item = _item(review, "q1")
+    service.update_item(review.id, item.id, BOB, comment="first look")
+    service.update_item(review.id, item.id, BOB, status="needs-work")
+    service.update_item(review.id, item.id, ALICE, status="approved")
+    entries = service.audit(review.id, ALICE)
+    assert [e.id for e in entries] == sorted(e.id for e in entries)
+    mine = [(e.actor, e.field, e.before, e.after) for e in entries if e.item_id == item.id]
+    assert mine[0][:3] == ("alice", "answer", None)
+    steps = [(a, f, b, c) for a, f, b, c in mine[1:] if f in ("comment", "status")]
+    assert steps == [("bob", "comment", None, "first look"), ("bob", "status", "draft", "needs-work"),
+                     ("alice", "status", "needs-work", "approved")]
+    assert ("alice", "reviewer", None, "alice") in mine
+    import sqlalchemy as sa
+
+    for statement in ("UPDATE review_audit SET actor = 'mallory'", "DELETE FROM review_audit"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            with service.engine.begin() as conn:
+                conn.execute(sa.text(statement))
+    assert service.audit(review.id, ALICE) == entries
+    lines = service.export_audit(review.id, ALICE, "jsonl").decode().splitlines()
+    assert [json.loads(line) for line in lines] == [e.to_dict() for e in entries]
+    csv_text = service.export_audit(review.id, ALICE, "csv").decode()
+    assert csv_text.splitlines()[0] == "id,review_id,item_id,actor,at,field,before,after"
+    assert len(csv_text.strip().splitlines()) == len(entries) + 1
+
+
+def test_a_stale_expected_version_is_a_conflict_and_the_first_edit_is_kept(service, assistant, review):
+    item = _item(review, "q1")
+    first = service.update_item(review.id, item.id, ALICE, comment="alice was here", expected_version=item.version)
+    with pytest.raises(ReviewConflict, match="changed since you opened it"):
+        service.update_item(review.id, item.id, BOB, status="rejected", expected_version=item.version)
+    now = service.get_item(review.id, item.id, ALICE)
+    assert now.version == first.version and now.status == "draft"
+    assert [c.text for c in now.comments] == ["alice was here"]
+
+
+def test_concurrent_writers_on_one_version_exactly_one_wins(service, review):
+    item = _item(review, "q2")
+    results, barrier = [], threading.Barrier(4)
+
+    def edit(n):
+        barrier.wait()
+        try:
+            service.update_item(review.id, item.id, Caller(f"r{n}"), comment=f"c{n}", expected_version=item.version)
+            results.append("ok")
+        except ReviewConflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = service.get_item(review.id, item.id, ALICE)
+    assert results.count("ok") == 1 and len(final.comments) == 1 and final.version == item.version + 1
+
+
+# --- access ------------------------------------------------------------------------------------------
+
+
+def test_a_scoped_caller_never_sees_another_collections_review(service, assistant):
+    everything = service.create("All", _questions(QUESTIONS[:1]), assistant, ALICE)
+    scoped = service.create("Default only", _questions(QUESTIONS[:1]), assistant, Caller("dee", ("default",)))
+    assert scoped.collections == ["default"] and everything.collections is None
+    dee, eve = Caller("dee", ("default",)), Caller("eve", ("hr",))
+    assert [r.id for r in service.list_reviews(dee)] == [scoped.id]
+    assert service.list_reviews(eve) == []
+    item = scoped.items[0]
+    for call in (lambda: service.get(scoped.id, eve), lambda: service.get(everything.id, dee),
+                 lambda: service.audit(scoped.id, eve), lambda: service.export(scoped.id, eve, "docx"),
+                 lambda: service.update_item(scoped.id, item.id, eve, status="approved")):
+        with pytest.raises(ReviewNotFound, match=r"no review \d+$"):
+            call()
+    assert service.get_item(scoped.id, item.id, dee).version == 1
+    from assistant.auth import Forbidden
+
+    with pytest.raises(Forbidden):
+        service.create("Sneaky", _questions(QUESTIONS[:1]), assistant, eve, collections=["default"])
+
+
+# --- staleness -------------------------------------------------------------------------------------
+
+
+def test_an_approved_answer_goes_stale_when_its_source_changes(database_url, copy_of_sources, tmp_path):
+    from assistant.core import Assistant
+    from ingest.pipeline import run_ingest
+
+    config = Config.from_env(data_dir=tmp_path / "index").replace(database_url=database_url, llm_base_url=None)
+    run_ingest([copy_of_sources], config, progress=False)
+    assistant = Assistant.open(config=config)
+    service = ReviewService.open(config)
+    review = service.create("Fresh", _questions(QUESTIONS[:1]), assistant, ALICE)
+    item = review.items[0]
+    service.update_item(review.id, item.id, BOB, status="approved")
+    cited = item.citations[0]
+    source = copy_of_sources / f"{cited.document_id}.txt"
+    text = source.read_text(encoding="utf-8")
+    assert cited.text[:60] in text
+    changed = cited.text[:60] + " It was later revised."
+    source.write_text(text.replace(cited.text[:60], changed, 1), encoding="utf-8")
+
+    report = run_ingest([copy_of_sources], config, progress=False)
+    assert cited.document_id in report.changed
+    assert any("review stale" in note for note in report.notes), report.notes
+    now = service.get_item(review.id, item.id, BOB)
+    assert now.stale and now.status == "needs-work" and now.reviewer is None
+    stale = {p.paragraph_id: p for p in now.stale_paragraphs}
+    assert stale[cited.paragraph_id].old_text == cited.text
+    assert "It was later revised." in stale[cited.paragraph_id].new_text
+    assert [i.id for i in service.stale(BOB)] == [item.id]
+    system = [e for e in service.audit(review.id, BOB) if e.actor == "system"]
+    assert ("status", "approved", "needs-work") in [(e.field, e.before, e.after) for e in system]
+    with pytest.raises(ReviewConflict, match="sources have changed"):
+        service.update_item(review.id, item.id, BOB, status="approved")
+    service.close()
+
+
+def test_ingest_without_a_review_database_creates_none(copy_of_sources, tmp_path):
+    from ingest.pipeline import run_ingest
+
+    config = Config.from_env(data_dir=tmp_path / "index").replace(database_url=None)
+    run_ingest([copy_of_sources], config, progress=False)
+    (copy_of_sources / "kf-2015-inner-stalin.txt").unlink()
+    report = run_ingest([copy_of_sources], config, progress=False)
+    assert report.removed and not (tmp_path / "index" / "reviews.db").exists()
+
+
+# --- export ------------------------------------------------------------------------------------------
+
+
+def test_export_docx_and_xlsx_read_back(service, assistant, review):
+    import docx
+    import openpyxl
+
+    approved = service.update_item(review.id, _item(review, "q1").id, BOB, status="approved")
+    service.update_item(review.id, _item(review, "q2").id, BOB, status="needs-work")
+    document = docx.Document(io.BytesIO(service.export(review.id, ALICE, "docx")))
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+    assert headings == ["Consultation 1", "q1. Who is David Dalton?", "Sources", "Sign-off", "Outstanding"]
+    body = [p.text for p in document.paragraphs]
+    assert approved.approved_answer in body
+    assert any(p.startswith("[1] ") and approved.citations[0].text in p for p in body)
+    outstanding = body[body.index("Outstanding") + 1:]
+    assert outstanding == ["q2. What is NHS Improvement? (needs-work)", "q3. What is the capital of France? (draft)"]
+    assert _item(review, "q2").answer not in "\n".join(body)  # a draft is never exported as an answer
+    rows = [[c.text for c in row.cells] for row in document.tables[0].rows]
+    assert rows[0] == ["Question", "Reviewer", "Approved at", "Override"]
+    assert rows[1] == ["q1. Who is David Dalton?", "bob", approved.approved_at, "no"]
+
+    sheet = openpyxl.load_workbook(io.BytesIO(service.export(review.id, ALICE, "xlsx"))).active
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header = table[0]
+    assert header[:8] == ["position", "id", "question", "status", "answer", "citations", "reviewer", "approved_at"]
+    assert [r[3] for r in table[1:]] == ["approved", "needs-work", "draft"]
+    assert table[1][4] == approved.approved_answer and table[1][6] == "bob" and table[1][9] == "no"
+    with pytest.raises(ReviewError, match="unknown export format"):
+        service.export(review.id, ALICE, "pdf")
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+
+def test_cli_create_list_export(sources_data_dir, tmp_path):
+    questions = tmp_path / "questions.txt"
+    questions.write_text("Who is David Dalton?\nWhat is the capital of France?\n", encoding="utf-8")
+    env = {"ASSISTANT_DATABASE_URL": f"sqlite:///{tmp_path / 'reviews.db'}", "ASSISTANT_REVIEWER": "carol"}
+    created = run_cli("review", "create", str(questions), "--name", "CLI review", data_dir=sources_data_dir, env=env)
+    assert created.returncode == 0, created.stderr
+    assert "review 1 'CLI review': 2 items drafted" in created.stdout
+    listed = run_cli("review", "list", data_dir=sources_data_dir, env=env)
+    assert listed.returncode == 0 and "CLI review\tcarol\t" in listed.stdout and "draft 2" in listed.stdout
+    out = tmp_path / "out.docx"
+    exported = run_cli("review", "export", "1", "--format", "docx", "--out", str(out), data_dir=sources_data_dir, env=env)
+    assert exported.returncode == 0, exported.stderr
+    import docx
+
+    assert "Outstanding" in [p.text for p in docx.Document(str(out)).paragraphs]
+    missing = run_cli("review", "show", "7", data_dir=sources_data_dir, env=env)
+    assert missing.returncode == 1 and "no review 7" in missing.stderr
