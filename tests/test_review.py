@@ -278,6 +278,17 @@ def test_a_scoped_caller_never_sees_another_collections_review(service, assistan
         service.create("Sneaky", _questions(QUESTIONS[:1]), assistant, eve, collections=["default"])
 
 
+def test_citing_a_paragraph_outside_the_reviews_collections_is_refused(service, assistant):
+    review = service.create("HR only", _questions(QUESTIONS[:1]), assistant, ALICE, collections=["hr"])
+    item = review.items[0]
+    assert review.collections == ["hr"] and item.abstained  # nothing in "hr" to draft from
+    outside = assistant.ask(QUESTIONS[0]).citations[0].paragraph_id  # a paragraph of "default"
+    with pytest.raises(ReviewError, match="outside this review's collections"):
+        service.update_item(review.id, item.id, ALICE, answer="Dalton ran Salford Royal [1].", citations=[outside],
+                            assistant=assistant)
+    assert service.get_item(review.id, item.id, ALICE).version == 1
+
+
 # --- staleness -------------------------------------------------------------------------------------
 
 
