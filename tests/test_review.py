@@ -188,6 +188,18 @@ def test_approving_a_supported_edit_records_who_when_and_exactly_what(service, a
     assert again.status == "draft" and again.reviewer is None and again.approved_answer is None
 
 
+def test_redraft_answers_again_and_is_audited(service, assistant, review):
+    item = _item(review, "q1")
+    service.update_item(review.id, item.id, BOB, answer=INVENTED, citations=[item.citations[0].paragraph_id],
+                        assistant=assistant)
+    redrafted = service.update_item(review.id, item.id, BOB, redraft=True, assistant=assistant)
+    assert redrafted.answer == item.answer and redrafted.unsupported == [] and redrafted.version == item.version + 2
+    with pytest.raises(ReviewError, match="needs the assistant"):
+        service.update_item(review.id, item.id, BOB, redraft=True)
+    answers = [e.after for e in service.audit(review.id, BOB) if e.item_id == item.id and e.field == "answer"]
+    assert answers == [item.answer, INVENTED, item.answer]
+
+
 def test_citations_out_of_the_index_or_bad_status_are_refused(service, assistant, review):
     item = _item(review, "q1")
     with pytest.raises(ReviewError, match="no paragraph nope#p1"):
