@@ -65,21 +65,34 @@ def _safe_stem(name: str) -> str:
 # --- rendering (plain functions: no Gradio) ------------------------------------------------------------
 
 
+def _sentence_span(answer: str, sentence: str, start: int) -> tuple[int, int] | None:
+    """Where `sentence` (as the citation check reports it: its [n] markers may be left out) is in
+    `answer` from `start`, markers after its words included."""
+    words = re.findall(r"\w+|[^\w\s]", re.sub(r"\[\d+\]", " ", sentence))
+    if not words:
+        return None
+    pattern = r"(?:\s|\[\d+\])*".join(map(re.escape, words)) + r"(?:\s*\[\d+\])*"
+    match = re.compile(pattern).search(answer, start)
+    return (match.start(), match.end()) if match else None
+
+
 def answer_with_flags_html(answer: str, citations, unsupported: list[str], root_path: str) -> str:
     """The answer as the chat shows it (escaped, [n] markers linking to the cited paragraph), with
     each unsupported sentence wrapped in <mark class="unsupported">."""
     from assistant.ui import answer_text_html
 
+    spans = []
+    for sentence in dict.fromkeys(s for s in unsupported if s and s.strip()):
+        span = _sentence_span(answer, sentence, 0)
+        if span and not any(a < span[1] and span[0] < b for a, b in spans):
+            spans.append(span)
     pieces: list[str] = []
     position = 0
-    for sentence in sorted({s for s in unsupported if s and s.strip()}, key=lambda s: answer.find(s)):
-        found = answer.find(sentence, position)
-        if found < 0:
-            continue
-        pieces.append(answer_text_html(answer[position:found], citations, root_path))
+    for begin, end in sorted(spans):
+        pieces.append(answer_text_html(answer[position:begin], citations, root_path))
         pieces.append(f'<mark class="unsupported" title="not supported by the cited paragraphs">'
-                      f'{answer_text_html(sentence, citations, root_path)}</mark>')
-        position = found + len(sentence)
+                      f'{answer_text_html(answer[begin:end], citations, root_path)}</mark>')
+        position = end
     pieces.append(answer_text_html(answer[position:], citations, root_path))
     return "".join(pieces)
 
@@ -336,10 +349,10 @@ def build_review_tab(get_assistant, get_service, config, policy):
 
     def open_item(review_id, item_id, reviewer, request: gr.Request):
         if review_id is None or item_id is None:
-            return ("",) + blank_item
+            return (gr.skip(),) + blank_item
         try:
             item = get_service().get_item(int(review_id), int(item_id), actor_of(request, reviewer))
-            return ("",) + item_outputs(item)
+            return (gr.skip(),) + item_outputs(item)
         except Exception as exc:  # noqa: BLE001
             return (explain(exc),) + blank_item
 
