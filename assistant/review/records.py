@@ -26,7 +26,7 @@ SYSTEM_ACTOR = "system"  # the actor of changes nobody made by hand (staleness)
 
 
 # The three errors are siblings (none subclasses another), so each maps to one HTTP status whatever
-# order a handler checks them in: ReviewError 422, ReviewNotFound 404, ReviewConflict 409.
+# order a handler checks them in: ReviewError 400, ReviewNotFound 404, ReviewConflict 409.
 class ReviewError(AssistantError, ValueError):
     """A review request that cannot be done as asked (bad status, a citation out of scope, ...)."""
 
