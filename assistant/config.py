@@ -38,6 +38,9 @@ class Config:
     chroma_port: int = 8000
     # The Chroma collection name; several indexes can share one Chroma server by prefix.
     chroma_collection: str = "assistant-paragraphs"
+    # Server mode: how often (seconds) an app process checks the server's corpus version, so an
+    # ingest elsewhere shows up within about this long without a restart.
+    corpus_poll_s: float = 10.0
     # A folder holding a sentence-transformers model; None means the bundled all-MiniLM-L6-v2.
     embed_model_path: str | None = None
     embed_batch_size: int = 32
@@ -113,6 +116,7 @@ class Config:
             "chroma_host": _env("ASSISTANT_CHROMA_HOST"),
             "chroma_port": int(_env("ASSISTANT_CHROMA_PORT", "8000")),
             "chroma_collection": _env("ASSISTANT_CHROMA_COLLECTION", "assistant-paragraphs"),
+            "corpus_poll_s": float(_env("ASSISTANT_CORPUS_POLL_S", "10")),
             "embed_model_path": _env("ASSISTANT_EMBED_MODEL"),
             "reader_model_path": _env("ASSISTANT_READER_MODEL"),
             "reader_candidates": int(_env("ASSISTANT_READER_CANDIDATES", "24")),

@@ -15,14 +15,27 @@ catalog rows are committed in one SQLite transaction. The catalog commit is what
 done, so a kill before it means the next run redoes that document (Chroma writes are idempotent
 by paragraph id), and a kill after it loses nothing. The BM25 index is rebuilt after the
 documents; if it is stale (a kill came first), readers rebuild it in memory from the catalog.
+
+Server mode (`ASSISTANT_CHROMA_HOST` set): ALL shared state lives in the Chroma server (paragraphs,
+sentences, document records, the manifest and a corpus version; assistant/index_server.py, which
+only this module uses, has the layout and the write protocol). Nothing another machine writes is
+read from the data folder: each process mirrors the server's complete documents into a cache (the
+same catalog schema, in a per-process temporary folder, rebuilt from the server at any time), and
+builds BM25 in memory from it. A background thread checks the corpus version every
+`ASSISTANT_CORPUS_POLL_S` seconds and brings the cache up to date, so replicas see an ingest
+without a restart. Dense hits whose paragraph is not in the cache, or belongs to another version
+of its document than the cached one, are ignored.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +46,8 @@ import numpy as np
 from assistant.config import Config
 from assistant.errors import IndexModelMismatch, IndexNotReady
 from assistant.records import Comment, Document, DroppedLine, Paragraph, Span
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite3"
@@ -85,9 +100,16 @@ class _Lexical:
 class Index:
     """Open with `Index.open(config)`. Safe to share between threads."""
 
-    def __init__(self, config: Config, embed_model_name: str):
+    def __init__(self, config: Config, embed_model_name: str, cache_dir: Path | None = None):
         self.config = config
         self.data_dir = Path(config.data_dir)
+        # Where the catalog and the BM25 files live: the data folder, or in server mode a cache of the server.
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir
+        self._server = None  # assistant.index_server.ServerStore in server mode
+        self._synced_version: str | None = None
+        self._sync_lock = threading.Lock()
+        self._poller: threading.Thread | None = None
+        self._closed = threading.Event()
         self.embed_model_name = embed_model_name
         self._local = threading.local()
         self._lexical: _Lexical | None = None
@@ -100,8 +122,11 @@ class Index:
 
     @classmethod
     def open(cls, config: Config, embed_model_name: str, create: bool = False) -> "Index":
-        """Open the index in `config.data_dir`. With create=False a missing index is IndexNotReady;
-        an index built with another embedding model is IndexModelMismatch."""
+        """Open the index in `config.data_dir` (or on the Chroma server when one is set). With
+        create=False a missing index is IndexNotReady; an index built with another embedding model is
+        IndexModelMismatch."""
+        if config.uses_chroma_server:
+            return cls._open_server(config, embed_model_name, create)
         data_dir = Path(config.data_dir)
         catalog = data_dir / CATALOG_FILE
         if not catalog.exists():
@@ -126,11 +151,100 @@ class Index:
             )
         return index
 
+    @classmethod
+    def _open_server(cls, config: Config, embed_model_name: str, create: bool) -> "Index":
+        from assistant.index_server import ServerStore
+
+        where = f"{config.chroma_host}:{config.chroma_port}"
+        try:
+            store = ServerStore.connect(config.chroma_host, config.chroma_port, config.chroma_collection)
+            manifest = store.manifest()
+        except Exception as exc:  # noqa: BLE001 - chromadb raises several kinds for an unreachable server
+            raise IndexNotReady(f"cannot reach the Chroma server at {where}: {exc}") from exc
+        if manifest is None:
+            if not create:
+                raise IndexNotReady(f"the Chroma server at {where} holds no index yet: run `assistant ingest` against it")
+            store.update_manifest(kind="manifest", embed_model=embed_model_name, schema=SCHEMA_VERSION)
+            manifest = store.manifest()
+        elif manifest.embed_model != embed_model_name:
+            raise IndexModelMismatch(
+                f"the index on the Chroma server at {where} was built with the embedding model {manifest.embed_model!r}, "
+                f"not {embed_model_name!r}: re-ingest into another ASSISTANT_CHROMA_COLLECTION"
+            )
+        cache_dir = Path(tempfile.mkdtemp(prefix="assistant-cache-"))
+        atexit.register(shutil.rmtree, cache_dir, True)
+        index = cls(config, embed_model_name, cache_dir)
+        index._server = store
+        db = index._db()
+        db.executescript(_SCHEMA)
+        index.set_meta("embed_model", embed_model_name)
+        index.set_meta("schema", SCHEMA_VERSION)
+        index.set_meta("generation", "0")
+        if manifest.embed_dim:
+            index.set_meta("embed_dim", str(manifest.embed_dim))
+        index.sync()
+        if not create:  # a reader: follow the server's corpus version
+            index._poller = threading.Thread(target=index._poll, name="index-poller", daemon=True)
+            index._poller.start()
+        return index
+
+    # --- server mode: the local cache of the server's catalog -------------------------------------
+
+    @property
+    def uses_server(self) -> bool:
+        return self._server is not None
+
+    @property
+    def corpus_version(self) -> str | None:
+        """The server's corpus version this process's cache holds completely (server mode)."""
+        return self._synced_version
+
+    def _poll(self) -> None:
+        interval = max(0.05, float(self.config.corpus_poll_s))
+        while not self._closed.wait(interval):
+            try:
+                if self._server.corpus_version() != self._synced_version:
+                    self.sync()
+            except Exception as exc:  # noqa: BLE001 - keep serving from the cache; try again next time
+                log.warning("could not refresh the index from the Chroma server: %s", exc)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def sync(self) -> bool:
+        """Bring the cache up to date with the server's complete documents. Returns True when the
+        cache holds every published document at its published version."""
+        with self._sync_lock:
+            version = self._server.corpus_version()  # read first: a write after it bumps it again
+            records = self._server.document_records()
+            cached = {d.id: d.content_hash for d in self.documents()}
+            removed = [doc_id for doc_id in cached if doc_id not in records]
+            wanted = [r for doc_id, r in records.items() if cached.get(doc_id) != r.document.content_hash]
+            fetched = self._server.fetch(wanted) if wanted else {}
+            if removed or fetched:
+                db = self._db()
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for doc_id in removed:
+                        _delete_catalog_rows(db, doc_id)
+                    for item in fetched.values():
+                        _insert_catalog_rows(db, item.document, item.sentence_vectors)
+                    db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                self._lexical_index()  # build BM25 here, not on a request
+            complete = len(fetched) == len(wanted)
+            # An incomplete document (a write in flight) keeps its cached version; look again next poll.
+            self._synced_version = version if complete else None
+            return complete
+
     def _db(self) -> sqlite3.Connection:
         # One connection per thread; WAL lets readers go on while an ingest writes.
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.data_dir / CATALOG_FILE, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.cache_dir / CATALOG_FILE, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
@@ -151,6 +265,8 @@ class Index:
         stored = self.meta("embed_dim")
         if stored is None:
             self.set_meta("embed_dim", str(dimension))
+            if self._server is not None:
+                self._server.update_manifest(embed_dim=dimension)
         elif int(stored) != dimension:
             raise IndexModelMismatch(
                 f"the index holds {stored}-dimensional vectors but the embedding model gives {dimension}: re-ingest"
@@ -167,17 +283,15 @@ class Index:
                     from llama_index.vector_stores.chroma import ChromaVectorStore
 
                     settings = Settings(anonymized_telemetry=False)
-                    if self.config.uses_chroma_server:
-                        client = chromadb.HttpClient(
-                            host=self.config.chroma_host, port=self.config.chroma_port, settings=settings
-                        )
+                    if self._server is not None:
+                        collection = self._server.paragraphs
                     else:
                         client = chromadb.PersistentClient(path=str(self.data_dir / CHROMA_DIR), settings=settings)
-                    # We always pass our own vectors: Chroma's default embedding function would try
-                    # to download a model, so it is never asked to embed anything.
-                    collection = client.get_or_create_collection(
-                        self.config.chroma_collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
-                    )
+                        # We always pass our own vectors: Chroma's default embedding function would try
+                        # to download a model, so it is never asked to embed anything.
+                        collection = client.get_or_create_collection(
+                            self.config.chroma_collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                        )
                     self._chroma_collection = collection
                     self._vector_store = ChromaVectorStore(chroma_collection=collection)
         return self._vector_store
@@ -210,7 +324,24 @@ class Index:
                 return []  # nothing ingested yet (or everything filtered away)
             raise
         # ChromaVectorStore reports exp(-distance); with cosine distance that is exp(cos - 1).
-        return [Hit(pid, float(1.0 + np.log(max(sim, 1e-12)))) for pid, sim in zip(result.ids, result.similarities)]
+        hits = [Hit(pid, float(1.0 + np.log(max(sim, 1e-12)))) for pid, sim in zip(result.ids, result.similarities)]
+        if self._server is not None:
+            hits = self._cached_hits(hits, result.nodes or [])
+        return hits
+
+    def _cached_hits(self, hits: list[Hit], nodes) -> list[Hit]:
+        """Server mode: only hits on the cached version of a cached paragraph (an ingest may be
+        rewriting a document this process still serves in its previous complete version)."""
+        ids = [h.paragraph_id for h in hits]
+        if not ids:
+            return hits
+        rows = self._db().execute(
+            f"SELECT p.id, d.content_hash FROM paragraphs p JOIN documents d ON d.id = p.document_id "
+            f"WHERE p.id IN ({','.join('?' * len(ids))})", ids
+        ).fetchall()
+        cached = dict(rows)
+        versions = {node.node_id: (node.metadata or {}).get("content_hash") for node in nodes}
+        return [h for h in hits if h.paragraph_id in cached and versions.get(h.paragraph_id, cached[h.paragraph_id]) == cached[h.paragraph_id]]
 
     # --- BM25 -------------------------------------------------------------------------------
 
@@ -227,6 +358,8 @@ class Index:
     def _load_lexical(self, generation: int) -> _Lexical | None:
         import bm25s
 
+        if self._server is not None:
+            return None  # server mode: BM25 lives in memory only, built from the cache
         folder = self.data_dir / LEXICAL_DIR
         try:
             info = json.loads((folder / "rows.json").read_text())
@@ -261,9 +394,14 @@ class Index:
         return _Lexical(bm25, ids, np.array([r[1] for r in rows], dtype=object), [r[2] for r in rows], generation)
 
     def rebuild_lexical(self) -> None:
-        """Rebuild the persisted BM25 index from the catalog (atomically replacing the old one)."""
+        """Rebuild the persisted BM25 index from the catalog (atomically replacing the old one).
+        Server mode persists nothing: every process builds its own from its cache."""
         generation = self.generation
         lexical = self._build_lexical(generation)
+        if self._server is not None:
+            with self._lexical_lock:
+                self._lexical = lexical
+            return
         folder = self.data_dir / LEXICAL_DIR
         tmp = self.data_dir / f"{LEXICAL_DIR}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -283,6 +421,8 @@ class Index:
 
     @property
     def lexical_is_stale(self) -> bool:
+        if self._server is not None:
+            return False  # nothing persisted to go stale
         try:
             info = json.loads((self.data_dir / LEXICAL_DIR / "rows.json").read_text())
             return info["generation"] != self.generation or info.get("format") != LEXICAL_FORMAT
@@ -366,57 +506,57 @@ class Index:
         """Replace these documents' paragraphs everywhere, Chroma first, catalog commits last: one
         Chroma write for all of them (a write per document cost more than encoding small pages),
         then one catalog commit per document. A document counts as ingested only once its catalog row is committed, so a run
-        killed in between redoes it and nothing else."""
+        killed in between redoes it and nothing else. In server mode the commit is the document's
+        record on the server, written after its paragraphs and sentences, then the corpus version."""
+        self._write_vectors(batch)
+        if self._server is not None:
+            self._publish(batch)
+        for document, _, sentence_vectors in batch:
+            self._commit_catalog(document, sentence_vectors)
+
+    def _write_vectors(self, batch: list[tuple[Document, np.ndarray, list[np.ndarray]]]) -> None:
+        """The paragraph vectors (and in server mode the sentences) of a batch, not yet published."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         store = self._chroma()
+        ids = [document.id for document, _, _ in batch]
         # One delete for the whole batch (the same filter as llama-index's delete(ref_doc_id), for many ids).
-        self._chroma_collection.delete(where={"document_id": {"$in": [document.id for document, _, _ in batch]}})
+        if self._server is not None:
+            self._server.delete_rows(ids)
+        else:
+            self._chroma_collection.delete(where={"document_id": {"$in": ids}})
         nodes = []
         for document, paragraph_vectors, _ in batch:
             for paragraph, vector in zip(document.paragraphs, paragraph_vectors):
-                node = TextNode(
-                    id_=paragraph.id,
-                    text=paragraph.text,
-                    embedding=vector.tolist(),
-                    metadata={"paragraph_id": paragraph.id, "collection": document.collection, "number": paragraph.number},
-                )
+                metadata = {"paragraph_id": paragraph.id, "collection": document.collection, "number": paragraph.number}
+                if self._server is not None:  # everything a reader needs to rebuild the paragraph
+                    metadata.update({
+                        "section": paragraph.section or "", "kind": paragraph.kind or "paragraph",
+                        "comment": json.dumps(paragraph.comment.__dict__) if paragraph.comment else "",
+                        "sentences": json.dumps([[s.start, s.end] for s in paragraph.sentences]),
+                        "content_hash": document.content_hash,
+                    })
+                node = TextNode(id_=paragraph.id, text=paragraph.text, embedding=vector.tolist(), metadata=metadata)
                 # llama-index stores the SOURCE node id as `document_id`, the key filters use.
                 node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=document.id)
                 nodes.append(node)
         if nodes:
             store.add(nodes)
+        if self._server is not None:
+            for document, _, sentence_vectors in batch:
+                self._server.add_sentences(document, sentence_vectors)
+
+    def _publish(self, batch: list[tuple[Document, np.ndarray, list[np.ndarray]]]) -> None:
+        """Server mode: each document's record (last), then one corpus version bump."""
         for document, _, sentence_vectors in batch:
-            self._commit_catalog(document, sentence_vectors)
+            self._server.write_record(document, sum(len(v) for v in sentence_vectors))
+        self._server.bump_version()
 
     def _commit_catalog(self, document: Document, sentence_vectors: list[np.ndarray]) -> None:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM paragraphs WHERE document_id=?", (document.id,))
-            db.executemany(
-                "INSERT INTO paragraphs (id, document_id, number, collection, section, kind, text, sentences, comment, sentence_vectors) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        p.id, document.id, p.number, document.collection, p.section, p.kind, p.text,
-                        json.dumps([[s.start, s.end] for s in p.sentences]),
-                        json.dumps(p.comment.__dict__) if p.comment else None,
-                        np.ascontiguousarray(vectors, dtype=np.float32).tobytes(),
-                    )
-                    for p, vectors in zip(document.paragraphs, sentence_vectors)
-                ],
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO documents (id, path, collection, content_hash, title, publisher, author, date, url, "
-                "paragraph_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (document.id, document.path, document.collection, document.content_hash, document.title, document.publisher,
-                 document.author, document.date, document.url, len(document.paragraphs), time.time()),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO dropped_lines (document_id, lines) VALUES (?, ?)",
-                (document.id, json.dumps([[d.text, d.reason] for d in document.dropped], ensure_ascii=False)),
-            )
+            _insert_catalog_rows(db, document, sentence_vectors)
             db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
             db.execute("COMMIT")
         except BaseException:
@@ -424,18 +564,54 @@ class Index:
             raise
 
     def delete_document(self, document_id: str) -> None:
-        self._chroma().delete(document_id)
+        if self._server is not None:
+            self._server.delete_document(document_id)  # the record first, then its rows
+            self._server.bump_version()
+        else:
+            self._chroma().delete(document_id)
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM paragraphs WHERE document_id=?", (document_id,))
-        db.execute("DELETE FROM documents WHERE id=?", (document_id,))
-        db.execute("DELETE FROM dropped_lines WHERE document_id=?", (document_id,))
+        _delete_catalog_rows(db, document_id)
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
         db.execute("COMMIT")
 
     def chroma_count(self) -> int:
         self._chroma()
         return self._chroma_collection.count()
+
+
+def _insert_catalog_rows(db: sqlite3.Connection, document: Document, sentence_vectors: list[np.ndarray]) -> None:
+    """Replace one document's catalog rows (inside the caller's transaction)."""
+    db.execute("DELETE FROM paragraphs WHERE document_id=?", (document.id,))
+    db.executemany(
+        "INSERT INTO paragraphs (id, document_id, number, collection, section, kind, text, sentences, comment, sentence_vectors) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                p.id, document.id, p.number, document.collection, p.section, p.kind, p.text,
+                json.dumps([[s.start, s.end] for s in p.sentences]),
+                json.dumps(p.comment.__dict__) if p.comment else None,
+                np.ascontiguousarray(vectors, dtype=np.float32).tobytes(),
+            )
+            for p, vectors in zip(document.paragraphs, sentence_vectors)
+        ],
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO documents (id, path, collection, content_hash, title, publisher, author, date, url, "
+        "paragraph_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (document.id, document.path, document.collection, document.content_hash, document.title, document.publisher,
+         document.author, document.date, document.url, len(document.paragraphs), time.time()),
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO dropped_lines (document_id, lines) VALUES (?, ?)",
+        (document.id, json.dumps([[d.text, d.reason] for d in document.dropped], ensure_ascii=False)),
+    )
+
+
+def _delete_catalog_rows(db: sqlite3.Connection, document_id: str) -> None:
+    db.execute("DELETE FROM paragraphs WHERE document_id=?", (document_id,))
+    db.execute("DELETE FROM documents WHERE id=?", (document_id,))
+    db.execute("DELETE FROM dropped_lines WHERE document_id=?", (document_id,))
 
 
 _PARAGRAPH_COLUMNS = "id, document_id, number, collection, section, kind, text, sentences, comment"
