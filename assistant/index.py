@@ -183,7 +183,11 @@ class Index:
         if manifest.embed_dim:
             index.set_meta("embed_dim", str(manifest.embed_dim))
         index.sync()
-        if not create:  # a reader: follow the server's corpus version
+        if create:
+            # A writer announces itself: a document published by a run killed just before its version
+            # bump reaches the readers now rather than at this run's first document.
+            store.bump_version()
+        else:  # a reader: follow the server's corpus version
             index._poller = threading.Thread(target=index._poll, name="index-poller", daemon=True)
             index._poller.start()
         return index
@@ -461,6 +465,14 @@ class Index:
         rows = self._db().execute(sql + " ORDER BY id", params).fetchall()
         return [_document(r) for r in rows]
 
+    def published_documents(self) -> list[Document]:
+        """Every document the index has a record of, for ingest to compare content hashes with. In
+        server mode that is the server's records, including a document whose rewrite was cut short
+        (readers keep its previous version; the hash tells ingest to redo it)."""
+        if self._server is None:
+            return self.documents()
+        return sorted((r.document for r in self._server.document_records().values()), key=lambda d: d.id)
+
     def document(self, document_id: str) -> Document | None:
         row = self._db().execute(
             "SELECT id, path, title, publisher, author, date, url, collection, content_hash, paragraph_count "
@@ -547,10 +559,11 @@ class Index:
                 self._server.add_sentences(document, sentence_vectors)
 
     def _publish(self, batch: list[tuple[Document, np.ndarray, list[np.ndarray]]]) -> None:
-        """Server mode: each document's record (last), then one corpus version bump."""
+        """Server mode: each document's record (last), then a corpus version bump, one document at a
+        time, so a kill in the middle leaves every published document announced but the last."""
         for document, _, sentence_vectors in batch:
             self._server.write_record(document, sum(len(v) for v in sentence_vectors))
-        self._server.bump_version()
+            self._server.bump_version()
 
     def _commit_catalog(self, document: Document, sentence_vectors: list[np.ndarray]) -> None:
         db = self._db()

@@ -3,7 +3,10 @@
 Incremental by content hash: an unchanged document costs one hash and one catalog read; a changed
 one is re-embedded alone; a document gone from the given folders is deleted from every index.
 Each document is committed on its own (see assistant/index.py for the write order), so a run that
-is killed part-way loses only the batch in flight and the next run picks up from there.
+is killed part-way loses only the batch in flight and the next run picks up from there. Against a
+Chroma server (`ASSISTANT_CHROMA_HOST`) the same holds: a document is published by its record on the
+server, written after its paragraphs and sentences, and app processes serving meanwhile see only
+published documents (assistant/index_server.py).
 One bad file never aborts the run: it is skipped with its reason.
 """
 
@@ -309,7 +312,7 @@ def run_ingest(
         index = Index.open(config, embedder.name, create=True)
         files, report.skipped = discover(paths)
 
-        known = {d.id: d for d in index.documents()}
+        known = {d.id: d for d in index.published_documents()}
         ids = assign_ids(files, paths, known)
         metadata_cache: dict = {}
         pending: list[tuple[Document, bool]] = []  # (document, is_new)
