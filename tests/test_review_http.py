@@ -209,3 +209,26 @@ def test_local_mode_takes_the_reviewer_from_the_header(served_corpus, served_ass
         assert approved.status_code == 200, approved.text
         assert approved.json()["reviewer"] == "local user"
         # with auth configured the header is ignored (tested above: the reviewer is the token's name)
+
+
+def test_the_reviewer_sees_the_nearest_passages_the_item_does_not_cite(assistant, tmp_path):
+    """The item view lists the passages closest to the question that are not cited, escaped."""
+    from assistant.auth import Caller
+    from assistant.review.records import ReviewItem
+    from assistant.review.ui import item_html, nearest_passages
+
+    answer = assistant.ask("Who is David Dalton?")
+    assert answer.citations
+    item = ReviewItem(id=1, review_id=1, position=1, question_id="q1", question=answer.question, answer=answer.answer,
+                      citations=answer.citations, status="draft", unsupported=[], stale=False, stale_paragraphs=[],
+                      reviewer=None, approved_at=None, approved_answer=None, approved_citations=[], override=False,
+                      comments=[], version=1, abstained=answer.abstained, confidence=answer.confidence)
+    nearest = nearest_passages(assistant, Caller("reviewer"), item, k=3)
+    cited = {c.paragraph_id for c in answer.citations}
+    assert len(nearest) == 3 and not cited & {p["paragraph_id"] for p in nearest}
+    html = item_html(item, "", nearest)
+    assert "Nearest other passages" in html
+    for passage in nearest:
+        assert passage["paragraph_id"] in html
+    hostile = [{**nearest[0], "text": "<script>alert(1)</script>"}]
+    assert "<script>alert(1)" not in item_html(item, "", hostile)

@@ -97,9 +97,28 @@ def answer_with_flags_html(answer: str, citations, unsupported: list[str], root_
     return "".join(pieces)
 
 
-def item_html(item, root_path: str = "") -> str:
+def nearest_passages(assistant, caller, item, k: int = 3) -> list[dict]:
+    """The passages closest to the item's question that it does not cite (within the caller's
+    collections): what a reviewer checks for a better or a missing citation."""
+    from assistant.http.reviews import search_paragraphs
+
+    cited = {c.paragraph_id for c in item.citations}
+    found = search_paragraphs(assistant, caller, item.question, k + len(cited))
+    return [p for p in found if p["paragraph_id"] not in cited][:k]
+
+
+def nearest_html(passages: list[dict]) -> str:
+    if not passages:
+        return ""
+    rows = "".join(f'<li><a href="{esc(p["view"])}" target="_blank" rel="noopener">{esc(p["paragraph_id"])}</a> '
+                   f'<em>{esc(p["title"])}</em>: {esc(p["text"])}</li>' for p in passages)
+    return f'<div class="nearest"><strong>Nearest other passages</strong><ul>{rows}</ul></div>'
+
+
+def item_html(item, root_path: str = "", nearest: list[dict] | None = None) -> str:
     """One item: the question, the answer with its citations and flags, the cited paragraphs,
-    stale sources, the sign-off and the comments. Every piece of text is escaped."""
+    stale sources, the nearest passages it does not cite, the sign-off and the comments. Every
+    piece of text is escaped."""
     from assistant.ui import sources_html
 
     kind = "abstained" if item.abstained and not item.citations else "answered"
@@ -121,6 +140,7 @@ def item_html(item, root_path: str = "") -> str:
         parts.append(f'<div class="stale-list"><strong>Stale: a cited source changed since.</strong><ul>{rows}</ul></div>')
     if item.citations:
         parts.append(sources_html(item.citations, int(item.id), root_path))
+    parts.append(nearest_html(nearest or []))
     if item.approved_at:
         override = " (override: approved with unsupported sentences)" if item.override else ""
         parts.append(f'<div class="searched signed-off">Approved by {esc(item.reviewer)} at {esc(item.approved_at)}{esc(override)}</div>')
@@ -279,9 +299,13 @@ def build_review_tab(get_assistant, get_service, config, policy):
     blank_item = ("", gr.update(value=""), gr.update(value=""), gr.update(choices=[], value=None),
                   gr.update(visible=False, value=False), None)
 
-    def item_outputs(item):
+    def item_outputs(item, actor=None):
         ids = [c.paragraph_id for c in item.citations]
-        return (item_html(item, root), gr.update(value=item.answer or ""), gr.update(value="\n".join(ids)),
+        try:
+            nearest = nearest_passages(get_assistant(), actor, item) if actor is not None else []
+        except AssistantError:  # the index is not ready: the item still opens
+            nearest = []
+        return (item_html(item, root, nearest), gr.update(value=item.answer or ""), gr.update(value="\n".join(ids)),
                 gr.update(choices=ids, value=None), gr.update(visible=bool(item.unsupported), value=False), item.version)
 
     item_targets = [view, answer_box, citations_box, remove_pick, override, version]
@@ -351,8 +375,9 @@ def build_review_tab(get_assistant, get_service, config, policy):
         if review_id is None or item_id is None:
             return (gr.skip(),) + blank_item
         try:
-            item = get_service().get_item(int(review_id), int(item_id), actor_of(request, reviewer))
-            return (gr.skip(),) + item_outputs(item)
+            actor = actor_of(request, reviewer)
+            item = get_service().get_item(int(review_id), int(item_id), actor)
+            return (gr.skip(),) + item_outputs(item, actor)
         except Exception as exc:  # noqa: BLE001
             return (explain(exc),) + blank_item
 
@@ -377,7 +402,7 @@ def build_review_tab(get_assistant, get_service, config, policy):
             item = get_service().update_item(int(review_id), int(item_id), actor, expected_version=expected, **kwargs)
             rows, items = table_outputs(load_review(review_id, actor), stale, int(item.id))
             note = f" {len(item.unsupported)} sentence(s) not supported by the cited paragraphs." if item.unsupported else ""
-            return (f"**{esc(done)}** (version {item.version}).{esc(note)}", rows, items) + item_outputs(item)
+            return (f"**{esc(done)}** (version {item.version}).{esc(note)}", rows, items) + item_outputs(item, actor)
         except Exception as exc:  # noqa: BLE001
             return (explain(exc), gr.skip(), gr.skip()) + (gr.skip(),) * len(item_targets)
 
