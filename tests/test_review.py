@@ -4,15 +4,9 @@ access, against a real SQLite file and a real PostgreSQL server (started here wi
 
 from __future__ import annotations
 
-import glob
 import io
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +15,8 @@ from assistant.batch.records import Question, QuestionSet
 from assistant.config import Config
 from assistant.review.records import ReviewConflict, ReviewError, ReviewNotFound
 from assistant.review.service import ReviewService
-from tests.conftest import free_port, run_cli
+from tests.conftest import run_cli
+from tests.postgres_helpers import fresh_database, postgres_server  # noqa: F401 - fixture
 
 ALICE = Caller("alice", None)
 BOB = Caller("bob", None)
@@ -29,63 +24,10 @@ QUESTIONS = ["Who is David Dalton?", "What is NHS Improvement?", "What is the ca
 INVENTED = "David Dalton was appointed Secretary of State for Health in 1997 [1]."
 
 
-# --- a real PostgreSQL server ------------------------------------------------------------------------
-
-
-def _pg_bin() -> Path:
-    try:
-        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
-        if (Path(bindir) / "initdb").exists():
-            return Path(bindir)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    on_path = shutil.which("initdb")
-    if on_path:
-        return Path(on_path).resolve().parent
-    pytest.fail("PostgreSQL is not installed (no initdb): install it (Debian: apt-get install postgresql); "
-                ".ci/run does", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (run as 'nobody' when we are root)."""
-    bindir = _pg_bin()
-    folder = Path(tempfile.mkdtemp(prefix="review-pg-"))
-    os.chmod(folder, 0o777)
-    prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    data, port = folder / "data", free_port()
-    subprocess.run(prefix + [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
-                   check=True, capture_output=True)
-    options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off"
-    subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
-                             "-w", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-_counter = iter(range(10**6))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """A fresh, empty review database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'reviews.db'}"
-    import sqlalchemy as sa
-
-    server = request.getfixturevalue("postgres_server")
-    name = f"review_{next(_counter)}"
-    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return f"{server}/{name}"
+    return fresh_database(request.param, tmp_path, request)
 
 
 @pytest.fixture()

@@ -13,6 +13,7 @@ import json
 import httpx
 import pytest
 from conftest import free_port
+from postgres_helpers import fresh_database, postgres_server  # noqa: F401 - fixture
 from serving_helpers import (  # noqa: F401 - fixtures
     SECRET_DOC,
     SECRET_QUESTION,
@@ -36,14 +37,15 @@ def token_name(token: str) -> str:
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
-@pytest.fixture(scope="module")
-def server(served_corpus, served_assistant, tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, served_corpus, served_assistant, tmp_path_factory):
+    """The real HTTP app on loopback, its reviews in a fresh SQLite file or PostgreSQL database."""
     from assistant.config import Config
     from assistant.server import create_app
 
-    db = tmp_path_factory.mktemp("reviews-http") / "reviews.db"
+    database_url = fresh_database(request.param, tmp_path_factory.mktemp("reviews-http"), request)
     config = Config.from_env(data_dir=served_corpus).replace(
-        llm_base_url=None, api_tokens=("tok-all", "tok-pub:default", "tok-sec:secret"), database_url=f"sqlite:///{db}",
+        llm_base_url=None, api_tokens=("tok-all", "tok-pub:default", "tok-sec:secret"), database_url=database_url,
     )
     with ServerThread(create_app(config, served_assistant), free_port()) as running:
         wait_ready(running.url)
