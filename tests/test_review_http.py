@@ -2,7 +2,8 @@
 read it, edit an answer into an unsupported claim and see it flagged, approval refused (409) then
 given with override (audited), a stale expected_version refused with the first edit kept, the .docx
 export read back, the audit downloads, paragraph search, and collection scoping (a review of another
-collection is a 404, a requested collection outside the caller's scope a 403). SQLite."""
+collection is a 404, a requested collection outside the caller's scope a 403), on SQLite and on a
+real PostgreSQL server."""
 
 from __future__ import annotations
 
