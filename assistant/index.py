@@ -184,6 +184,7 @@ class Index:
             index.set_meta("embed_dim", str(manifest.embed_dim))
         index.sync()
         if create:
+            store.update_manifest(reader_version=_reader_version(config))
             # A writer announces itself: a document published by a run killed just before its version
             # bump reaches the readers now rather than at this run's first document.
             store.bump_version()
@@ -591,6 +592,16 @@ class Index:
     def chroma_count(self) -> int:
         self._chroma()
         return self._chroma_collection.count()
+
+
+def _reader_version(config: Config) -> str | None:
+    """The reader model's version, recorded in the server's manifest (for operators; not checked)."""
+    try:
+        from assistant.reader import READER_DIR, read_reader_json
+
+        return str(read_reader_json(Path(config.reader_model_path or READER_DIR)).get("version", "unknown"))
+    except Exception:  # noqa: BLE001 - informational only: a missing reader is reported where it is used
+        return None
 
 
 def _insert_catalog_rows(db: sqlite3.Connection, document: Document, sentence_vectors: list[np.ndarray]) -> None:

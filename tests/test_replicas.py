@@ -329,6 +329,9 @@ def test_killed_ingest_leaves_replicas_on_the_last_complete_corpus_and_resumes(c
     _make_corpus(corpus, 24)  # 24 documents x 60 sentences; groups of 512 sentences publish 8-9 documents each
     records = chromadb.HttpClient(host="127.0.0.1", port=cluster.chroma_port).get_collection("assistant-paragraphs-records")
 
+    manifest = records.get(ids=["manifest"], include=["metadatas"])["metadatas"][0]
+    assert manifest["embed_dim"] == 384 and manifest["embed_model"].endswith("all-MiniLM-L6-v2") and manifest["reader_version"]
+
     def published() -> int:
         return len(records.get(where={"collection": "bulk"}, include=[])["ids"])
 
