@@ -20,13 +20,13 @@ and every run searches `caller.restrict(requested)`, the requested collections w
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at run time,
 # and `Request` is imported inside make_router (fastapi stays out of `import assistant`).
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from assistant.batch.readers import DEFAULT_MAX_ROWS, INPUT_SUFFIXES
+from assistant.downloads import safe_stem
 from assistant.batch.writers import MEDIA_TYPES
 
 FORMATS = tuple(s.lstrip(".") for s in MEDIA_TYPES)
@@ -55,11 +55,6 @@ def restrict(caller, requested: list[str] | None) -> list[str] | None:
     if not isinstance(caller, Caller):
         raise Forbidden("no caller: batch answering runs only for an authenticated caller")
     return caller.restrict(requested)
-
-
-def _safe_stem(name: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.") or "questions"
-    return stem[:80]
 
 
 async def receive_upload(request, limit: int, max_fields: int = 32) -> tuple:
@@ -186,7 +181,7 @@ def make_router(
             shutil.rmtree(work, ignore_errors=True)
         counts = result.counts()
         headers = {
-            "Content-Disposition": f'attachment; filename="{_safe_stem(filename)}-answers.{fmt}"',
+            "Content-Disposition": f'attachment; filename="{safe_stem(Path(filename).stem, "questions")}-answers.{fmt}"',
             "X-Batch-Questions": str(len(result.rows)),
             "X-Batch-Answered": str(counts["answered"]),
             "X-Batch-Not-In-Sources": str(counts["not in the sources"]),

@@ -14,25 +14,13 @@ from there); folders of earlier runs older than a day are removed.
 # No `from __future__ import annotations` here: Gradio reads `request: gr.Request` at run time to
 # pass the request in (the caller's scope comes from it).
 import html
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from assistant.batch.readers import INPUT_SUFFIXES
+from assistant.downloads import prune_old_folders
 
 RUN_PREFIX = "assistant-batch-ui-"
-KEEP_RUNS_S = 24 * 3600
-
-
-def _prune_old_runs() -> None:
-    now = time.time()
-    for folder in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
-        try:
-            if folder.is_dir() and now - folder.stat().st_mtime > KEEP_RUNS_S:
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
 
 
 def run_upload(assistant, config, upload_path: str, upload_name: str, caller,
@@ -53,7 +41,7 @@ def run_upload(assistant, config, upload_path: str, upload_name: str, caller,
         raise BadInput(f"{upload_name} is larger than the limit of {max_bytes:,} bytes")
     max_rows = int(getattr(config, "batch_max_rows", 5000))
     questions = read_questions(upload_path, max_rows=max_rows, name=upload_name)
-    _prune_old_runs()
+    prune_old_folders(RUN_PREFIX)
     work = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
     result = run_batch(assistant, questions, work / "checkpoint.jsonl", collections=collections, force=True,
                        progress=progress)

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant.auth import Caller
+from assistant.downloads import safe_stem
 from assistant.http.shared import caller_scope
 
 LOCAL_REVIEWER = "local user"
@@ -155,11 +156,6 @@ def review_json(review) -> dict:
     data["items"] = [item_json(i) for i in review.items]
     data["counts"] = review.counts()
     return data
-
-
-def _safe_stem(name: str, fallback: str = "review") -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name or "").strip("-.")
-    return stem[:80] or fallback
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:
@@ -332,4 +328,4 @@ def router(get_service, get_assistant, config=None) -> APIRouter:
 
 def _review_stem(service, review_id: int, caller: Caller) -> str:
     review = _call(service.get, review_id, caller)
-    return _safe_stem(getattr(review, "name", "") or "", "review")
+    return safe_stem(getattr(review, "name", "") or "", "review")

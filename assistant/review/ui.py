@@ -16,15 +16,13 @@ answer_text_html, sources_html), every piece of text escaped; unsupported senten
 # No `from __future__ import annotations`: Gradio reads `request: gr.Request` at run time.
 import html
 import re
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from assistant.batch.readers import INPUT_SUFFIXES
+from assistant.downloads import prune_old_folders, safe_stem
 
 RUN_PREFIX = "assistant-review-ui-"
-KEEP_FILES_S = 24 * 3600
 LOCAL_REVIEWER = "local user"
 SIGN_OFF = ("approved", "needs-work", "rejected")
 TABLE_HEADERS = ["#", "Question", "Status", "Unsupported", "Stale", "Reviewer"]
@@ -46,20 +44,6 @@ REVIEW_CSS = """
 
 def esc(text) -> str:
     return html.escape("" if text is None else str(text), quote=True)
-
-
-def _prune_old_files() -> None:
-    now = time.time()
-    for folder in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
-        try:
-            if folder.is_dir() and now - folder.stat().st_mtime > KEEP_FILES_S:
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
-
-
-def _safe_stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name or "").strip("-.")[:80] or "review"
 
 
 # --- rendering (plain functions: no Gradio) ------------------------------------------------------------
@@ -469,9 +453,9 @@ def build_review_tab(get_assistant, get_service, config, policy):
             service = get_service()
             review = service.get(int(review_id), actor)
             content = service.export(int(review_id), actor, fmt)
-            _prune_old_files()
+            prune_old_folders(RUN_PREFIX)
             folder = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
-            target = folder / f"{_safe_stem(review.name)}.{fmt}"
+            target = folder / f"{safe_stem(review.name, 'review')}.{fmt}"
             target.write_bytes(content)
             return str(target), f"Exported {esc(target.name)}."
         except Exception as exc:  # noqa: BLE001
