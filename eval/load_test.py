@@ -66,6 +66,7 @@ class Report:
     max_ms: float = 0.0
     error_samples: list[str] = field(default_factory=list)
     stopped_early: bool = False
+    answered_by: dict[str, int] = field(default_factory=dict)  # answers per server, when there are replicas
 
     def lines(self) -> list[str]:
         return [
@@ -99,11 +100,13 @@ def is_loopback_url(url: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
-def run_load(url: str, clients: int, questions: int, max_seconds: float, token: str | None) -> Report:
+def run_load(url: str | list[str], clients: int, questions: int, max_seconds: float, token: str | None) -> Report:
+    """`url` may list several replicas of one service: the clients are split between them in turn."""
     import httpx
 
+    urls = [url] if isinstance(url, str) else list(url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    report = Report(url=url, clients=clients, questions=questions)
+    report = Report(url=", ".join(urls), clients=clients, questions=questions)
     latencies: list[float] = []
     lock = threading.Lock()
     next_index = 0
@@ -120,8 +123,9 @@ def run_load(url: str, clients: int, questions: int, max_seconds: float, token: 
             next_index += 1
             return next_index - 1
 
-    def client() -> None:
-        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+    def client(number: int) -> None:
+        base = urls[number % len(urls)]
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             while (i := take()) is not None:
                 question, history = QUESTIONS[i % len(QUESTIONS)]
                 started = time.perf_counter()
@@ -131,6 +135,7 @@ def run_load(url: str, clients: int, questions: int, max_seconds: float, token: 
                     if response.status_code == 200 and response.json().get("id") == f"load-{i}":
                         with lock:
                             report.ok += 1
+                            report.answered_by[base] = report.answered_by.get(base, 0) + 1
                             report.abstained += bool(response.json()["abstained"])
                             latencies.append(elapsed)
                         continue
@@ -144,7 +149,7 @@ def run_load(url: str, clients: int, questions: int, max_seconds: float, token: 
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        for future in [pool.submit(client) for _ in range(clients)]:
+        for future in [pool.submit(client, number) for number in range(clients)]:
             future.result()
     report.seconds = time.perf_counter() - started
     report.questions = report.ok + report.errors
@@ -209,7 +214,9 @@ def record(path: Path, report: Report, command: str, load_before: float | None =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.load_test", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:7860", help="the server (loopback only)")
+    parser.add_argument("--url", action="append",
+                        help="the server (loopback only; default http://127.0.0.1:7860); repeat it for replicas of one "
+                             "service, and the clients are split between them")
     parser.add_argument("--clients", type=int, default=20, help=f"concurrent clients (1-{MAX_CLIENTS})")
     parser.add_argument("--questions", type=int, default=400, help=f"questions in all (1-{MAX_QUESTIONS})")
     parser.add_argument("--max-seconds", type=float, default=600, help="stop issuing questions after this long")
@@ -218,16 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, help="write the '## HTTP load' section of this markdown file")
     args = parser.parse_args(argv)
 
-    url = args.url.rstrip("/")
-    if not is_loopback_url(url):
-        print(f"error: refusing to load {url}: the load script only targets loopback addresses (127.0.0.1, ::1)", file=sys.stderr)
-        return 2
+    urls = [u.rstrip("/") for u in (args.url or ["http://127.0.0.1:7860"])]
+    for url in urls:
+        if not is_loopback_url(url):
+            print(f"error: refusing to load {url}: the load script only targets loopback addresses (127.0.0.1, ::1)", file=sys.stderr)
+            return 2
     if not 1 <= args.clients <= MAX_CLIENTS or not 1 <= args.questions <= MAX_QUESTIONS or args.max_seconds <= 0:
         print(f"error: --clients must be 1-{MAX_CLIENTS}, --questions 1-{MAX_QUESTIONS}, --max-seconds > 0", file=sys.stderr)
         return 2
-    wait_ready(url, 120, args.token)
+    for url in urls:
+        wait_ready(url, 120, args.token)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    report = run_load(url, args.clients, args.questions, args.max_seconds, args.token)
+    report = run_load(urls, args.clients, args.questions, args.max_seconds, args.token)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

@@ -533,3 +533,17 @@ def test_load_script_runs_bounded_against_the_server(server):
     report = json.loads(result.stdout)
     assert report["questions"] == 12 and report["errors"] == 0 and report["ok"] == 12
     assert report["p50_ms"] > 0 and report["p95_ms"] >= report["p50_ms"]
+
+
+def test_load_script_splits_the_clients_between_replicas(server):
+    second = server.replace("127.0.0.1", "localhost")  # the same server under a second name: two "replicas"
+    assert second != server
+    result = subprocess.run(
+        [sys.executable, "-m", "eval.load_test", "--url", server, "--url", second, "--clients", "4", "--questions", "12",
+         "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["errors"] == 0 and sum(report["answered_by"].values()) == 12
+    assert set(report["answered_by"]) == {server.rstrip("/"), second.rstrip("/")}
