@@ -65,3 +65,16 @@ def copy_of_sources(tmp_path) -> Path:
     folder = tmp_path / "sources"
     shutil.copytree(SOURCES, folder)
     return folder
+
+
+def make_report_corpus(folder: Path, n: int) -> None:
+    """`n` plain-text reports of 60 sentences (20 paragraphs) each: a corpus big enough that an ingest
+    spans several embedding groups, so a kill can land between commits."""
+    folder.mkdir(parents=True)
+    topics = ["nursing", "ambulances", "funding", "regulation", "training", "pathology", "mental health", "primary care"]
+    for i in range(n):
+        topic = topics[i % len(topics)]
+        sentences = [f"Report {i} on {topic} found that trust number {i} changed practice {j} in year {2000 + j}." for j in range(60)]
+        (folder / f"report-{i:03d}.txt").write_text(
+            "\n\n".join(" ".join(sentences[k : k + 3]) for k in range(0, 60, 3)), encoding="utf-8"
+        )

@@ -53,6 +53,19 @@ The Quuxfield budget pays for a new renal unit and two operating theatres.
 """
 
 
+def write_hostile_and_secret(base: Path) -> tuple[Path, Path]:
+    """Two corpora beside the bundled sources: `hostile/` (a document that tries to give orders, for
+    "default") and `secret/` (a document for the "secret" collection). Returns their folders."""
+    hostile = base / "hostile"
+    hostile.mkdir()
+    (hostile / "zorblax-widget-policy.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
+    (hostile / "metadata.toml").write_text(HOSTILE_METADATA, encoding="utf-8")
+    secret = base / "secret"
+    secret.mkdir()
+    (secret / "quuxfield-budget.txt").write_text(SECRET_TEXT, encoding="utf-8")
+    return hostile, secret
+
+
 @pytest.fixture(scope="session")
 def served_corpus(sources_data_dir, tmp_path_factory) -> Path:
     """A data folder: the bundled sources and a hostile document (HTML and <script> in its text and
@@ -64,13 +77,7 @@ def served_corpus(sources_data_dir, tmp_path_factory) -> Path:
     data_dir = base / "data"
     shutil.copytree(sources_data_dir, data_dir)
     (data_dir / "ingest.lock").unlink(missing_ok=True)
-    hostile = base / "hostile"
-    hostile.mkdir()
-    (hostile / "zorblax-widget-policy.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
-    (hostile / "metadata.toml").write_text(HOSTILE_METADATA, encoding="utf-8")
-    secret = base / "secret"
-    secret.mkdir()
-    (secret / "quuxfield-budget.txt").write_text(SECRET_TEXT, encoding="utf-8")
+    hostile, secret = write_hostile_and_secret(base)
     config = Config.from_env(data_dir=data_dir)
     report = run_ingest([hostile], config, progress=False)
     assert report.added == [HOSTILE_DOC], report.summary()

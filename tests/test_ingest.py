@@ -21,7 +21,7 @@ from assistant.index import Index
 from ingest.cleaning import clean
 from ingest.loaders import load
 from ingest.pipeline import run_ingest
-from tests.conftest import ROOT, SOURCES, free_port, run_cli
+from tests.conftest import ROOT, SOURCES, free_port, make_report_corpus, run_cli
 
 # Each document's own paragraphs, plus its header (#p0: every bundled document's metadata states a date).
 EXPECTED_PARAGRAPHS = {
@@ -390,20 +390,9 @@ def test_exit_status_nonzero_only_when_nothing_ingested(tmp_path):
     assert "added 1" in result.stdout and "skipped 1" in result.stdout
 
 
-def _make_corpus(folder: Path, n: int) -> None:
-    folder.mkdir(parents=True)
-    topics = ["nursing", "ambulances", "funding", "regulation", "training", "pathology", "mental health", "primary care"]
-    for i in range(n):
-        topic = topics[i % len(topics)]
-        sentences = [f"Report {i} on {topic} found that trust number {i} changed practice {j} in year {2000 + j}." for j in range(60)]
-        (folder / f"report-{i:03d}.txt").write_text(
-            "\n\n".join(" ".join(sentences[k : k + 3]) for k in range(0, 60, 3)), encoding="utf-8"
-        )
-
-
 def test_killed_ingest_leaves_a_working_index_and_resumes(tmp_path):
     corpus = tmp_path / "corpus"
-    _make_corpus(corpus, 24)  # 24 documents x 60 sentences: several embedding groups
+    make_report_corpus(corpus, 24)  # 24 documents x 60 sentences: several embedding groups
     data_dir = tmp_path / "data"
     # Groups of 512 sentences: the 1,440 sentences make three groups, so a kill can land between commits.
     env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_INGEST_GROUP_SENTENCES="512")

@@ -23,15 +23,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, SOURCES, free_port, run_cli
+from conftest import ROOT, SOURCES, free_port, make_report_corpus, run_cli
 from serving_helpers import (  # noqa: F401 - fixtures
-    HOSTILE_METADATA,
-    HOSTILE_TEXT,
     SECRET_DOC,
     SECRET_QUESTION,
-    SECRET_TEXT,
     served_assistant,
     served_corpus,
+    write_hostile_and_secret,
 )
 
 POLL_S = 1.0
@@ -116,13 +114,7 @@ def cluster(tmp_path_factory):
     replicas: list[subprocess.Popen] = []
     try:
         cluster = Cluster(chroma_port, [], base)
-        hostile = base / "hostile"
-        hostile.mkdir()
-        (hostile / "zorblax-widget-policy.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
-        (hostile / "metadata.toml").write_text(HOSTILE_METADATA, encoding="utf-8")
-        secret = base / "secret"
-        secret.mkdir()
-        (secret / "quuxfield-budget.txt").write_text(SECRET_TEXT, encoding="utf-8")
+        hostile, secret = write_hostile_and_secret(base)
         cluster.ingest(str(SOURCES))
         cluster.ingest(str(hostile))
         cluster.ingest(str(secret), "--collection", "secret")
@@ -311,22 +303,11 @@ def test_a_half_written_document_is_never_served(cluster):
                VISIBLE_WITHIN_S, "v2")
 
 
-def _make_corpus(folder: Path, n: int) -> None:
-    folder.mkdir(parents=True)
-    topics = ["nursing", "ambulances", "funding", "regulation", "training", "pathology", "mental health", "primary care"]
-    for i in range(n):
-        topic = topics[i % len(topics)]
-        sentences = [f"Report {i} on {topic} found that trust number {i} changed practice {j} in year {2000 + j}." for j in range(60)]
-        (folder / f"report-{i:03d}.txt").write_text(
-            "\n\n".join(" ".join(sentences[k : k + 3]) for k in range(0, 60, 3)), encoding="utf-8"
-        )
-
-
 def test_killed_ingest_leaves_replicas_on_the_last_complete_corpus_and_resumes(cluster):
     import chromadb
 
     corpus = cluster.base / "bulk"
-    _make_corpus(corpus, 24)  # 24 documents x 60 sentences; groups of 512 sentences publish 8-9 documents each
+    make_report_corpus(corpus, 24)  # 24 documents x 60 sentences; groups of 512 sentences publish 8-9 documents each
     records = chromadb.HttpClient(host="127.0.0.1", port=cluster.chroma_port).get_collection("assistant-paragraphs-records")
 
     manifest = records.get(ids=["manifest"], include=["metadatas"])["metadatas"][0]
