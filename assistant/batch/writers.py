@@ -235,6 +235,17 @@ def _set_text(cell, value: str) -> None:
         cell.quotePrefix = True
 
 
+def append_row(ws, values: list) -> list:
+    """Append `values` to the sheet, every string as a safe text cell (cleaned, never a formula);
+    returns the row's cells."""
+    ws.append([None if isinstance(v, str) else v for v in values])
+    cells = list(ws[ws.max_row])
+    for cell, value in zip(cells, values):
+        if isinstance(value, str):
+            _set_text(cell, _xlsx_text(value))
+    return cells
+
+
 def write_xlsx(result: BatchResult, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -257,10 +268,7 @@ def write_xlsx(result: BatchResult, path: Path) -> None:
         ws.freeze_panes = "A2"
 
     def append(ws, values: list) -> None:
-        ws.append([None if isinstance(v, str) else v for v in values])
-        for cell, value in zip(ws[ws.max_row], values):
-            if isinstance(value, str):
-                _set_text(cell, _xlsx_text(value))
+        for cell in append_row(ws, values):
             cell.alignment = wrap
 
     wb = Workbook()
@@ -304,7 +312,7 @@ def write_xlsx(result: BatchResult, path: Path) -> None:
 # --- .docx -------------------------------------------------------------------------------------------
 
 
-def _docx_text(value: str) -> str:
+def docx_text(value: str) -> str:
     return _XML_ILLEGAL.sub("", value)
 
 
@@ -314,7 +322,7 @@ def write_docx(result: BatchResult, path: Path) -> None:
 
     document = docx.Document()
     document.core_properties.title = f"Answers to {result.source}"
-    document.add_heading(_docx_text(f"Answers to the questions in {result.source}"), level=0)
+    document.add_heading(docx_text(f"Answers to the questions in {result.source}"), level=0)
     intro = document.add_paragraph()
     intro.add_run(f"Made {datetime.now().strftime('%d %B %Y')} from the sources"
                   f"{' in ' + ', '.join(result.collections) if result.collections else ''}. ")
@@ -323,37 +331,37 @@ def write_docx(result: BatchResult, path: Path) -> None:
                   "the quoted sentences in bold. Review before use.").italic = True
 
     for row in result.rows:
-        document.add_heading(_docx_text(_heading(row)), level=1)
+        document.add_heading(docx_text(_heading(row)), level=1)
         if row.duplicate_of:
             document.add_paragraph().add_run(f"The same question as {row.duplicate_of}.").italic = True
         if row.status == FAILED:
             p = document.add_paragraph()
             p.add_run("Not answered (failed): ").bold = True
-            p.add_run(_docx_text(row.failure))
+            p.add_run(docx_text(row.failure))
             continue
         answer = row.answer
         p = document.add_paragraph()
         if answer.abstained:
-            p.add_run(_docx_text(answer.answer)).bold = True
+            p.add_run(docx_text(answer.answer)).bold = True
             if answer.nearest:
                 document.add_paragraph().add_run("The nearest passages (they do not answer the question):").italic = True
                 for n in answer.nearest:
                     snippet = n.text if len(n.text) <= 200 else n.text[:200] + "…"
-                    document.add_paragraph(_docx_text(f"{n.title} ({n.paragraph_id}): {snippet}"), style="List Bullet")
+                    document.add_paragraph(docx_text(f"{n.title} ({n.paragraph_id}): {snippet}"), style="List Bullet")
             continue
-        p.add_run(_docx_text(answer.answer))
+        p.add_run(docx_text(answer.answer))
         if answer.notice:
-            document.add_paragraph().add_run(_docx_text(answer.notice)).italic = True
+            document.add_paragraph().add_run(docx_text(answer.notice)).italic = True
         for c in answer.citations:
             label = document.add_paragraph()
             label.paragraph_format.space_after = Pt(2)
             label.add_run(f"[{c.marker}] ").bold = True
-            label.add_run(_docx_text(f"{citation_label(c)}" + (f" — reader comment by {c.comment_by}" if c.comment_by else "")
+            label.add_run(docx_text(f"{citation_label(c)}" + (f" — reader comment by {c.comment_by}" if c.comment_by else "")
                                      + f" ({c.paragraph_id})"))
             quote = document.add_paragraph(style="Quote")
-            text = _docx_text(c.text)
+            text = docx_text(c.text)
             at = 0
-            for start, end in quote_spans(text, _docx_text(c.quote)):
+            for start, end in quote_spans(text, docx_text(c.quote)):
                 if start > at:
                     quote.add_run(text[at:start])
                 quote.add_run(text[start:end]).bold = True
@@ -366,7 +374,7 @@ def write_docx(result: BatchResult, path: Path) -> None:
     if not sources:
         document.add_paragraph("No paragraph was cited.")
     for c, numbers in sources:
-        document.add_paragraph(_docx_text(_source_line(c, numbers)), style="List Number")
+        document.add_paragraph(docx_text(_source_line(c, numbers)), style="List Number")
     document.save(path)
 
 

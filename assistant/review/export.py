@@ -27,13 +27,15 @@ def _approved_citations(item: ReviewItem) -> list[Citation]:
 
 
 def citations_text(item: ReviewItem) -> str:
-    return "; ".join(f"[{c.marker}] {c.title}, ¶{c.paragraph} ({c.paragraph_id})" for c in item.citations)
+    from assistant.batch.writers import citation_label
+
+    return "; ".join(f"[{c.marker}] {citation_label(c)} ({c.paragraph_id})" for c in item.citations)
 
 
 def write_docx(review: Review) -> bytes:
     import docx
 
-    from assistant.batch.writers import _docx_text as clean
+    from assistant.batch.writers import docx_text as clean
 
     document = docx.Document()
     document.add_heading(clean(review.name), level=0)
@@ -82,7 +84,7 @@ def _sign_off_table(document, approved: list[ReviewItem], clean) -> None:
 def write_xlsx(review: Review) -> bytes:
     from openpyxl import Workbook
 
-    from assistant.batch.writers import _set_text, _xlsx_text
+    from assistant.batch.writers import append_row
 
     workbook = Workbook()
     sheet = workbook.active
@@ -93,14 +95,7 @@ def write_xlsx(review: Review) -> bytes:
         values = [item.position, item.question_id, item.question, item.status, answer or "", citations_text(item),
                   item.reviewer or "", item.approved_at or "", "yes" if item.override else "no",
                   "yes" if item.stale else "no", " | ".join(item.unsupported)]
-        sheet.append([None] * len(values))
-        row = sheet.max_row
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column)
-            if isinstance(value, str):
-                _set_text(cell, _xlsx_text(value))
-            else:
-                cell.value = value
+        append_row(sheet, values)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
