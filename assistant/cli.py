@@ -335,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None, help="bench ask/startup: rounds over the questions / cold starts")
     p.add_argument("--raw-sentences", action="store_true",
                    help="bench ingest: also time a raw encode of every sentence (as long again as the ingest)")
+    p.add_argument("--no-raw", action="store_true",
+                   help="bench ingest: time the ingest only, without the raw encode baseline (for comparing two ingests)")
     p.set_defaults(func=cmd_bench)
     return parser
 

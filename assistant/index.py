@@ -182,13 +182,16 @@ class Index:
         index.set_meta("generation", "0")
         if manifest.embed_dim:
             index.set_meta("embed_dim", str(manifest.embed_dim))
-        index.sync()
         if create:
+            # A writer (ingest) compares content hashes with the server's records and writes; it reads
+            # no paragraphs, so it does not mirror the corpus (10 s at 12,500 paragraphs) unless a
+            # step needs them (`sync()`, as refresh_reviews does).
             store.update_manifest(reader_version=_reader_version(config))
             # A writer announces itself: a document published by a run killed just before its version
             # bump reaches the readers now rather than at this run's first document.
             store.bump_version()
-        else:  # a reader: follow the server's corpus version
+        else:  # a reader: mirror the server's corpus, then follow its version
+            index.sync()
             index._poller = threading.Thread(target=index._poll, name="index-poller", daemon=True)
             index._poller.start()
         return index

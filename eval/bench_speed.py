@@ -262,16 +262,19 @@ def bench_ingest(args) -> BenchResult:
         again = run_ingest([corpus], config, progress=False)
         reingest_s = time.perf_counter() - t
 
-        index = Index.open(config, embedder.name)
-        paragraphs = [p for d in index.documents() for p in index.paragraphs_of(d.id)]
-        para_texts = [p.text for p in paragraphs]
-        sentence_texts = [s for p in paragraphs for s in (p.sentence_texts() or [p.text])]
-        print(f"raw encode of {len(para_texts):,} paragraphs ...", file=sys.stderr, flush=True)
-        t, c = time.perf_counter(), time.process_time()
-        embedder.encode(para_texts, batch_size=config.embed_batch_size)
-        raw_para_s, raw_para_cpu = time.perf_counter() - t, time.process_time() - c
-        raw_sent_s = raw_sent_cpu = None
-        if getattr(args, "raw_sentences", False):
+        para_texts: list[str] = []
+        sentence_texts: list[str] = []
+        raw_para_s = raw_para_cpu = raw_sent_s = raw_sent_cpu = None
+        if not getattr(args, "no_raw", False):
+            index = Index.open(config, embedder.name)
+            paragraphs = [p for d in index.documents() for p in index.paragraphs_of(d.id)]
+            para_texts = [p.text for p in paragraphs]
+            sentence_texts = [s for p in paragraphs for s in (p.sentence_texts() or [p.text])]
+            print(f"raw encode of {len(para_texts):,} paragraphs ...", file=sys.stderr, flush=True)
+            t, c = time.perf_counter(), time.process_time()
+            embedder.encode(para_texts, batch_size=config.embed_batch_size)
+            raw_para_s, raw_para_cpu = time.perf_counter() - t, time.process_time() - c
+        if para_texts and getattr(args, "raw_sentences", False):
             print(f"raw encode of {len(sentence_texts):,} sentences ...", file=sys.stderr, flush=True)
             t, c = time.perf_counter(), time.process_time()
             embedder.encode(sentence_texts, batch_size=config.embed_batch_size)
@@ -300,7 +303,7 @@ def bench_ingest(args) -> BenchResult:
         "encode_share_of_ingest": in_encode["seconds"] / ingest_s if ingest_s else None,
         # CPU seconds of this process (all threads): steadier than wall time when other processes share the cores.
         "cpu_seconds": {"ingest": ingest_cpu, "raw_encode_paragraphs": raw_para_cpu, "raw_encode_sentences": raw_sent_cpu},
-        "ratio_cpu_raw_paragraph_encode_to_ingest": raw_para_cpu / ingest_cpu if ingest_cpu else None,
+        "ratio_cpu_raw_paragraph_encode_to_ingest": raw_para_cpu / ingest_cpu if ingest_cpu and raw_para_cpu else None,
         "reingest_seconds": reingest_s, "reingest_unchanged": len(again.unchanged), "target_reingest_seconds": TARGET_REINGEST_S,
         "parse_seconds": parsed.seconds, "parse_failed": parsed.failed,
         "paragraph_words": {"mean": float(words.mean()), "p50": float(np.percentile(words, 50)), "p99": float(np.percentile(words, 99)),

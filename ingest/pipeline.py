@@ -278,6 +278,8 @@ def refresh_reviews(config: Config, index) -> list[str]:
         if service is None:
             return []
         try:
+            if index.uses_server:  # an ingest job holds only what it wrote: mirror the rest first
+                index.sync()
             changed = service.refresh_staleness(index)
         finally:
             service.close()
@@ -389,7 +391,8 @@ def run_ingest(
         if bar is not None:
             bar.close()
 
-        if report.added or report.changed or report.removed or index.lexical_is_stale:
+        # In server mode every replica builds its own BM25 from its mirror: the ingest job keeps none.
+        if not index.uses_server and (report.added or report.changed or report.removed or index.lexical_is_stale):
             index.rebuild_lexical()
         if report.changed or report.removed:
             report.notes.extend(refresh_reviews(config, index))

@@ -38,7 +38,7 @@ for f in discover([root])[0][:limit]:
 EOF
   corpus="$work/corpus"
 fi
-ingest_args=("${corpus:-sources}")
+ingest_args=("${corpus:-sources}" --no-raw)  # the two ingests are the comparison
 echo "== ingest, embedded" | tee "$out/summary.txt"
 assistant bench ingest "${ingest_args[@]}" --data-dir "$work/embedded" --out "$out/ingest-embedded" 2>&1 \
   | tee "$out/ingest-embedded.log" | grep -E "paragraphs|throughput|ingest" | tee -a "$out/summary.txt"

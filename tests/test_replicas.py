@@ -349,3 +349,58 @@ def test_killed_ingest_leaves_replicas_on_the_last_complete_corpus_and_resumes(c
     for url in cluster.replicas:
         answer = ask(url, "What did report 1 find about ambulances?")
         assert any(pid.startswith("report-001#") for pid in cited(answer)), answer
+
+
+def test_an_ingest_job_mirrors_the_corpus_only_when_a_review_needs_it(cluster, copy_of_sources, tmp_path, monkeypatch):
+    """An ingest in server mode reads the server's records, not its paragraphs: a no-change re-ingest
+    fetches no document. When a document that a signed-off review answer cites changes, the job
+    mirrors the corpus to compare the cited text, and the answer goes stale, as in embedded mode."""
+    from assistant.auth import Caller
+    from assistant.batch.records import Question, QuestionSet
+    from assistant.config import Config
+    from assistant.core import Assistant
+    from assistant.index_server import ServerStore
+    from assistant.review.service import ReviewService
+    from ingest.pipeline import run_ingest
+
+    fetched: list[str] = []
+    real_fetch = ServerStore.fetch
+
+    def counting_fetch(self, records):  # the real fetch, counted
+        fetched.extend(r.document.id for r in records)
+        return real_fetch(self, records)
+
+    monkeypatch.setattr(ServerStore, "fetch", counting_fetch)
+    # A Chroma collection of its own on the cluster's server: the replicas' corpus is not touched.
+    config = Config.from_env(data_dir=tmp_path / "writer").replace(
+        chroma_host="127.0.0.1", chroma_port=cluster.chroma_port, chroma_collection="reviewed", llm_base_url=None,
+        database_url=f"sqlite:///{tmp_path / 'reviews.db'}")
+    first = run_ingest([copy_of_sources], config, progress=False)
+    assert len(first.added) == len(list(copy_of_sources.glob("*.txt"))) and fetched == []
+
+    again = run_ingest([copy_of_sources], config, progress=False)
+    assert (again.added, again.changed, again.removed) == ([], [], []) and len(again.unchanged) == len(first.added)
+    assert fetched == [], "a no-change re-ingest mirrored the corpus"
+
+    reader = Assistant.open(config=config.replace(data_dir=tmp_path / "reader"))  # a replica: mirrors everything
+    assert len(set(fetched)) == len(first.added)
+    fetched.clear()
+    service = ReviewService.open(config)
+    alice, bob = Caller("alice", None), Caller("bob", None)
+    review = service.create("Server mode", QuestionSet("q.txt", [Question("q1", QUESTIONS[0])]), reader, alice)
+    item = review.items[0]
+    service.update_item(review.id, item.id, bob, status="approved")
+    cited_paragraph = item.citations[0]
+    source = copy_of_sources / f"{cited_paragraph.document_id}.txt"
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace(cited_paragraph.text[:60], cited_paragraph.text[:60] + " It was later revised.", 1),
+                      encoding="utf-8")
+
+    changed = run_ingest([copy_of_sources], config, progress=False)
+    assert changed.changed == [cited_paragraph.document_id]
+    assert fetched, "the review check ran without the server's paragraphs"
+    assert any("review stale" in note for note in changed.notes), changed.notes
+    now = service.get_item(review.id, item.id, bob)
+    assert now.stale and now.status == "needs-work"
+    assert "It was later revised." in {p.paragraph_id: p for p in now.stale_paragraphs}[cited_paragraph.paragraph_id].new_text
+    service.close()
