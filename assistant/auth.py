@@ -224,7 +224,9 @@ class AuthPolicy:
 
 class LoginThrottle:
     """At most `max_failures` failed logins per client address in any `window_s` seconds; past that,
-    `retry_after(address)` gives the whole seconds to wait (0: go ahead). Bounded memory: addresses
+    `retry_after(address)` gives the whole seconds to wait (0: go ahead). `failed(address, credential)`
+    with the credential tried counts it once a window however often it is sent again (a browser tab
+    polling with a revoked cookie is not a guesser; a guesser varies it). Bounded memory: addresses
     whose failures have all aged out are forgotten, and at most `max_addresses` are tracked (the
     stalest dropped first). Thread-safe."""
 
@@ -239,9 +241,9 @@ class LoginThrottle:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, address: str, now: float) -> deque[float]:
+    def _recent(self, address: str, now: float) -> deque[tuple[float, str | None]]:
         failures = self._failures.get(address, deque())
-        while failures and now - failures[0] >= self.window_s:
+        while failures and now - failures[0][0] >= self.window_s:
             failures.popleft()
         if not failures:
             self._failures.pop(address, None)
@@ -253,13 +255,17 @@ class LoginThrottle:
             failures = self._recent(address, now)
             if len(failures) < self.max_failures:
                 return 0
-            return max(1, math.ceil(failures[0] + self.window_s - now))
+            return max(1, math.ceil(failures[0][0] + self.window_s - now))
 
-    def failed(self, address: str) -> None:
+    def failed(self, address: str, credential: str | None = None) -> None:
+        # Only a digest of a failed credential is kept, never the text.
+        key = hashlib.sha256(credential.encode()).hexdigest() if credential is not None else None
         with self._lock:
             now = self._clock()
             failures = self._recent(address, now)
-            failures.append(now)
+            if key is not None and any(k == key for _, k in failures):
+                return
+            failures.append((now, key))
             while len(failures) > self.max_failures:
                 failures.popleft()
             self._failures.pop(address, None)

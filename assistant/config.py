@@ -94,7 +94,7 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     frame_ancestors: str = "'self'"
     user_scopes: tuple[str, ...] = ()  # SSO users' collections: "user:coll1|coll2", "*:coll" for everyone else
-    login_max_failures: int = 5  # failed /login attempts per client address per minute, then 429
+    login_max_failures: int = 5  # failed /login attempts or invalid tokens per client address per minute, then 429
     max_body_bytes: int = 1024 * 1024  # request bodies of the JSON API
     max_upload_bytes: int = 25 * 1024 * 1024  # uploads (batch files, the chat's upload route)
     batch_max_rows: int = 5000  # questions in one batch file (the API and the batch tab; the CLI has --max-rows)

@@ -178,6 +178,28 @@ def test_login_failures_are_limited_per_client_address(closed):
         assert _login(client, proxied, "guess", **{"X-Forwarded-For": "10.0.0.2"}).status_code == 401
 
 
+def test_bearer_token_guessing_is_limited_like_the_login_form(closed):
+    direct, _ = closed
+
+    def sources(client, token: str) -> httpx.Response:
+        return client.get(f"{direct}/api/sources", headers={"Authorization": f"Bearer {token}"})
+
+    with client_from("127.0.0.8") as guesser, client_from("127.0.0.9") as neighbour, client_from("127.0.0.10") as stale:
+        for guess in ("guess-1", "guess-2", "guess-3"):
+            assert sources(guesser, guess).status_code == 401
+        limited = sources(guesser, "guess-4")
+        assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+        assert "too many failed tokens" in error_of(limited)
+        assert sources(guesser, "tok-all").status_code == 429  # the right token too: no oracle
+        assert _login(guesser, direct, "tok-all").status_code == 429  # one count with the login form
+        assert guesser.get(f"{direct}/healthz", headers={"Authorization": "Bearer guess-5"}).status_code == 200
+        assert sources(neighbour, "tok-all").status_code == 200
+        # the same revoked token sent again and again (a polling tab) is one failure, not a lock-out
+        for _ in range(5):
+            assert sources(stale, "revoked").status_code == 401
+        assert sources(stale, "tok-all").status_code == 200
+
+
 def test_login_throttle_forgets_after_a_minute_and_stays_bounded():
     from assistant.auth import LoginThrottle
 
@@ -189,6 +211,11 @@ def test_login_throttle_forgets_after_a_minute_and_stays_bounded():
     assert throttle.retry_after("a") == 50  # until the first failure is a minute old
     now[0] += 50
     assert throttle.retry_after("a") == 0
+    throttle.failed("s", "same")
+    throttle.failed("s", "same")
+    assert throttle.retry_after("s") == 0  # one credential, counted once a window
+    throttle.failed("s", "other")
+    assert throttle.retry_after("s") > 0
     for address in ("b", "c", "d", "e"):
         throttle.failed(address)
     assert len(throttle._failures) <= 3  # the stalest addresses are dropped first

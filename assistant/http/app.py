@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.auth import AuthPolicy, Forbidden
+from assistant.auth import AuthPolicy, Forbidden, LoginThrottle
 from assistant.config import Config
 from assistant.errors import AssistantError, BadQuestion, IndexNotReady
 from assistant.http import answers, auth_routes, openai, sources
@@ -52,7 +52,10 @@ def create_app(config: Config, assistant=None) -> FastAPI:
     app.include_router(answers.router())
     app.include_router(sources.router())
     app.include_router(openai.router())
-    app.include_router(auth_routes.router(config.login_max_failures))
+    # One count of failed credentials per client address, for the /login form and for every request's
+    # bearer token or cookie alike: guessing through the API is limited as through the form.
+    app.state.auth_throttle = LoginThrottle(config.login_max_failures, window_s=60.0)
+    app.include_router(auth_routes.router(app.state.auth_throttle))
     _mount_docs(app)
     _add_batch(app, holder, config)
     _add_reviews(app, holder, config)
@@ -170,7 +173,7 @@ def _add_middlewares(app: FastAPI, config: Config, policy: AuthPolicy, frame_anc
     from starlette.middleware.cors import CORSMiddleware
 
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes, upload_limit=config.max_upload_bytes)
-    app.add_middleware(AuthMiddleware, policy=policy)
+    app.add_middleware(AuthMiddleware, policy=policy, throttle=app.state.auth_throttle)
     app.add_middleware(
         CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"], allow_credentials=False, max_age=600,

@@ -1,5 +1,5 @@
 """Token login for browsers: GET|POST /login (the token kept in an HttpOnly cookie; a client address
-past its failed attempts per minute is refused with 429 and `Retry-After`) and GET /logout. Not in
+past its failed attempts per minute, at the form or with a bearer token, is refused with 429 and `Retry-After`) and GET /logout. Not in
 the OpenAPI schema. The auth policy is the app's (`app.state.auth_policy`)."""
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ def safe_next(path: str) -> str:
     return path
 
 
-def router(login_max_failures: int) -> APIRouter:
+def router(throttle: LoginThrottle) -> APIRouter:
+    """The login routes; `throttle` counts failed tokens per client address (shared with the API's
+    bearer-token check, assistant/http/middleware.py)."""
     routes = APIRouter(include_in_schema=False)
-    throttle = LoginThrottle(login_max_failures, window_s=60.0)
 
     @routes.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/"):

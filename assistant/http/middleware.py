@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from assistant.auth import AuthError, AuthPolicy, Forbidden
+from assistant.auth import TOKEN_COOKIE, AuthError, AuthPolicy, Forbidden, LoginThrottle
 from assistant.http.shared import error_body
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/logout", "/docs", "/openapi.json"}
@@ -37,11 +37,18 @@ async def _send_json(send, status: int, message: str, headers: list[tuple[bytes,
 
 class AuthMiddleware:
     """Refuses unauthenticated requests (401, or a redirect to /login for a browser page) and callers
-    given no collection (403), and puts the Caller in the request's state for `caller_scope`."""
+    given no collection (403), and puts the Caller in the request's state for `caller_scope`.
 
-    def __init__(self, app, policy: AuthPolicy):
+    A request that presents a bearer token or login cookie that is not valid counts as a failed
+    login of its client address (`throttle`, shared with /login); past the limit every request from
+    that address that presents one is refused with 429 until the minute is up, the right token too,
+    so the answers tell a guesser nothing. Public paths (health, login, docs) are neither counted
+    nor refused: a load balancer's health check never trips it."""
+
+    def __init__(self, app, policy: AuthPolicy, throttle: LoginThrottle | None = None):
         self.app = app
         self.policy = policy
+        self.throttle = throttle
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
@@ -50,6 +57,16 @@ class AuthMiddleware:
 
         path = _route_path(scope)
         connection = HTTPConnection(scope)
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        address = None
+        if self.throttle is not None and not public and self._presents_token(connection):
+            address = self.policy.client_address(connection.headers, connection.client.host if connection.client else None)
+            wait = self.throttle.retry_after(address)
+            if wait:
+                if scope["type"] != "http":
+                    return await send({"type": "websocket.close", "code": 1008})
+                return await _send_json(send, 429, f"too many failed tokens from this address: try again in {wait} seconds",
+                                        [(b"retry-after", str(wait).encode())])
         try:
             caller = self.policy.resolve(
                 connection.headers, connection.client.host if connection.client else None, connection.cookies
@@ -57,11 +74,13 @@ class AuthMiddleware:
         except Forbidden as exc:
             if scope["type"] != "http":
                 return await send({"type": "websocket.close", "code": 1008})
-            if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            if public:
                 return await self.app(scope, receive, send)
             return await _send_json(send, 403, str(exc))
         except AuthError as exc:
-            if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or scope["type"] != "http":
+            if address is not None:
+                self.throttle.failed(address, self._presented(connection))
+            if public or scope["type"] != "http":
                 if scope["type"] != "http":
                     return await send({"type": "websocket.close", "code": 1008})
                 return await self.app(scope, receive, send)
@@ -76,6 +95,16 @@ class AuthMiddleware:
             return await _send_json(send, 401, str(exc), [(b"www-authenticate", b"Bearer")])
         scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
+
+    def _presents_token(self, connection) -> bool:
+        """A bearer token or a login cookie: what a guesser can vary (an SSO header is believed only
+        from a trusted proxy, so it is not a guess)."""
+        return bool(self._presented(connection))
+
+    def _presented(self, connection) -> str:
+        """The credential the request presents: its Authorization header, else its login cookie."""
+        cookie = connection.cookies.get(TOKEN_COOKIE) if self.policy.tokens else None
+        return connection.headers.get("authorization") or cookie or ""
 
 
 class BodyLimitMiddleware:
