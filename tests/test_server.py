@@ -215,7 +215,7 @@ def test_openai_chat_completion_keeps_citations(server, served_assistant):
     assert "[1] " in content.split("\n\n", 1)[1] and "kf-2014-leaders-reform-from-within#p4" in content
     extra = completion.model_extra
     assert extra["citations"][0]["paragraph_id"] == expected.citations[0].paragraph_id
-    assert extra["abstained"] is False
+    assert extra["abstained"] is False and extra["status"] == "answered"
 
 
 def test_openai_streaming_keeps_citations(server, served_assistant):
@@ -229,6 +229,7 @@ def test_openai_streaming_keeps_citations(server, served_assistant):
     assert content == served_assistant.ask("Who is David Dalton?").with_footnotes()
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["citations"][0]["paragraph_id"] == "kf-2014-leaders-reform-from-within#p4"
+    assert chunks[-1].model_extra["status"] == "answered"
     # the raw stream ends with [DONE], as OpenAI's does
     with httpx.stream("POST", f"{server}/v1/chat/completions", timeout=60,
                       json={"stream": True, "messages": [{"role": "user", "content": "Who is David Dalton?"}]}) as r:

@@ -56,6 +56,7 @@ class Completion:
                 "message": {"role": "assistant", "content": answer.with_footnotes()},
             }],
             "citations": [c.to_dict() for c in answer.citations],
+            "status": answer.status,  # answered, abstained or failed, as in the Answer JSON
             "abstained": answer.abstained,
             "searched_for": answer.searched_for,
         }
@@ -76,7 +77,7 @@ class Completion:
                     if footnotes:
                         yield self.chunk({"content": footnotes})
                     yield self.chunk({}, "stop", citations=[c.to_dict() for c in event.citations],
-                                     abstained=event.abstained, searched_for=event.searched_for)
+                                     status=event.status, abstained=event.abstained, searched_for=event.searched_for)
                 else:
                     yield self.chunk({"content": event})
         except AssistantError as exc:
