@@ -63,17 +63,21 @@ def run_batch(
     if progress:
         progress(count, total, 0.0)
 
+    def record(q, answer, error) -> None:
+        """Checkpoint one answer (or its error) as soon as it exists, then report progress."""
+        nonlocal count
+        entry = Entry(q.key, q.id, q.text, answer, error)
+        store.append(entry)
+        done[q.key] = entry
+        count += 1
+        if progress:
+            progress(count, total, time.perf_counter() - started)
+
     store.open(fresh=force)
     try:
         if workers <= 1:
             for q in pending:
-                answer, error = answer_one(assistant, q, collections)
-                entry = Entry(q.key, q.id, q.text, answer, error)
-                store.append(entry)
-                done[q.key] = entry
-                count += 1
-                if progress:
-                    progress(count, total, time.perf_counter() - started)
+                record(q, *answer_one(assistant, q, collections))
         else:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch")
             try:
@@ -86,14 +90,7 @@ def run_batch(
                 while running:
                     finished_now, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished_now:
-                        q = running.pop(future)
-                        answer, error = future.result()
-                        entry = Entry(q.key, q.id, q.text, answer, error)
-                        store.append(entry)
-                        done[q.key] = entry
-                        count += 1
-                        if progress:
-                            progress(count, total, time.perf_counter() - started)
+                        record(running.pop(future), *future.result())
                         nxt = next(queue, None)
                         if nxt is not None:
                             running[pool.submit(answer_one, assistant, nxt, collections)] = nxt
