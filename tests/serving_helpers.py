@@ -208,6 +208,23 @@ class StrippingProxy:
         self.httpd.server_close()
 
 
+def upload_file(page, component: str, path: Path, timeout_ms: int = 60_000) -> None:
+    """Give `path` to the Gradio file component `component` (a CSS selector) and wait until it shows
+    the file's name. Once, on a machine loaded by a training job besides the tests, the name never
+    appeared (alone the same test passed): the files are set again once if it has not after half the time."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    shown = f"{component} >> text={path.name}"
+    for attempt in range(2):
+        page.locator(f"{component} input[type=file]").set_input_files(str(path))
+        try:
+            page.wait_for_selector(shown, timeout=timeout_ms // 2)
+            return
+        except PlaywrightTimeout:
+            if attempt:
+                raise
+
+
 def launch_chromium(playwright):
     """Debian's chromium, headless. Skipped only outside CI when it is not installed."""
     if not Path(CHROMIUM).exists():

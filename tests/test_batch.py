@@ -25,6 +25,7 @@ from serving_helpers import (  # noqa: F401 - fixtures
     launch_chromium,
     served_assistant,
     served_corpus,
+    upload_file,
     wait_ready,
 )
 
@@ -853,8 +854,7 @@ def test_batch_tab_in_the_browser_upload_progress_download(served_corpus, served
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(running.url + "/")
             page.get_by_role("tab", name="Batch").click()
-            page.locator("#batch-upload input[type=file]").set_input_files(str(upload))
-            page.wait_for_selector("#batch-upload >> text=consultation.docx", timeout=60_000)
+            upload_file(page, "#batch-upload", upload)
             page.click("#batch-run")
             page.wait_for_function("() => /\\d+ of 60 answered/.test(document.body.innerText)", timeout=120_000)
             page.wait_for_function("() => /60 questions: .* failed/.test(document.querySelector('#batch-status').innerText)",

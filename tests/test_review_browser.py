@@ -13,6 +13,7 @@ from serving_helpers import (  # noqa: F401 - fixtures
     launch_chromium,
     served_assistant,
     served_corpus,
+    upload_file,
     wait_ready,
 )
 
@@ -46,9 +47,7 @@ def review_opened(served_corpus, served_assistant, tmp_path):
             page.get_by_role("tab", name="Review").click()
 
             # draft a review from an uploaded file
-            page.locator("#review-upload input[type=file]").set_input_files(str(questions))
-            page.wait_for_function("() => /consultation/.test(document.querySelector('#review-upload').innerText)",
-                                   timeout=TIMEOUT_MS)
+            upload_file(page, "#review-upload", questions, TIMEOUT_MS)
             page.fill("#review-name textarea", "Browser review")
             page.fill("#review-reviewer textarea", "Rita Reviewer")
             page.click("#review-create")
