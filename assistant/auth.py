@@ -238,7 +238,7 @@ class LoginThrottle:
         self.window_s = window_s
         self.max_addresses = max_addresses
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, deque[tuple[float, str | None]]] = {}  # (when, digest of the credential)
         self._lock = threading.Lock()
 
     def _recent(self, address: str, now: float) -> deque[tuple[float, str | None]]:

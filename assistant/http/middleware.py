@@ -57,10 +57,12 @@ class AuthMiddleware:
 
         path = _route_path(scope)
         connection = HTTPConnection(scope)
+        peer = connection.client.host if connection.client else None
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        presented = self._presented(connection)
         address = None
-        if self.throttle is not None and not public and self._presents_token(connection):
-            address = self.policy.client_address(connection.headers, connection.client.host if connection.client else None)
+        if self.throttle is not None and not public and presented:
+            address = self.policy.client_address(connection.headers, peer)
             wait = self.throttle.retry_after(address)
             if wait:
                 if scope["type"] != "http":
@@ -68,9 +70,7 @@ class AuthMiddleware:
                 return await _send_json(send, 429, f"too many failed tokens from this address: try again in {wait} seconds",
                                         [(b"retry-after", str(wait).encode())])
         try:
-            caller = self.policy.resolve(
-                connection.headers, connection.client.host if connection.client else None, connection.cookies
-            )
+            caller = self.policy.resolve(connection.headers, peer, connection.cookies)
         except Forbidden as exc:
             if scope["type"] != "http":
                 return await send({"type": "websocket.close", "code": 1008})
@@ -79,7 +79,7 @@ class AuthMiddleware:
             return await _send_json(send, 403, str(exc))
         except AuthError as exc:
             if address is not None:
-                self.throttle.failed(address, self._presented(connection))
+                self.throttle.failed(address, presented)
             if public or scope["type"] != "http":
                 if scope["type"] != "http":
                     return await send({"type": "websocket.close", "code": 1008})
@@ -96,13 +96,10 @@ class AuthMiddleware:
         scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
 
-    def _presents_token(self, connection) -> bool:
-        """A bearer token or a login cookie: what a guesser can vary (an SSO header is believed only
-        from a trusted proxy, so it is not a guess)."""
-        return bool(self._presented(connection))
-
     def _presented(self, connection) -> str:
-        """The credential the request presents: its Authorization header, else its login cookie."""
+        """The credential the request presents, what a guesser can vary: its Authorization header,
+        else its login cookie ("" for none; an SSO header is believed only from a trusted proxy, so
+        it is not a guess)."""
         cookie = connection.cookies.get(TOKEN_COOKIE) if self.policy.tokens else None
         return connection.headers.get("authorization") or cookie or ""
 
