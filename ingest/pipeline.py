@@ -157,8 +157,8 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
     if size > max_bytes:
         raise UnreadableDocument(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
     raw = path.read_bytes()
-    blocks = load(path)
-    cleaned = clean(blocks)
+    loaded = load(path)
+    cleaned = clean(loaded.blocks)
     if not cleaned.paragraphs:
         raise UnreadableDocument("no text found after cleaning")
     url = metadata.get("url") or ""

@@ -180,7 +180,7 @@ def make_docx(path: Path) -> None:
 def test_pdf_loader(tmp_path):
     path = tmp_path / "clinic.pdf"
     make_pdf(path, ["The hospital trust cut waiting times by a third in 2019.", "Volunteers staffed the new welcome desk."])
-    doc = clean(load(path))
+    doc = clean(load(path).blocks)
     texts = [p.text for p in doc.paragraphs]
     assert any("cut waiting times by a third in 2019" in t for t in texts)
     assert any("welcome desk" in t for t in texts)
@@ -189,7 +189,7 @@ def test_pdf_loader(tmp_path):
 def test_docx_loader_headings_and_lists(tmp_path):
     path = tmp_path / "plan.docx"
     make_docx(path)
-    doc = clean(load(path))
+    doc = clean(load(path).blocks)
     assert doc.title == "Community care plans"
     lists = [p for p in doc.paragraphs if p.kind == "list"]
     assert len(lists) == 1
@@ -201,7 +201,7 @@ def test_docx_loader_headings_and_lists(tmp_path):
 def _cleaned_html(tmp_path, html: str):
     path = tmp_path / "page.html"
     path.write_text(html, encoding="utf-8")
-    return clean(load(path))
+    return clean(load(path).blocks)
 
 
 def test_html_loader_drops_scripts_and_navigation(tmp_path):
@@ -286,7 +286,7 @@ def test_repeated_sentences_are_encoded_once(tmp_path):
 def test_markdown_loader(tmp_path):
     path = tmp_path / "notes.md"
     path.write_text("# Notes\n\nSome **bold** text about [nurses](http://x).\n\n## Later\n\n- one item\n- two items\n", encoding="utf-8")
-    doc = clean(load(path))
+    doc = clean(load(path).blocks)
     assert doc.title == "Notes"
     assert doc.paragraphs[0].text == "Some bold text about nurses."
     assert doc.paragraphs[1].text == "• one item\n• two items"

@@ -102,7 +102,7 @@ def unaccounted(blocks: list[Block], doc: CleanDocument) -> list[str]:
 @pytest.mark.parametrize("fmt", ["txt", "md", "html", "docx", "pdf"])
 def test_every_content_line_is_in_a_paragraph(tmp_path, fmt):
     path = write_notice(tmp_path, fmt)
-    blocks = load(path)
+    blocks = load(path).blocks
     doc = clean(blocks)
     paragraphs = {p.text: p for p in doc.paragraphs}
     for text in CONTENT:
@@ -151,7 +151,7 @@ def test_a_short_line_in_marked_up_formats_is_content(tmp_path):
     """In Markdown, HTML and docx only the format's own headings are headings."""
     path = tmp_path / "n.md"
     path.write_text("# Notice\n\nCar Park Closed\n\nThe car park is being resurfaced this week.\n", encoding="utf-8")
-    doc = clean(load(path))
+    doc = clean(load(path).blocks)
     assert [(p.section, p.text) for p in doc.paragraphs] == [
         ("", "Car Park Closed"), ("", "The car park is being resurfaced this week.")
     ]
@@ -200,7 +200,7 @@ def test_bundled_sources_keep_their_paragraphs_and_ids():
 def test_bundled_sources_lose_nothing_silently():
     dropped = {}
     for path, document in _bundled_documents():
-        blocks = load(path)
+        blocks = load(path).blocks
         assert unaccounted(blocks, clean(blocks)) == [], path.name
         dropped[document.id] = [(d.text, d.reason) for d in document.dropped]
     assert dropped["kf-2015-inner-stalin"] == [
