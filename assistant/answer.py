@@ -3,7 +3,8 @@
 `Answer.to_dict()` gives the JSON contract of DESIGN.md:
 
     {"id", "question", "answer", "status", "abstained", "citations": [{"marker", "paragraph_id",
-     "document_id", "title", "publisher", "date", "url", "paragraph", "text", "quote"}], "searched_for",
+     "document_id", "title", "publisher", "date", "url", "paragraph", "text", "quote", "page", "pages"}],
+     "searched_for",
      "timings_ms"}
 
 plus a few optional fields (`notice`, `nearest`, `confidence`) that clients may ignore.
@@ -46,9 +47,16 @@ class Citation:
     quote: str  # the sentence(s) of it the answer rests on
     section: str = ""
     comment_by: str = ""  # for a reader comment: "Name (role), date"
+    page: int | None = None  # PDF: the 1-based page the quote starts on; None for formats without pages
+    pages: list[int] | None = None  # PDF: [first, last] page of the paragraph
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def location(self) -> str:
+        """Where the cited text is, as every output shows it: "¶6", or "¶6, p. 12" for a PDF."""
+        return f"¶{self.paragraph}" + (f", p. {self.page}" if self.page else "")
 
 
 @dataclass
@@ -138,7 +146,7 @@ class Answer:
             return self.answer
         notes = [
             f"[{c.marker}] {c.title}{', ' + c.publisher if c.publisher else ''}{', ' + c.date if c.date else ''}, "
-            f"¶{c.paragraph} ({c.paragraph_id}){' ' + c.url if c.url else ''}: “{c.quote}”"
+            f"{c.location} ({c.paragraph_id}){' ' + c.url if c.url else ''}: “{c.quote}”"
             for c in self.citations
         ]
         return self.answer + "\n\n" + "\n".join(notes)

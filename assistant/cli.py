@@ -84,8 +84,10 @@ def cmd_sources(args) -> int:
 
 
 def _show_document(index, args) -> int:
-    """`sources show DOC`: the document's paragraphs with their ids; with --dropped, the lines the
-    cleaner left out of them and why."""
+    """`sources show DOC`: the document's paragraphs with their ids, pages and non-content marks; with
+    --dropped, the lines the loader and the cleaner left out of them and why."""
+    from assistant.records import NON_CONTENT_LABELS
+
     if not args.document:
         return _error("which document? `assistant sources show DOCUMENT-ID`", 2)
     document = index.document(args.document)
@@ -99,8 +101,12 @@ def _show_document(index, args) -> int:
         label = f"[{p.id}]"
         if p.section:
             label += f" ({p.section})"
+        if p.pages:
+            label += f" p. {p.pages[0]}" if p.pages[0] == p.pages[1] else f" pp. {p.pages[0]}-{p.pages[1]}"
         if p.comment:
             label += f" comment by {p.comment.author}{', ' + p.comment.role if p.comment.role else ''}, {p.comment.date}"
+        if not p.is_content:
+            label += f" [{NON_CONTENT_LABELS[p.kind].lower()}: never cited]"
         print(label)
         print(p.text + "\n")
     return 0
@@ -136,7 +142,7 @@ def print_answer(answer, show_passages: bool = True) -> None:
         print(f"\nnote: {answer.notice}")
     for c in answer.citations:
         who = f" — reader comment by {c.comment_by}" if c.comment_by else ""
-        print(f"\n[{c.marker}] {c.title}{', ' + c.publisher if c.publisher else ''}{', ' + c.date if c.date else ''}, ¶{c.paragraph} ({c.paragraph_id}){who}")
+        print(f"\n[{c.marker}] {c.title}{', ' + c.publisher if c.publisher else ''}{', ' + c.date if c.date else ''}, {c.location} ({c.paragraph_id}){who}")
         if c.url:
             print(f"    {c.url}")
         print(f"    “{c.quote}”")
@@ -221,7 +227,10 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from eval.bench import run
+    if args.which == "ingest-quality":  # its module imports eval.bench, so eval.bench does not dispatch to it
+        from eval.bench_ingest_quality import run
+    else:
+        from eval.bench import run
 
     return run(args)
 
@@ -326,8 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
     p.set_defaults(func=cmd_reader)
 
-    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ask, batch, retrieval (scifact), refusal (squad2)")
-    p.add_argument("which", choices=["ingest", "ask", "batch", "scifact", "squad2", "startup"])
+    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ingest-quality, ask, batch, retrieval (scifact), refusal (squad2)")
+    p.add_argument("which", choices=["ingest", "ingest-quality", "ask", "batch", "scifact", "squad2", "startup"])
     p.add_argument("path", nargs="?", help="corpus or benchmark data folder")
     p.add_argument("--limit", type=int, default=None, help="use at most this many queries/questions")
     p.add_argument("--out", default=None, help="where to write run files or figures")
@@ -337,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bench ingest: also time a raw encode of every sentence (as long again as the ingest)")
     p.add_argument("--no-raw", action="store_true",
                    help="bench ingest: time the ingest only, without the raw encode baseline (for comparing two ingests)")
+    p.add_argument("--sources-md", default=None,
+                   help="bench ingest-quality: reference titles, publishers, dates (default: SOURCES.md in PATH or beside it)")
+    p.add_argument("--record", action="store_true", help="bench ingest-quality: append the figures to docs/benchmarks.md")
     p.set_defaults(func=cmd_bench)
     return parser
 

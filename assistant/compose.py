@@ -28,7 +28,16 @@ def citation_for(marker: int, passage: Passage, quote: str) -> Citation:
         quote=quote,
         section=paragraph.section,
         comment_by=comment_by,
+        page=paragraph.page_at(quote_offset(paragraph.text, quote)),
+        pages=paragraph.pages,
     )
+
+
+def quote_offset(text: str, quote: str) -> int:
+    """Where the quote starts in its paragraph (0 when it cannot be found: the paragraph's first page)."""
+    first = quote.split(" … ", 1)[0].strip()
+    at = text.find(first) if first else -1
+    return max(at, 0)
 
 
 def render_group(sentences: list[str]) -> str:

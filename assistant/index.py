@@ -45,7 +45,7 @@ import numpy as np
 
 from assistant.config import Config
 from assistant.errors import IndexModelMismatch, IndexNotReady
-from assistant.records import Comment, Document, DroppedLine, Paragraph, Span
+from assistant.records import NON_CONTENT_KINDS, Comment, Document, DroppedLine, Paragraph, Span
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ SCHEMA_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite3"
 CHROMA_DIR = "chroma"
 LEXICAL_DIR = "lexical"
-LEXICAL_FORMAT = "2"  # 2: each paragraph is indexed with its speaker; an index of another format is rebuilt
+# 2: each paragraph is indexed with its speaker; 3: non-content paragraphs left out. An index of another format is rebuilt.
+LEXICAL_FORMAT = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS paragraphs (
     id TEXT PRIMARY KEY, document_id TEXT NOT NULL, number INTEGER NOT NULL, collection TEXT NOT NULL,
     section TEXT, kind TEXT, text TEXT NOT NULL, sentences TEXT NOT NULL, comment TEXT,
-    sentence_vectors BLOB NOT NULL
+    sentence_vectors BLOB NOT NULL, pages TEXT
 );
 CREATE INDEX IF NOT EXISTS paragraphs_by_document ON paragraphs (document_id, number);
 CREATE TABLE IF NOT EXISTS dropped_lines (document_id TEXT PRIMARY KEY, lines TEXT NOT NULL);
@@ -138,6 +139,7 @@ class Index:
         index = cls(config, embed_model_name)
         db = index._db()
         db.executescript(_SCHEMA)
+        _add_missing_columns(db)
         stored_model = index.meta("embed_model")
         if stored_model is None:
             if create:
@@ -335,7 +337,19 @@ class Index:
         hits = [Hit(pid, float(1.0 + np.log(max(sim, 1e-12)))) for pid, sim in zip(result.ids, result.similarities)]
         if self._server is not None:
             hits = self._cached_hits(hits, result.nodes or [])
-        return hits
+        return self._content_hits(hits)
+
+    def _content_hits(self, hits: list[Hit]) -> list[Hit]:
+        """The hits on content paragraphs: contents lists, notices, banners and reference lists are kept in
+        Chroma (server mode mirrors paragraphs from it) but are never retrieved."""
+        ids = [h.paragraph_id for h in hits]
+        if not ids:
+            return hits
+        placeholders = ",".join("?" * len(ids))
+        excluded = {row[0] for row in self._db().execute(
+            f"SELECT id FROM paragraphs WHERE id IN ({placeholders}) AND kind IN ({','.join('?' * len(NON_CONTENT_KINDS))})",
+            [*ids, *NON_CONTENT_KINDS])}
+        return [h for h in hits if h.paragraph_id not in excluded]
 
     def _cached_hits(self, hits: list[Hit], nodes) -> list[Hit]:
         """Server mode: only hits on the cached version of a cached paragraph (an ingest may be
@@ -386,7 +400,9 @@ class Index:
         rows = self._db().execute(
             "SELECT p.id, p.collection, p.document_id, COALESCE(d.title, ''), COALESCE(p.section, ''), p.text, p.comment, "
             "COALESCE(d.author, '') "
-            "FROM paragraphs p LEFT JOIN documents d ON d.id = p.document_id ORDER BY p.document_id, p.number"
+            "FROM paragraphs p LEFT JOIN documents d ON d.id = p.document_id "
+            f"WHERE COALESCE(p.kind, '') NOT IN ({','.join('?' * len(NON_CONTENT_KINDS))}) "
+            "ORDER BY p.document_id, p.number", NON_CONTENT_KINDS
         ).fetchall()
         ids = [r[0] for r in rows]
         corpus = []
@@ -550,7 +566,7 @@ class Index:
                         "section": paragraph.section or "", "kind": paragraph.kind or "paragraph",
                         "comment": json.dumps(paragraph.comment.__dict__) if paragraph.comment else "",
                         "sentences": json.dumps([[s.start, s.end] for s in paragraph.sentences]),
-                        "content_hash": document.content_hash,
+                        "content_hash": document.content_hash, "pages": pages_json(paragraph),
                     })
                 node = TextNode(id_=paragraph.id, text=paragraph.text, embedding=vector.tolist(), metadata=metadata)
                 # llama-index stores the SOURCE node id as `document_id`, the key filters use.
@@ -611,14 +627,15 @@ def _insert_catalog_rows(db: sqlite3.Connection, document: Document, sentence_ve
     """Replace one document's catalog rows (inside the caller's transaction)."""
     db.execute("DELETE FROM paragraphs WHERE document_id=?", (document.id,))
     db.executemany(
-        "INSERT INTO paragraphs (id, document_id, number, collection, section, kind, text, sentences, comment, sentence_vectors) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO paragraphs (id, document_id, number, collection, section, kind, text, sentences, comment, "
+        "sentence_vectors, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 p.id, document.id, p.number, document.collection, p.section, p.kind, p.text,
                 json.dumps([[s.start, s.end] for s in p.sentences]),
                 json.dumps(p.comment.__dict__) if p.comment else None,
                 np.ascontiguousarray(vectors, dtype=np.float32).tobytes(),
+                pages_json(p) or None,
             )
             for p, vectors in zip(document.paragraphs, sentence_vectors)
         ],
@@ -635,17 +652,29 @@ def _insert_catalog_rows(db: sqlite3.Connection, document: Document, sentence_ve
     )
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added since a catalog was created (CREATE TABLE IF NOT EXISTS leaves an old table as it is)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(paragraphs)")}
+    if "pages" not in columns:  # page starts of PDF paragraphs (2026-12); filled when the document is re-ingested
+        db.execute("ALTER TABLE paragraphs ADD COLUMN pages TEXT")
+
+
+def pages_json(paragraph: Paragraph) -> str:
+    """A paragraph's page starts as stored (catalog column, server metadata): "" without pages."""
+    return json.dumps(paragraph.page_starts) if paragraph.page_starts else ""
+
+
 def _delete_catalog_rows(db: sqlite3.Connection, document_id: str) -> None:
     db.execute("DELETE FROM paragraphs WHERE document_id=?", (document_id,))
     db.execute("DELETE FROM documents WHERE id=?", (document_id,))
     db.execute("DELETE FROM dropped_lines WHERE document_id=?", (document_id,))
 
 
-_PARAGRAPH_COLUMNS = "id, document_id, number, collection, section, kind, text, sentences, comment"
+_PARAGRAPH_COLUMNS = "id, document_id, number, collection, section, kind, text, sentences, comment, pages"
 
 
 def _paragraph(row) -> Paragraph:
-    pid, document_id, number, collection, section, kind, text, sentences, comment = row
+    pid, document_id, number, collection, section, kind, text, sentences, comment, pages = row
     return Paragraph(
         document_id=document_id,
         number=number,
@@ -655,6 +684,7 @@ def _paragraph(row) -> Paragraph:
         sentences=[Span(a, b) for a, b in json.loads(sentences)],
         comment=Comment(**json.loads(comment)) if comment else None,
         collection=collection,
+        page_starts=[(a, b) for a, b in json.loads(pages)] if pages else [],
     )
 
 

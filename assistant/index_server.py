@@ -6,7 +6,7 @@ In server mode ALL shared index state lives in the Chroma server, in three colle
 
     <name>             paragraph vectors, text (the Chroma document) and metadata: document_id,
                        paragraph_id, number, collection, section, kind, comment (JSON or ""),
-                       sentences (JSON spans) and content_hash (the document version it belongs to)
+                       sentences (JSON spans), pages (JSON page starts, PDF) and content_hash (the document version it belongs to)
     <name>-sentences   sentence vectors, ids `<paragraph-id>#s<k>`, metadata paragraph_id, k, start,
                        end, document_id, collection, content_hash
     <name>-records     one record per document (`doc:<document-id>`: its metadata, content hash,
@@ -208,6 +208,7 @@ class ServerStore:
                     sentences=[Span(a, b) for a, b in json.loads(meta.get("sentences") or "[]")],
                     comment=Comment(**json.loads(meta["comment"])) if meta.get("comment") else None,
                     collection=record.document.collection,
+                    page_starts=[(a, b) for a, b in json.loads(meta.get("pages") or "[]")],
                 ))
             vectors: dict[str, dict[int, np.ndarray]] = {}
             counts: dict[str, int] = {}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
 from assistant.answer import Answer, Citation
-from assistant.records import split_paragraph_id
+from assistant.records import NON_CONTENT_KINDS, NON_CONTENT_LABELS, split_paragraph_id
 
 DEFAULT_EXAMPLES = (
     "Who is David Dalton?",
@@ -151,6 +151,14 @@ def source_href(root_path: str, document_id: str, paragraph: int | None = None) 
     return href + (f"#p{paragraph}" if paragraph else "")
 
 
+def original_pdf_href(root_path: str, document_id: str, page: int, quote_text: str = "") -> str:
+    """The original PDF, opened at `page` by the browser's viewer (`#page=N`); viewers built on pdf.js
+    also take `search=` and highlight the quote's first words there."""
+    href = f"{root_path.rstrip('/')}/sources/{quote(document_id, safe='')}/original#page={int(page)}"
+    words = " ".join((quote_text or "").split(" … ", 1)[0].split()[:8])
+    return href + (f"&search={quote(words, safe='')}" if words else "")
+
+
 def highlight(paragraph: str, quote_text: str) -> str:
     """The paragraph, escaped, with each quoted run (runs are joined by ' … ') wrapped in <mark>."""
     runs = [r for r in (quote_text or "").split(" … ") if r.strip()]
@@ -178,7 +186,7 @@ def answer_text_html(answer_text: str, citations: list[Citation], root_path: str
         href = source_href(root_path, citation.document_id, citation.paragraph)
         return (
             f'<a class="cite" href="{esc(href)}" target="_blank" rel="noopener" '
-            f'title="{esc(citation.title)}, ¶{citation.paragraph}: {esc(citation.quote)}">[{citation.marker}]</a>'
+            f'title="{esc(citation.title)}, {esc(citation.location)}: {esc(citation.quote)}">[{citation.marker}]</a>'
         )
 
     return re.sub(r"\[(\d+)\]", link, esc(answer_text))
@@ -186,12 +194,15 @@ def answer_text_html(answer_text: str, citations: list[Citation], root_path: str
 
 def _citation_html(citation: Citation, turn: int, root_path: str) -> str:
     href = source_href(root_path, citation.document_id, citation.paragraph)
-    meta = [citation.publisher, citation.date, f"¶{citation.paragraph}"]
+    meta = [citation.publisher, citation.date, citation.location]
     if citation.section:
         meta.append(f"section: {citation.section}")
     if citation.comment_by:
         meta.append(f"reader comment by {citation.comment_by}")
     links = [f'<a class="open-source" href="{esc(href)}" target="_blank" rel="noopener">Open ¶{citation.paragraph} in the document</a>']
+    if citation.page:
+        pdf = original_pdf_href(root_path, citation.document_id, citation.page, citation.quote)
+        links.append(f'<a class="open-pdf" href="{esc(pdf)}" target="_blank" rel="noopener">Open the PDF at p. {citation.page}</a>')
     original = safe_url(citation.url)
     if original:
         links.append(f'<a class="original" href="{esc(original)}" target="_blank" rel="noopener noreferrer">Original</a>')
@@ -423,6 +434,8 @@ def source_page(document, paragraphs, root_path: str = "") -> str:
     meta_html = esc(" · ".join(m for m in meta if m))
     if original:
         meta_html += f' · <a href="{esc(original)}" rel="noopener noreferrer">original</a>'
+    if any(p.pages for p in paragraphs):
+        meta_html += f' · <a href="{esc(root)}/sources/{esc(quote(document.id, safe=""))}/original">the PDF</a>'
     body = []
     section = None
     for p in paragraphs:
@@ -435,6 +448,12 @@ def source_page(document, paragraphs, root_path: str = "") -> str:
             label = f'<span class="label">Reader comment by {esc(who)}</span>'
         elif p.kind == "header":
             label = '<span class="label">What the document\'s metadata states (its header, citable as ¶0)</span>'
+        elif p.kind in NON_CONTENT_KINDS:
+            label = f'<span class="label">{esc(NON_CONTENT_LABELS[p.kind])}: never cited in answers</span>'
+        if p.pages:
+            first, last = p.pages
+            where = f"p. {first}" if first == last else f"pp. {first}–{last}"
+            label += f'<span class="label page">{where}</span>'
         body.append(
             f'<section class="para" id="p{p.number}" data-paragraph-id="{esc(p.id)}">'
             f'<a class="pnum" href="#p{p.number}" aria-label="paragraph {p.number}">¶{p.number}</a>'

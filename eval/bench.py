@@ -3,6 +3,8 @@
     assistant bench scifact PATH     retrieval quality on BEIR SciFact     (eval/bench_retrieval.py)
     assistant bench squad2 PATH      answer-or-abstain on SQuAD 2.0        (eval/bench_squad.py)
     assistant bench ingest PATH      ingest throughput against raw encode  (eval/bench_speed.py)
+    assistant bench ingest-quality DIR  titles, split sentences, debris     (eval/bench_ingest_quality.py,
+                                     dispatched by assistant/cli.py: that module imports this one)
     assistant bench ask [PATH]       warm ask latency, per stage           (eval/bench_speed.py)
     assistant bench startup          cold start of `python app.py`         (eval/bench_speed.py)
     assistant bench batch ...        batch answering                       (assistant/batch/bench.py)

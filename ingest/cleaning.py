@@ -23,14 +23,16 @@ the next ingest re-cleans every document.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.records import Comment, DroppedLine
 from ingest.loaders import Block
+from ingest.reflow import page_starts, rejoin
 
 # 6: headings only where the format marks them or a plain-text line introduces body text;
 # trailing lines are content unless tag-shaped; dropped lines recorded with their reasons.
-CLEANER_VERSION = "6"
+# 7: paragraphs rejoined across breaks (ingest/reflow.py), tables, page starts, non-content kinds.
+CLEANER_VERSION = "7"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [
@@ -71,8 +73,9 @@ COMMENT_WITHOUT_TEXT = "reader comment with no text"
 class CleanParagraph:
     text: str
     section: str = ""
-    kind: str = "paragraph"  # "paragraph", "list" or "comment"
+    kind: str = "paragraph"  # "paragraph", "list", "table", "comment", or a non-content kind (records.NON_CONTENT_KINDS)
     comment: Comment | None = None
+    page_starts: list[tuple[int, int]] = field(default_factory=list)  # (character offset, page); PDF only
 
 
 @dataclass
@@ -211,9 +214,9 @@ def _norm(text: str) -> str:
 
 def clean(blocks: list[Block]) -> CleanDocument:
     doc = CleanDocument()
-    blocks = [Block(b.kind, _tidy(b.text), b.plain) for b in blocks if b.text.strip()]
+    blocks = [replace(b, text=_tidy(b.text)) for b in blocks if b.text.strip()]
     article, comment_blocks = _split_comments(blocks)
-    kept = _drop_furniture(article, doc)
+    kept = rejoin(_drop_furniture(article, doc))
     _drop_trailing_labels(kept, doc)
     if len(kept) > 1 and _is_title(kept[0]):
         doc.title = kept.pop(0).text
@@ -286,16 +289,68 @@ def _paragraphs(kept: list[Block], doc: CleanDocument) -> list[CleanParagraph]:
         if block.kind == "item":
             # Items with no lead-in form a list of their own.
             items, i = _take_items(kept, i)
-            paragraphs.append(CleanParagraph(_format_list("", items), section, "list"))
+            paragraphs.append(_list_paragraph(None, items, section))
+            continue
+        if block.kind == "table":
+            # A table's rows ("Column: value; Column: value"), cut into readable units like a long list.
+            rows = _lines(block)
+            while rows:
+                chunk, taken = _take_items(rows, 0)
+                rows = rows[taken:]
+                paragraphs.append(_joined_paragraph(chunk, section, block.role or "table", bullet=""))
+            i += 1
             continue
         # A text block followed by list items is their lead-in: one citable unit.
         if i + 1 < len(kept) and kept[i + 1].kind == "item":
             items, i = _take_items(kept, i + 1)
-            paragraphs.append(CleanParagraph(_format_list(block.text, items), section, "list"))
+            paragraphs.append(_list_paragraph(block, items, section))
             continue
-        paragraphs.append(CleanParagraph(block.text, section))
+        paragraphs.append(_joined_paragraph([block], section, block.role or "paragraph", bullet=""))
         i += 1
     return paragraphs
+
+
+def _list_paragraph(lead_in: Block | None, items: list[Block], section: str) -> CleanParagraph:
+    """A lead-in and its items as one paragraph: the lead-in on the first line, each item on a line of
+    its own after "• ". It is non-content only when the lead-in and every item are."""
+    roles = {b.role for b in ([lead_in] if lead_in else []) + items}
+    kind = roles.pop() if len(roles) == 1 and "" not in roles else "list"
+    pieces = ([(lead_in, "")] if lead_in else []) + [(item, "• ") for item in items]
+    return _paragraph_of(pieces, section, kind)
+
+
+def _joined_paragraph(blocks: list[Block], section: str, kind: str, bullet: str) -> CleanParagraph:
+    return _paragraph_of([(b, bullet) for b in blocks], section, kind)
+
+
+def _paragraph_of(pieces: list[tuple[Block, str]], section: str, kind: str) -> CleanParagraph:
+    """Blocks as the lines of one paragraph (each after its prefix), with where its pages begin."""
+    text = ""
+    placed: list[tuple[int, Block]] = []
+    for block, prefix in pieces:
+        if text:
+            text += "\n"
+        text += prefix
+        placed.append((len(text), block))
+        text += block.text
+    return CleanParagraph(text, section, kind, page_starts=page_starts(text, placed))
+
+
+def _lines(block: Block) -> list[Block]:
+    """A multi-line block (a table) as one block per line, each with its own page marks."""
+    lines = []
+    word = 0
+    marks = list(block.page_marks)
+    for line in block.text.split("\n"):
+        n = len(line.split())
+        if not n:
+            continue
+        page = [(w, p) for w, p in marks if w <= word]
+        inside = [(w - word, p) for w, p in marks if word < w < word + n]
+        line_marks = ([(0, page[-1][1])] if page else []) + inside
+        lines.append(replace(block, kind="item", text=line, page_marks=tuple(line_marks)))
+        word += n
+    return lines
 
 
 # A list longer than this is cut into consecutive paragraphs (the lead-in stays with the first),
@@ -304,23 +359,17 @@ MAX_LIST_ITEMS = 25
 MAX_LIST_CHARS = 2500
 
 
-def _take_items(blocks: list[Block], start: int) -> tuple[list[str], int]:
+def _take_items(blocks: list[Block], start: int) -> tuple[list[Block], int]:
     items = []
     size = 0
     i = start
     while i < len(blocks) and blocks[i].kind == "item":
         if items and (len(items) >= MAX_LIST_ITEMS or size + len(blocks[i].text) > MAX_LIST_CHARS):
             break
-        items.append(blocks[i].text)
+        items.append(blocks[i])
         size += len(blocks[i].text)
         i += 1
     return items, i
-
-
-def _format_list(lead_in: str, items: list[str]) -> str:
-    lines = [lead_in] if lead_in else []
-    lines += [f"• {item}" for item in items]
-    return "\n".join(lines)
 
 
 def _drop_repeats(paragraphs: list[CleanParagraph], doc: CleanDocument) -> list[CleanParagraph]:

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,9 +28,10 @@ import numpy as np
 from assistant.config import DEFAULT_COLLECTION, Config
 from assistant.embedding import paragraph_vector
 from assistant.records import Document, Paragraph
-from ingest.cleaning import CLEANER_VERSION, clean
+from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
-from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, UnreadableDocument, load
+from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
+from ingest.metadata import stated_metadata
 from ingest.segment import split_sentences
 
 METADATA_FILE = "metadata.toml"
@@ -51,6 +53,39 @@ class Skipped:
 
 
 @dataclass
+class DocumentSummary:
+    """What ingest made of one document, for its report: paragraphs, pages, what it set aside and why."""
+
+    document_id: str
+    paragraphs: int
+    pages: int | None
+    non_content: dict[str, int]  # kind -> paragraphs ("contents", "notice", ...)
+    set_aside: dict[str, int]  # reason -> lines in no paragraph
+
+    @classmethod
+    def of(cls, document: Document) -> "DocumentSummary":
+        from collections import Counter
+
+        body = [p for p in document.paragraphs if p.kind != "header"]
+        non_content = Counter(p.kind for p in body if not p.is_content)
+        set_aside = Counter(re.sub(r" \(.*\)$", "", d.reason) for d in document.dropped)
+        return cls(document.id, len(body), document.page_count, dict(non_content), dict(set_aside))
+
+    def line(self) -> str:
+        parts = [f"{self.paragraphs} paragraphs"]
+        if self.pages:
+            parts.append(f"{self.pages} pages")
+        if self.non_content:
+            parts.append("not content: " + ", ".join(f"{n} {kind}" for kind, n in sorted(self.non_content.items())))
+        if self.set_aside:
+            top = sorted(self.set_aside.items(), key=lambda kv: -kv[1])
+            shown = ", ".join(f"{n} {reason}" for reason, n in top[:4])
+            more = f" and {len(top) - 4} more reasons" if len(top) > 4 else ""
+            parts.append(f"set aside: {shown}{more} (`assistant sources show {self.document_id} --dropped`)")
+        return f"  {self.document_id}: " + "; ".join(parts)
+
+
+@dataclass
 class IngestReport:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -61,6 +96,7 @@ class IngestReport:
     sentences_embedded: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. review answers whose sources changed
+    documents: list[DocumentSummary] = field(default_factory=list)  # one per document added or changed
 
     @property
     def ingested_anything(self) -> bool:
@@ -72,6 +108,7 @@ class IngestReport:
             f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)} "
             f"({self.paragraphs_embedded} paragraphs embedded in {self.seconds:.1f} s)"
         ]
+        lines.extend(summary.line() for summary in self.documents)
         for skipped in self.skipped:
             lines.append(f"  skipped {skipped.path}: {skipped.reason}")
         lines.extend(self.notes)
@@ -157,7 +194,10 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
     if size > max_bytes:
         raise UnreadableDocument(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
     raw = path.read_bytes()
-    loaded = load(path)
+    with warnings.catch_warnings():
+        # third-party libraries warn about malformed files they read anyway: not the user's business
+        warnings.simplefilter("ignore")
+        loaded = load(path)
     cleaned = clean(loaded.blocks)
     if not cleaned.paragraphs:
         raise UnreadableDocument("no text found after cleaning")
@@ -165,16 +205,19 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
     if not url and cleaned.citation:
         if m := re.search(r"https?://\S+", cleaned.citation):
             url = m.group(0).rstrip(".,)")
+    found = document_metadata(loaded, cleaned)
     document = Document(
         id=document_id,
         path=str(path.resolve()),
-        title=metadata.get("title") or cleaned.title or path.stem,
-        publisher=metadata.get("publisher", ""),
-        author=metadata.get("author", ""),
-        date=metadata.get("date") or cleaned.date,
+        # a metadata sidecar (sources/metadata.toml) wins over what the document states
+        title=metadata.get("title") or found.get("title") or path.stem,
+        publisher=metadata.get("publisher") or found.get("publisher", ""),
+        author=metadata.get("author") or found.get("author", ""),
+        date=metadata.get("date") or found.get("date", ""),
         url=url,
         collection=collection,
-        dropped=list(cleaned.dropped),
+        dropped=list(loaded.dropped) + list(cleaned.dropped),
+        page_count=loaded.page_count,
     )
     for number, para in enumerate(cleaned.paragraphs, start=1):
         document.paragraphs.append(
@@ -187,6 +230,7 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
                 sentences=split_sentences(para.text),
                 comment=para.comment,
                 collection=collection,
+                page_starts=para.page_starts,
             )
         )
     header = header_paragraph(document)
@@ -194,6 +238,24 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
         document.paragraphs.insert(0, header)
     document.content_hash = content_hash(raw, metadata, collection, path.suffix)
     return document
+
+
+def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[str, str]:
+    """What the document itself states about itself: the loader's reading of the file's own metadata
+    (PDF document info, HTML <meta>, DOCX properties, Markdown front matter) first, then statements in
+    its text ("Published 21 February 2023", "© Crown copyright", imprints), then the cleaner's title."""
+    found: dict[str, str] = {}
+    if cleaned.title:
+        found["title"] = cleaned.title
+    if cleaned.date:
+        found["date"] = cleaned.date
+    for key, value in stated_metadata(loaded.blocks).items():
+        if value:
+            found[key] = value
+    for key, value in loaded.metadata.items():
+        if value:
+            found[key] = value
+    return found
 
 
 def content_hash(raw: bytes, metadata: dict, collection: str, suffix: str = "") -> str:
@@ -341,6 +403,7 @@ def run_ingest(
                 continue
             seen_ids.add(document_id)
             pending.append((document, previous is None))
+            report.documents.append(DocumentSummary.of(document))
 
         # Removed: documents of this collection that lived under the given paths and are gone.
         roots = [str(p.resolve()) for p in paths]

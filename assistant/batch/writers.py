@@ -92,7 +92,7 @@ def neutralise(text: str) -> str:
 
 
 def citation_label(c: Citation) -> str:
-    return f"{c.title}, ¶{c.paragraph}"
+    return f"{c.title}, {c.location}"
 
 
 def citations_cell(row: Row) -> str:
@@ -139,14 +139,15 @@ def cited_paragraphs(result: BatchResult) -> list[tuple[Citation, list[str]]]:
     return list(seen.values())
 
 
-def cited_documents(result: BatchResult) -> list[tuple[Citation, list[int]]]:
-    """Every cited document once (as its first citation), with the paragraph numbers cited from it."""
-    docs: dict[str, tuple[Citation, list[int]]] = {}
+def cited_documents(result: BatchResult) -> list[tuple[Citation, list[str]]]:
+    """Every cited document once (as its first citation), with where each paragraph cited from it is
+    ("¶6", "¶6, p. 12"), in paragraph order."""
+    docs: dict[str, tuple[Citation, list[Citation]]] = {}
     for c, _ in cited_paragraphs(result):
         if c.document_id not in docs:
             docs[c.document_id] = (c, [])
-        docs[c.document_id][1].append(c.paragraph)
-    return [(c, sorted(numbers)) for c, numbers in docs.values()]
+        docs[c.document_id][1].append(c)
+    return [(c, [x.location for x in sorted(cited, key=lambda x: x.paragraph)]) for c, cited in docs.values()]
 
 
 def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
@@ -176,12 +177,12 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def _source_line(c: Citation, numbers: list[int]) -> str:
+def _source_line(c: Citation, locations: list[str]) -> str:
     line = _sentence(c.title)
     details = ", ".join(x for x in (c.publisher, c.date) if x)
     if details:
         line += " " + _sentence(details)
-    line += f" Paragraphs cited: {', '.join('¶' + str(n) for n in numbers)} ({c.document_id})."
+    line += f" Paragraphs cited: {'; '.join(locations)} ({c.document_id})."
     if c.url:
         line += f" {c.url}"
     return line
@@ -281,12 +282,12 @@ def write_xlsx(result: BatchResult, path: Path) -> None:
     ws.auto_filter.ref = f"A1:H{ws.max_row}"
 
     src = wb.create_sheet("Sources")
-    sheet_with(src, ["paragraph id", "document", "title", "¶", "publisher", "date", "URL", "text", "cited by"],
-               [34, 30, 45, 6, 22, 12, 35, 90, 20])
+    sheet_with(src, ["paragraph id", "document", "title", "¶", "page", "publisher", "date", "URL", "text", "cited by"],
+               [34, 30, 45, 6, 6, 22, 12, 35, 90, 20])
     for c, cited_by in cited_paragraphs(result):
-        append(src, [c.paragraph_id, c.document_id, c.title, c.paragraph, c.publisher, c.date, c.url, c.text,
-                     ", ".join(cited_by)])
-    src.auto_filter.ref = f"A1:I{max(src.max_row, 1)}"
+        append(src, [c.paragraph_id, c.document_id, c.title, c.paragraph, c.page or "", c.publisher, c.date, c.url,
+                     c.text, ", ".join(cited_by)])
+    src.auto_filter.ref = f"A1:J{max(src.max_row, 1)}"
 
     about = wb.create_sheet("About")
     about.column_dimensions["A"].width = 22
@@ -373,8 +374,8 @@ def write_docx(result: BatchResult, path: Path) -> None:
     sources = cited_documents(result)
     if not sources:
         document.add_paragraph("No paragraph was cited.")
-    for c, numbers in sources:
-        document.add_paragraph(docx_text(_source_line(c, numbers)), style="List Number")
+    for c, locations in sources:
+        document.add_paragraph(docx_text(_source_line(c, locations)), style="List Number")
     document.save(path)
 
 
@@ -414,7 +415,7 @@ def write_md(result: BatchResult, path: Path) -> None:
     sources = cited_documents(result)
     if not sources:
         out.write("No paragraph was cited.\n")
-    for i, (c, numbers) in enumerate(sources, start=1):
-        out.write(f"{i}. {_md(_source_line(c, numbers))}\n")
+    for i, (c, locations) in enumerate(sources, start=1):
+        out.write(f"{i}. {_md(_source_line(c, locations))}\n")
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(out.getvalue())

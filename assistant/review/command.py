@@ -121,7 +121,7 @@ def _show(args, service, caller, config) -> int:
         print(f"\n[{item.id}] {item.question_id} ({item.status}{flags}, v{item.version}) {item.question}")
         print(f"  {item.answer or '(no answer)'}")
         for c in item.citations:
-            print(f"    [{c.marker}] {c.title}, ¶{c.paragraph} ({c.paragraph_id})")
+            print(f"    [{c.marker}] {c.title}, {c.location} ({c.paragraph_id})")
     return 0
 
 

@@ -50,7 +50,7 @@ def write_docx(review: Review) -> bytes:
         document.add_paragraph(clean(item.approved_answer or ""))
         for c in _approved_citations(item):
             sources.setdefault(c.document_id, c)
-            document.add_paragraph(clean(f"[{c.marker}] {c.title}, ¶{c.paragraph}: “{c.text}”"), style="Quote")
+            document.add_paragraph(clean(f"[{c.marker}] {c.title}, {c.location}: “{c.text}”"), style="Quote")
     if sources:
         document.add_heading("Sources", level=1)
         for c in sources.values():
