@@ -229,6 +229,8 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     if args.which == "ingest-quality":  # its module imports eval.bench, so eval.bench does not dispatch to it
         from eval.bench_ingest_quality import run
+    elif args.which == "policy-qa":  # likewise
+        from eval.policy_qa import run
     else:
         from eval.bench import run
 
@@ -335,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
     p.set_defaults(func=cmd_reader)
 
-    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ingest-quality, ask, batch, retrieval (scifact), refusal (squad2)")
-    p.add_argument("which", choices=["ingest", "ingest-quality", "ask", "batch", "scifact", "squad2", "startup"])
+    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ingest-quality, ask, batch, retrieval (scifact), refusal (squad2), policy-qa")
+    p.add_argument("which", choices=["ingest", "ingest-quality", "ask", "batch", "scifact", "squad2", "startup", "policy-qa"])
     p.add_argument("path", nargs="?", help="corpus or benchmark data folder")
     p.add_argument("--limit", type=int, default=None, help="use at most this many queries/questions")
     p.add_argument("--out", default=None, help="where to write run files or figures")
@@ -348,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bench ingest: time the ingest only, without the raw encode baseline (for comparing two ingests)")
     p.add_argument("--sources-md", default=None,
                    help="bench ingest-quality: reference titles, publishers, dates (default: SOURCES.md in PATH or beside it)")
-    p.add_argument("--record", action="store_true", help="bench ingest-quality: append the figures to docs/benchmarks.md")
+    p.add_argument("--record", action="store_true", help="bench ingest-quality, policy-qa: append the figures to docs/benchmarks.md")
+    p.add_argument("--split", default="dev", choices=["dev", "test"],
+                   help="bench policy-qa: the question split (test: frozen, aggregate figures only)")
     p.set_defaults(func=cmd_bench)
     return parser
 

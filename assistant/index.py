@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, path TEXT NOT NULL, collection TEXT NOT NULL, content_hash TEXT NOT NULL,
     title TEXT, publisher TEXT, author TEXT, date TEXT, url TEXT,
-    paragraph_count INTEGER NOT NULL, ingested_at REAL NOT NULL
+    paragraph_count INTEGER NOT NULL, ingested_at REAL NOT NULL, reference TEXT
 );
 CREATE TABLE IF NOT EXISTS paragraphs (
     id TEXT PRIMARY KEY, document_id TEXT NOT NULL, number INTEGER NOT NULL, collection TEXT NOT NULL,
@@ -477,7 +477,7 @@ class Index:
     # --- catalog reads ----------------------------------------------------------------------
 
     def documents(self, collections: list[str] | None = None) -> list[Document]:
-        sql = "SELECT id, path, title, publisher, author, date, url, collection, content_hash, paragraph_count FROM documents"
+        sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents"
         params: list = []
         if collections:
             sql += f" WHERE collection IN ({','.join('?' * len(collections))})"
@@ -495,8 +495,7 @@ class Index:
 
     def document(self, document_id: str) -> Document | None:
         row = self._db().execute(
-            "SELECT id, path, title, publisher, author, date, url, collection, content_hash, paragraph_count "
-            "FROM documents WHERE id=?", (document_id,)
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id=?", (document_id,)
         ).fetchone()
         return _document(row) if row else None
 
@@ -642,9 +641,9 @@ def _insert_catalog_rows(db: sqlite3.Connection, document: Document, sentence_ve
     )
     db.execute(
         "INSERT OR REPLACE INTO documents (id, path, collection, content_hash, title, publisher, author, date, url, "
-        "paragraph_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "paragraph_count, ingested_at, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (document.id, document.path, document.collection, document.content_hash, document.title, document.publisher,
-         document.author, document.date, document.url, len(document.paragraphs), time.time()),
+         document.author, document.date, document.url, len(document.paragraphs), time.time(), document.reference),
     )
     db.execute(
         "INSERT OR REPLACE INTO dropped_lines (document_id, lines) VALUES (?, ?)",
@@ -657,6 +656,8 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(paragraphs)")}
     if "pages" not in columns:  # page starts of PDF paragraphs (2026-12); filled when the document is re-ingested
         db.execute("ALTER TABLE paragraphs ADD COLUMN pages TEXT")
+    if "reference" not in {row[1] for row in db.execute("PRAGMA table_info(documents)")}:  # 2026-12, likewise
+        db.execute("ALTER TABLE documents ADD COLUMN reference TEXT")
 
 
 def pages_json(paragraph: Paragraph) -> str:
@@ -670,6 +671,7 @@ def _delete_catalog_rows(db: sqlite3.Connection, document_id: str) -> None:
     db.execute("DELETE FROM dropped_lines WHERE document_id=?", (document_id,))
 
 
+_DOCUMENT_COLUMNS = "id, path, title, publisher, author, date, url, collection, content_hash, paragraph_count, reference"
 _PARAGRAPH_COLUMNS = "id, document_id, number, collection, section, kind, text, sentences, comment, pages"
 
 
@@ -689,8 +691,8 @@ def _paragraph(row) -> Paragraph:
 
 
 def _document(row) -> Document:
-    id_, path, title, publisher, author, date, url, collection, content_hash, count = row
+    id_, path, title, publisher, author, date, url, collection, content_hash, count, reference = row
     return Document(
         id=id_, path=path, title=title or id_, publisher=publisher or "", author=author or "", date=date or "",
-        url=url or "", collection=collection, content_hash=content_hash, paragraph_count=count,
+        url=url or "", collection=collection, content_hash=content_hash, paragraph_count=count, reference=reference or "",
     )

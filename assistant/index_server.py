@@ -158,6 +158,7 @@ class ServerStore:
             "kind": "document", "document_id": document.id, "path": document.path, "collection": document.collection,
             "content_hash": document.content_hash, "title": document.title or "", "publisher": document.publisher or "",
             "author": document.author or "", "date": document.date or "", "url": document.url or "",
+            "reference": document.reference or "",
             "paragraph_count": len(document.paragraphs), "sentence_count": sentence_count, "ingested_at": time.time(),
         }
         dropped = json.dumps([[d.text, d.reason] for d in document.dropped], ensure_ascii=False)
@@ -179,6 +180,7 @@ class ServerStore:
                 document = Document(
                     id=meta["document_id"], path=meta["path"], title=meta["title"] or meta["document_id"],
                     publisher=meta["publisher"], author=meta["author"], date=meta["date"], url=meta["url"],
+                    reference=meta.get("reference") or "",
                     collection=meta["collection"], content_hash=meta["content_hash"],
                     paragraph_count=int(meta["paragraph_count"]),
                     dropped=[DroppedLine(t, r) for t, r in json.loads(dropped or "[]")],
@@ -230,6 +232,7 @@ class ServerStore:
                     continue
                 d = record.document
                 document = Document(id=d.id, path=d.path, title=d.title, publisher=d.publisher, author=d.author,
+                                    reference=d.reference,
                                     date=d.date, url=d.url, collection=d.collection, content_hash=d.content_hash,
                                     paragraphs=found, paragraph_count=len(found), dropped=list(d.dropped))
                 out[document_id] = FetchedDocument(document, blocks)

@@ -105,6 +105,7 @@ class Document:
     url: str = ""
     collection: str = "default"
     content_hash: str = ""
+    reference: str = ""  # a publication reference the document states ("PR2086", "CP 1478", an ISBN)
     paragraphs: list[Paragraph] = field(default_factory=list)
     paragraph_count: int = 0
     dropped: list[DroppedLine] = field(default_factory=list)  # set by ingest; read back by Index.dropped_lines

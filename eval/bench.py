@@ -5,6 +5,8 @@
     assistant bench ingest PATH      ingest throughput against raw encode  (eval/bench_speed.py)
     assistant bench ingest-quality DIR  titles, split sentences, debris     (eval/bench_ingest_quality.py,
                                      dispatched by assistant/cli.py: that module imports this one)
+    assistant bench policy-qa DIR    the policy corpus's questions, scored by evidence quotes
+                                     (eval/policy_qa.py, dispatched by assistant/cli.py likewise)
     assistant bench ask [PATH]       warm ask latency, per stage           (eval/bench_speed.py)
     assistant bench startup          cold start of `python app.py`         (eval/bench_speed.py)
     assistant bench batch ...        batch answering                       (assistant/batch/bench.py)

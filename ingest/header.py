@@ -1,4 +1,4 @@
-"""A document's header: what its metadata states (title, author, publisher, date, address), written
+"""A document's header: what its metadata states (title, author, publisher, date, reference, address), written
 as a citable unit, paragraph `<document-id>#p0`, ahead of the document's own paragraphs (which keep
 their numbers from 1, so adding the header moves no existing id).
 
@@ -17,7 +17,8 @@ from assistant.records import Document, Paragraph, Span
 HEADER_NUMBER = 0
 HEADER_KIND = "header"
 # Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
-HEADER_VERSION = "1"
+# 2: the publication reference, when the document states one.
+HEADER_VERSION = "2"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 
@@ -52,6 +53,8 @@ def header_sentences(document: Document) -> list[str]:
     sentences = []
     if facts:
         sentences.append(f"The document was {' and '.join(facts)}.")
+    if document.reference:
+        sentences.append(f"Its publication reference is {document.reference}.")
     if re.match(r"https?://\S+$", document.url or ""):  # an address a reader can follow; never "javascript:..."
         sentences.append(f"The document's web address is {document.url}")
     if sentences:

@@ -214,6 +214,7 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
         publisher=metadata.get("publisher") or found.get("publisher", ""),
         author=metadata.get("author") or found.get("author", ""),
         date=metadata.get("date") or found.get("date", ""),
+        reference=metadata.get("reference") or found.get("reference", ""),
         url=url,
         collection=collection,
         dropped=list(loaded.dropped) + list(cleaned.dropped),

@@ -17,7 +17,7 @@ from assistant.http.shared import caller_scope, current_assistant
 
 def _document_dict(d) -> dict:
     return {
-        "id": d.id, "title": d.title, "publisher": d.publisher, "author": d.author, "date": d.date, "url": d.url,
+        "id": d.id, "title": d.title, "publisher": d.publisher, "author": d.author, "date": d.date, "url": d.url, "reference": d.reference,
         "collection": d.collection, "paragraphs": d.paragraph_count,
     }
 
