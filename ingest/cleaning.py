@@ -220,9 +220,21 @@ def clean(blocks: list[Block]) -> CleanDocument:
     _drop_trailing_labels(kept, doc)
     if len(kept) > 1 and _is_title(kept[0]):
         doc.title = kept.pop(0).text
-    doc.paragraphs = _drop_repeats(_paragraphs(kept, doc), doc)
+    doc.paragraphs = _mark_non_content(_drop_repeats(_paragraphs(kept, doc), doc))
     doc.paragraphs += _parse_comments(comment_blocks, doc)
     return doc
+
+
+def _mark_non_content(paragraphs: list[CleanParagraph]) -> list[CleanParagraph]:
+    """Contents lists, notices, banners and reference lists get their kind (ingest/noncontent.py): kept
+    and shown, never retrieved. A kind the loader already gave stays."""
+    from ingest.noncontent import mark_roles
+
+    roles = mark_roles([(p.text, p.section, p.kind) for p in paragraphs])
+    for paragraph, role in zip(paragraphs, roles):
+        if role and paragraph.kind in ("paragraph", "list", "table"):
+            paragraph.kind = role
+    return paragraphs
 
 
 def _drop_furniture(article: list[Block], doc: CleanDocument) -> list[Block]:

@@ -23,9 +23,12 @@ BULLET_RE = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\(?\d{1,2}[.)])\s+
 
 # Bump a format's version when its loader's output changes: it is part of the content hash of
 # files of that format, so they (and only they) are re-ingested. Formats not listed are at 1.
-# html 2: ARIA navigation landmarks and Sphinx furniture dropped; 3: <title> only when no <h1>.
+# html 2: ARIA navigation landmarks and Sphinx furniture dropped; 3: <title> only when no <h1>; 4: tables as
+# rows, <li><p> as items, heading levels, GOV.UK furniture classes, metadata, Windows-1252 by default.
+# md 2: front matter, escapes, PDF-conversion repairs (split paragraphs, page furniture), tables as rows.
+# docx 2: body order (tables in place), tables as rows, heading levels, title and author.
 # pdf 2: paragraphs split at vertical gaps.
-LOADER_VERSIONS = {".html": "3", ".htm": "3", ".pdf": "2"}
+LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "2", ".markdown": "2", ".docx": "2", ".pdf": "2"}
 
 
 class UnreadableDocument(Exception):
@@ -162,88 +165,6 @@ def _checked_text(text: str) -> str:
     if len(_CONTROL.findall(sample)) > len(sample) * 0.01:
         raise UnreadableDocument("binary content, not text")
     return text
-
-
-# --- paragraphs broken by a conversion ----------------------------------------------------------
-
-# Words a sentence does not end on: a paragraph ending on one goes on in the next.
-JOINING_WORDS = frozenset(
-    "a an the of to in on at by for from with into onto upon and or nor but as than that which who whom whose "
-    "our their its his her your my this these those is are was were be been being has have had will would "
-    "shall should can could may might must between within without through across about under over including "
-    "such per via whether if when where while because although".split()
-)
-# A sentence's end, with any closing quote or bracket, and any footnote mark after it ("policies. 3").
-_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*(?:\s?\d{1,3})?$")
-_WORD_BREAK = re.compile(r"\w[-‐]$")  # "com-", "COVID-": a word broken at a line or page break
-_WORD_PART = re.compile(r"([^\W\d_]+)[-‐]$")
-_LETTERS = re.compile(r"[^\W\d_]+")
-
-
-def continues(previous: str, following: str, full_line: bool = False) -> bool:
-    """Whether `following` goes on with the sentence `previous` leaves open, across a break a conversion
-    put in (a PDF line or page break made into a paragraph break): `previous` ends on a word part
-    ("com-"), or it ends without closing punctuation and `following` starts in lower case (after any
-    opening bracket or quote), or it ends on a word no sentence ends on ("the", "of", "and", ... as
-    written: "Plan A" ends a sentence) or on a comma. `full_line`: `previous` ends with a line as wide as
-    the document's lines (a paragraph's last line rarely is), so a missing closing punctuation is enough."""
-    previous, following = previous[-40:].rstrip(), following[:40].lstrip()
-    if not previous or not following:
-        return False
-    if _WORD_BREAK.search(previous):
-        return True
-    if _SENTENCE_END.search(previous):
-        return False
-    if following.lstrip("(\"'‘“[")[:1].islower():
-        return True
-    starts_a_word = following[0].isalnum() or following[0] in "“‘\"'(£$€"
-    last = previous.split()[-1]
-    if starts_a_word and (last in JOINING_WORDS or previous.endswith(",")):
-        return True
-    # After a full line, a new line starting with a number is a footnote or a numbered paragraph.
-    return full_line and following.lstrip("(\"'‘“[")[:1].isalpha()
-
-
-def join_broken(previous: str, following: str, vocabulary: Vocabulary) -> str:
-    """`previous` and `following` as one text (`join_lines`)."""
-    return join_lines([previous, following], vocabulary)
-
-
-def join_lines(lines: list[str], vocabulary: Vocabulary) -> str:
-    """Lines of one paragraph as one text. A word hyphenated across a break ("com-" "munity") is joined
-    whole when the document uses it whole elsewhere (`vocabulary`), else with its hyphen ("draft-"
-    "origin", "COVID-" "19")."""
-    pieces: list[str] = []
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        if not pieces:
-            pieces.append(line)
-            continue
-        tail = pieces[-1][-40:]
-        if _WORD_BREAK.search(tail):
-            head = _WORD_PART.search(tail)
-            rest = _LETTERS.match(line)
-            if head and rest and line[0].islower() and (head.group(1) + rest.group(0)).lower() in vocabulary:
-                pieces[-1] = pieces[-1][:-1]
-            pieces.append(line)
-        else:
-            pieces += [" ", line]
-    return "".join(pieces)
-
-
-class Vocabulary:
-    """The lower-cased words of a text (for `join_lines`), read on first use: most texts never ask."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._words: set[str] | None = None
-
-    def __contains__(self, word: str) -> bool:
-        if self._words is None:
-            self._words = set(_LETTERS.findall(self._text.lower()))
-        return word in self._words
 
 
 def item_text(line: str) -> str:

@@ -1,41 +1,43 @@
 """Markdown: a .md file's front matter, headings, paragraphs, lists and tables as blocks.
 
 Many Markdown files are conversions of PDFs and web pages, with the conversion's debris left in.
-What this module reads, and what it repairs:
+What this module reads, and what it repairs (rules about formats and discourse, none about one file):
 - YAML front matter -> metadata (title, author, date, publisher). A first heading of level 1 names the
-  document when the front matter does not (`metadata["title"]`).
-- Headings: ATX ("## Name") and setext (a line underlined with "===" or "---") with their levels; a line
-  that is only bold text, short and not ending like a sentence, is a heading of unknown level (0).
-  A heading the conversion broke over several lines (consecutive headings, the first ending on "of",
-  or an ATX heading followed by another of its level) is rebuilt; a section number alone ("**1**") is
-  joined to the heading after it.
-- Paragraphs: hard-wrapped lines are joined; so are paragraphs the conversion split with a blank line
-  at each PDF line or page break (`ingest.loaders.continues`: one ending without closing punctuation
-  followed by one starting in lower case, or one ending on a word like "the" or ",", or on a word part
-  "com-"). A word hyphenated across the break loses its hyphen when the document uses the word whole.
-- Lists (bullets, numbers, nested; continuation lines, indented or not) -> "item" blocks.
+  document when the front matter does not (`metadata["title"]`), unless it names a part ("Introduction").
+- Headings: ATX ("## Name") and setext (a line underlined with "===" or "---") with their levels; a
+  paragraph that is only bold text (or only italic, shorter), short, starting with a capital or digit and
+  not ending like a sentence, is a heading of unknown level (0). A heading the conversion broke over lines
+  (the first ending on "of" or the second starting in lower case; or ATX headings of one level in a row,
+  unless the second is a date) is rebuilt; a section number alone ("**1**") joins the heading after it.
+- Paragraphs: hard-wrapped lines are joined; so are paragraphs the conversion split with a blank line at
+  each PDF line or page break (`_continues`): one ending without closing punctuation followed by one
+  starting in lower case; one ending on a word like "the", or a comma; one ending on a word part ("com-",
+  which loses its hyphen when the document uses the word whole); in hard-wrapped text, one whose last
+  line is a full line, followed by one starting with a letter. A footnote the page break put inside
+  the sentence ("(^1) For example ...") goes after the paragraph.
+- Lists (bullets, numbers, nested; continuation lines, indented or not) -> "item" blocks. When most
+  numbered items are paragraphs (long, or several sentences: a policy paper's numbered paragraphs),
+  they are all "text" blocks that keep their number.
 - Pipe tables -> one "table" block, a line per data row: "Header: value; Header: value".
 - HTML blocks inside the Markdown (R Markdown output) are read as HTML (ingest.html_loader).
 - Liquid/Jekyll templates: a captured block is placed where it is included, under the include's title;
   other directives are dropped.
 - Inline markup goes, its text stays: escapes ("\\(2025\\)" -> "(2025)"), emphasis and stray "**",
-  images, HTML comments and tags, link targets (the link text is kept, also a "(https://...)" printed
-  after it), code marks, entities.
-- PDF page furniture is set aside with its reason (`LoadedDocument.dropped`): lines holding only a
-  page number (in documents with at least three of them), short lines repeated next to page breaks
-  (running headers and footers), "this page is left blank" notices, and the PDF outline some
-  converters append ("Document Outline").
+  images, HTML comments and tags, footnote marks, link targets (the link text is kept; so is the text
+  before a "(https://...)" a PDF printed), code marks, entities.
+- PDF page furniture is set aside with its reason (`LoadedDocument.dropped`): lines holding only a page
+  number (in documents with at least three of them), running headers and footers (`_drop_page_furniture`),
+  "this page is left blank" notices, and the PDF outline some converters append ("Document Outline").
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.records import DroppedLine
-from ingest.loaders import JOINING_WORDS, Block, LoadedDocument, Vocabulary, continues, join_broken, join_lines
+from ingest.loaders import Block, LoadedDocument
 
 PAGE_NUMBER = "page number"
 RUNNING_HEADER = "running header or footer (repeats next to page breaks)"
@@ -57,9 +59,8 @@ _HTML_BLOCK = re.compile(
     re.IGNORECASE,
 )
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+")
-_LIQUID_LINE = re.compile(r"^\s*(\{%.*%\}|\{\{.*\}\})\s*$")
-_CAPTURE = re.compile(r"^\s*\{%-?\s*capture\s+(\w+)\s*-?%\}\s*$")
-_END_CAPTURE = re.compile(r"^\s*\{%-?\s*endcapture\s*-?%\}\s*$")
+_LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+_CAPTURE = re.compile(r"\{%-?\s*capture\s+(\w+)\s*-?%\}(.*?)\{%-?\s*endcapture\s*-?%\}", re.DOTALL)
 _INCLUDE_CONTENT = re.compile(r"\bcontent=(\w+)")
 _INCLUDE_TITLE = re.compile(r"\btitle=\"([^\"]*)\"")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -82,19 +83,29 @@ PAGE_BREAK_BLANKS = 3
 MAX_HEADER_WORDS = 12
 
 _BOLD_ONLY = re.compile(r"^(\*\*|__)(?!\s*\1)(.+?)\1$")
+_EMPTY_BOLD = re.compile(r"\*{4,}")
+_ADJACENT_BOLD = re.compile(r"(?<=\S)\*\*\s+\*\*(?=\S)")
+_BULLET_LEFT = re.compile(r"^[•●▪◦‣∙]\s+")
+_ITALIC_ONLY = re.compile(r"^([*_])(?![\s*_])([^*_]+?)\1$")
 MAX_HEADING_WORDS = 14
+MAX_ITALIC_HEADING_WORDS = 8
 _CAPTION = re.compile(r"^(?:fig(?:ure)?|table|chart|box|image)\.?\s*\d", re.IGNORECASE)
 _SECTION_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})*\.?$")
 _DATE_ONLY = re.compile(r"^(?:\d{1,2}(?:st|nd|rd|th)?\s+)?[A-Za-z]+\s+\d{4}$|^\d{4}$")
 MAX_MERGED_HEADING_WORDS = 30
 NUMBERED_PARAGRAPH_CHARS = 250
+NUMBERED_SHARE = 0.5
 # Hard-wrapped text: most of its longer lines are within this factor of the median length; a line at least
 # this share of the median is a full line.
 WRAPPED_SPREAD = 1.25
 FULL_LINE_SHARE = 0.85
 # Footnotes: "(^1) For example ..." (a PDF conversion's), "[^1]: ..." (Markdown's); "^2" after a word marks one.
-_FOOTNOTE = re.compile(r"^\s*(?:\(\^\d{1,3}\)|\[\^[^\]]+\]:)")
 _FOOTNOTE_START = re.compile(r"^\s*(?:\(\^(\d{1,3})\)|\[\^([^\]]+)\]:)")
+
+
+# Headings that name a part of a document, never a document: not its title.
+_SECTION_NAMES = {"introduction", "summary", "executive summary", "overview", "contents", "table of contents",
+                  "foreword", "preface", "background", "abstract", "main messages", "key messages", "key points"}
 
 
 @dataclass
@@ -121,14 +132,14 @@ def markdown_document(text: str) -> LoadedDocument:
     metadata, text = _front_matter(text)
     dropped: list[DroppedLine] = []
     text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
-    lines = _render_templates(text.split("\n"), dropped)
-    lines = _drop_page_furniture(lines, dropped)
+    lines = _drop_page_furniture(_render_templates(text, dropped).split("\n"), dropped)
     raws = _parse(lines)
-    vocabulary = Vocabulary(text)
+    vocabulary = _Vocabulary(text)
     blocks = _finish(raws, vocabulary, _line_width(raws))
     blocks = _drop_outline(blocks, dropped)
     heading = next((b for b in blocks if b.kind == "heading"), None)
-    if "title" not in metadata and heading is not None and heading.level == 1 and blocks.index(heading) <= 2:
+    if ("title" not in metadata and heading is not None and heading.level == 1 and blocks.index(heading) <= 2
+            and heading.text.lower() not in _SECTION_NAMES):
         metadata["title"] = heading.text
     return LoadedDocument(blocks, metadata=metadata, dropped=dropped)
 
@@ -168,48 +179,27 @@ def _yaml_scalar(value: str) -> str:
     return re.sub(r"\s+#.*$", "", value)  # a trailing comment
 
 
-def _render_templates(lines: list[str], dropped: list[DroppedLine]) -> list[str]:
-    """Liquid (Jekyll) templates: `{% capture NAME %}...{% endcapture %}` blocks go where an include
-    names them (`content=NAME`), under the include's `title="..."` as a heading; every other directive
-    line is dropped. A captured block nothing includes stays where it is."""
-    if not any("{%" in line or "{{" in line for line in lines):
-        return lines
-    captures: dict[str, list[str]] = {}
-    name = None
-    for line in lines:
-        if m := _CAPTURE.match(line):
-            name = m.group(1)
-            captures[name] = []
-        elif _END_CAPTURE.match(line):
-            name = None
-        elif name is not None:
-            captures[name].append(line)
-    included = {m.group(1) for line in lines if _LIQUID_LINE.match(line) for m in [_INCLUDE_CONTENT.search(line)] if m}
-    out: list[str] = []
-    name = None
-    for line in lines:
-        if m := _CAPTURE.match(line):
-            name = m.group(1)
-            continue
-        if _END_CAPTURE.match(line):
-            name = None
-            continue
-        if name is not None:
-            if name not in included:
-                out.append(line)
-            continue
-        if not _LIQUID_LINE.match(line):
-            out.append(line)
-            continue
-        content = _INCLUDE_CONTENT.search(line)
+def _render_templates(text: str, dropped: list[DroppedLine]) -> str:
+    """Liquid (Jekyll) templates, which hard-wrapping may have spread over lines: a `{% capture NAME %}
+    ...{% endcapture %}` block goes where an include names it (`content=NAME`), under the include's
+    `title="..."` as a heading; every other directive is dropped. A captured block nothing includes
+    stays where it is."""
+    if "{%" not in text and "{{" not in text:
+        return text
+    captures = {m.group(1): m.group(2) for m in _CAPTURE.finditer(text)}
+    included = {m.group(1) for tag in _LIQUID.finditer(text) for m in [_INCLUDE_CONTENT.search(tag.group(0))] if m}
+    text = _CAPTURE.sub(lambda m: "\n\n" if m.group(1) in included else f"\n\n{m.group(2)}\n\n", text)
+
+    def render(tag: re.Match) -> str:
+        content = _INCLUDE_CONTENT.search(tag.group(0))
         if content and content.group(1) in captures:
-            title = _INCLUDE_TITLE.search(line)
-            if title and title.group(1).strip():
-                out += ["", f"**{title.group(1).strip()}**", ""]
-            out += captures[content.group(1)] + [""]
-            continue
-        dropped.append(DroppedLine(line.strip(), TEMPLATE))
-    return out
+            title = _INCLUDE_TITLE.search(tag.group(0))
+            heading = f"**{' '.join(title.group(1).split())}**\n\n" if title and title.group(1).strip() else ""
+            return f"\n\n{heading}{captures[content.group(1)]}\n\n"
+        dropped.append(DroppedLine(" ".join(tag.group(0).split()), TEMPLATE))
+        return "\n\n"
+
+    return _LIQUID.sub(render, text)
 
 
 # --- page furniture of PDF conversions -----------------------------------------------------------
@@ -228,7 +218,7 @@ def _bare(line: str) -> str:
 def _drop_page_furniture(lines: list[str], dropped: list[DroppedLine]) -> list[str]:
     """Lines holding only a page number, running headers and footers, blank-page notices: removed and
     recorded. A removed line leaves a blank line, so paragraphs around it still end there; the joining of
-    split paragraphs (`continues`) then rebuilds the paragraphs a page break cut.
+    split paragraphs (`_continues`) then rebuilds the paragraphs a page break cut.
 
     Only a document with page numbers (at least MIN_PAGE_NUMBERS lines holding only a number) is read as
     a conversion with pages. A running header is then a plain line (not a heading, list item, table row
@@ -243,7 +233,6 @@ def _drop_page_furniture(lines: list[str], dropped: list[DroppedLine]) -> list[s
             in_fence[i] = True
         else:
             in_fence[i] = fenced
-    bare = [_bare(line) for line in lines]
     drop: dict[int, str] = {}
     numbers = [i for i, line in enumerate(lines) if not in_fence[i] and _PAGE_NUMBER.match(line.strip())]
     if len(numbers) >= MIN_PAGE_NUMBERS:
@@ -263,7 +252,7 @@ def _drop_page_furniture(lines: list[str], dropped: list[DroppedLine]) -> list[s
             if (in_fence[i] or i in drop or not (line[0].isupper() or line[0].isdigit()) or _ATX.match(line)
                     or line.startswith(("**", "__")) or _ITEM.match(line) or "|" in line):
                 continue
-            key = _DIGITS.sub("#", bare[i].lower())
+            key = _DIGITS.sub("#", _bare(line).lower())
             if len(key.split()) <= MAX_HEADER_WORDS:
                 copies.setdefault(key, []).append(i)
         for indexes in copies.values():
@@ -272,13 +261,13 @@ def _drop_page_furniture(lines: list[str], dropped: list[DroppedLine]) -> list[s
             near = sum(1 for i in indexes if _distance(position[i], break_positions) <= HEADER_DISTANCE)
             if near * 2 >= len(indexes):
                 drop.update((i, RUNNING_HEADER) for i in indexes)
-    for i, text in enumerate(bare):
-        if i not in drop and not in_fence[i] and _BLANK_PAGE.match(text):
+    for i, line in enumerate(lines):
+        if "blank" in line.lower() and i not in drop and not in_fence[i] and _BLANK_PAGE.match(_bare(line)):
             drop[i] = BLANK_PAGE
     if not drop:
         return lines
     for i in sorted(drop):
-        dropped.append(DroppedLine(bare[i], drop[i]))
+        dropped.append(DroppedLine(_bare(lines[i]), drop[i]))
     return ["" if i in drop else line for i, line in enumerate(lines)]
 
 
@@ -295,6 +284,88 @@ def _distance(position: int, break_positions: list[int]) -> int:
     k = bisect_left(break_positions, position)
     candidates = [abs(position - break_positions[j]) for j in (k - 1, k) if 0 <= j < len(break_positions)]
     return min(candidates) if candidates else 1 << 30
+
+
+# --- paragraphs a conversion broke --------------------------------------------------------------
+
+# Words a sentence does not end on: a paragraph ending on one goes on in the next.
+_JOINING_WORDS = frozenset(
+    "a an the of to in on at by for from with into onto upon and or nor but as than that which who whom whose "
+    "our their its his her your my this these those is are was were be been being has have had will would "
+    "shall should can could may might must between within without through across about under over including "
+    "such per via whether if when where while because although".split()
+)
+# A sentence's end, with any closing quote or bracket, and any footnote mark after it ("policies. 3").
+_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*(?:\s?\d{1,3})?$")
+_WORD_BREAK = re.compile(r"\w[-‐]$")  # "com-", "COVID-": a word broken at a line or page break
+_WORD_PART = re.compile(r"([^\W\d_]+)[-‐]$")
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _continues(previous: str, following: str, full_line: bool = False) -> bool:
+    """Whether `following` goes on with the sentence `previous` leaves open, across a break a conversion
+    put in (a PDF line or page break made into a paragraph break): `previous` ends on a word part
+    ("com-"), or it ends without closing punctuation and `following` starts in lower case (after any
+    opening bracket or quote), or it ends on a word no sentence ends on ("the", "of", "and", ... as
+    written: "Plan A" ends a sentence) or on a comma. `full_line`: `previous` ends with a line as wide as
+    the document's lines (a paragraph's last line rarely is), so a missing closing punctuation is enough."""
+    previous, following = previous[-40:].rstrip(), following[:40].lstrip()
+    if not previous or not following:
+        return False
+    if _WORD_BREAK.search(previous):
+        return True
+    if _SENTENCE_END.search(previous):
+        return False
+    if following.lstrip("(\"'‘“[")[:1].islower():
+        return True
+    starts_a_word = following[0].isalnum() or following[0] in "“‘\"'(£$€"
+    last = previous.split()[-1]
+    if starts_a_word and (last in _JOINING_WORDS or previous.endswith(",")):
+        return True
+    # After a full line, a new line starting with a number is a footnote or a numbered paragraph.
+    return full_line and following.lstrip("(\"'‘“[")[:1].isalpha()
+
+
+def _join_broken(previous: str, following: str, vocabulary: _Vocabulary) -> str:
+    """`previous` and `following` as one text (`_join_lines`)."""
+    return _join_lines([previous, following], vocabulary)
+
+
+def _join_lines(lines: list[str], vocabulary: _Vocabulary) -> str:
+    """Lines of one paragraph as one text. A word hyphenated across a break ("com-" "munity") is joined
+    whole when the document uses it whole elsewhere (`vocabulary`), else with its hyphen ("draft-"
+    "origin", "COVID-" "19")."""
+    pieces: list[str] = []
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if not pieces:
+            pieces.append(line)
+            continue
+        tail = pieces[-1][-40:]
+        if _WORD_BREAK.search(tail):
+            head = _WORD_PART.search(tail)
+            rest = _LETTERS.match(line)
+            if head and rest and line[0].islower() and (head.group(1) + rest.group(0)).lower() in vocabulary:
+                pieces[-1] = pieces[-1][:-1]
+            pieces.append(line)
+        else:
+            pieces += [" ", line]
+    return "".join(pieces)
+
+
+class _Vocabulary:
+    """The lower-cased words of a text (for `_join_lines`), read on first use: most texts never ask."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._words: set[str] | None = None
+
+    def __contains__(self, word: str) -> bool:
+        if self._words is None:
+            self._words = set(_LETTERS.findall(self._text.lower()))
+        return word in self._words
 
 
 # --- block structure ---------------------------------------------------------------------------
@@ -418,13 +489,23 @@ def _cells(line: str) -> list[str]:
 
 
 def _html_blocks(html: str) -> list[Block]:
+    """An HTML block's blocks. Converters leave Markdown inside them ("\\[NHS plan\\]\\[1\\]", "[1]: https://..."):
+    escapes, links and link definitions are read as Markdown's."""
+    from dataclasses import replace
+
     from ingest.html_loader import html_fragment_blocks
 
-    return html_fragment_blocks(html)
+    blocks = []
+    for block in html_fragment_blocks(html):
+        text = _INLINE_DEFINITION.sub("", _inline(_ESCAPABLE.sub(r"\1", block.text)))
+        if text:
+            blocks.append(replace(block, text=text))
+    return blocks
 
 
 # --- inline markup -----------------------------------------------------------------------------
 
+_INLINE_DEFINITION = re.compile(r"\[[^\]]+\]:\s*\S+")
 _ESCAPABLE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Escaped characters hide in the Private Use Area while markup is removed, then come back literal.
 _HIDDEN_BASE = 0xF0000
@@ -493,7 +574,7 @@ def _line_width(raws: list[_Raw]) -> int | None:
     return int(median * FULL_LINE_SHARE) if upper <= median * WRAPPED_SPREAD else None
 
 
-def _finish(raws: list[_Raw], vocabulary: Vocabulary, full_width: int | None = None) -> list[Block]:
+def _finish(raws: list[_Raw], vocabulary: _Vocabulary, full_width: int | None = None) -> list[Block]:
     """Raw blocks -> blocks: lines joined, markup removed, bold-only lines read as headings, broken
     headings and paragraphs rebuilt. A footnote a page break put inside a paragraph goes after it."""
     staged: list[tuple[_Raw, str]] = []
@@ -504,13 +585,15 @@ def _finish(raws: list[_Raw], vocabulary: Vocabulary, full_width: int | None = N
         if raw.kind == "table":
             text = "\n".join(raw.lines)
         else:
-            text = join_lines(raw.lines, vocabulary)
+            text = _join_lines(raw.lines, vocabulary)
             if raw.kind == "code":
                 text = " ".join(text.split())
             else:
                 text = _inline(_FOOTNOTE_START.sub(lambda m: f"{m.group(1) or m.group(2)} ", _bold_heading(raw, text)))
         if text:
             staged.append((raw, text))
+    numbered = [text for raw, text in staged if raw.kind == "item" and raw.number]
+    numbered_paragraphs = bool(numbered) and sum(map(_is_numbered_paragraph, numbered)) >= NUMBERED_SHARE * len(numbered)
     blocks: list[Block] = []
     footnotes: list[Block] = []  # met while the paragraph before them may still go on
     last_line = 0  # the length of the source line blocks[-1] ends with
@@ -519,18 +602,20 @@ def _finish(raws: list[_Raw], vocabulary: Vocabulary, full_width: int | None = N
             blocks += footnotes + [raw.ready]
             footnotes.clear()
             continue
-        if raw.kind in ("text", "code") and _FOOTNOTE.match(raw.lines[0]):
+        if raw.kind in ("text", "code") and _FOOTNOTE_START.match(raw.lines[0]):
             footnotes.append(Block("text", text))
             continue
         kind = "text" if raw.kind == "code" else raw.kind
+        if kind == "text" and (bullet := _BULLET_LEFT.match(text)):
+            kind, text = "item", text[bullet.end():]  # "**• Seven hospitals** across ...": a bullet inside bold
         previous = blocks[-1] if blocks else None
         following = staged[k + 1][1] if k + 1 < len(staged) else ""
-        if kind == "heading" and raw.level == 0 and following[:1].islower():
+        if kind == "heading" and raw.level == 0 and following[:1].islower() and staged[k + 1][0].kind != "heading":
             kind = "text"  # a bold start of a sentence that goes on: not a heading
         if kind == "heading" and raw.level == 0 and _SECTION_NUMBER.match(text) and not (
                 k + 1 < len(staged) and staged[k + 1][0].kind == "heading" and not _SECTION_NUMBER.match(following)):
             kind = "text"  # a bold number is a heading's number only when a heading follows it
-        if kind == "item" and raw.number and _is_numbered_paragraph(text):
+        if kind == "item" and raw.number and numbered_paragraphs:
             kind, text = "text", f"{raw.number} {text}"
         if previous is not None and kind == "heading" and previous.kind == "heading" and not footnotes \
                 and _continues_heading(previous, raw.level, text):
@@ -539,8 +624,8 @@ def _finish(raws: list[_Raw], vocabulary: Vocabulary, full_width: int | None = N
         # (A list item's last line often ends without punctuation: only a paragraph's full line counts.)
         full_line = full_width is not None and last_line >= full_width and previous is not None and previous.kind == "text"
         if (previous is not None and kind == "text" and previous.kind in ("text", "item")
-                and continues(previous.text, text, full_line)):
-            blocks[-1] = Block(previous.kind, join_broken(previous.text, text, vocabulary))
+                and _continues(previous.text, text, full_line)):
+            blocks[-1] = Block(previous.kind, _join_broken(previous.text, text, vocabulary))
             last_line = len(raw.lines[-1]) if raw.lines else 0
             continue
         blocks += footnotes
@@ -551,26 +636,33 @@ def _finish(raws: list[_Raw], vocabulary: Vocabulary, full_width: int | None = N
 
 
 def _is_numbered_paragraph(text: str) -> bool:
-    """A numbered item that is a paragraph of its own (policy papers number their paragraphs): long, or
-    more than one sentence. Short numbered items stay list items."""
+    """A numbered item that reads as a paragraph of its own (policy papers number their paragraphs): long,
+    or more than one sentence. When most numbered items of a document are, they all are paragraphs
+    ("12. The UK will ..."); else they are list items."""
     return len(text) > NUMBERED_PARAGRAPH_CHARS or bool(re.search(r"[.!?]\s+[A-Z]", text))
 
 
 def _bold_heading(raw: _Raw, text: str) -> str:
-    """Turns a paragraph that is only bold text, short and not ending like a sentence, into a heading of
-    unknown level; returns the text without the bold marks if so."""
+    """Turns a paragraph that is only bold text (or only italic text, up to MAX_ITALIC_HEADING_WORDS words),
+    short and not ending like a sentence, into a heading of unknown level. Returns the text without the
+    emphasis around it."""
     if raw.kind != "text":
         return text
-    m = _BOLD_ONLY.match(text.strip())
+    # "**** **1. Where have we been? **", "**One** **line**": empty and adjacent bold runs are one run.
+    stripped = _ADJACENT_BOLD.sub(" ", _EMPTY_BOLD.sub("", text)).strip()
+    m = _BOLD_ONLY.match(stripped)
+    limit = MAX_HEADING_WORDS
+    if not m:
+        m = _ITALIC_ONLY.match(stripped)
+        limit = MAX_ITALIC_HEADING_WORDS
     if not m:
         return text
     inner = _inline(m.group(2))
-    if (inner and len(inner.split()) <= MAX_HEADING_WORDS and not re.search(r"[.,;]$", inner)
-            and not _CAPTION.match(inner)):
+    if (inner and (inner[0].isupper() or inner[0].isdigit()) and len(inner.split()) <= limit
+            and not re.search(r"[.,;]$", inner) and not _CAPTION.match(inner) and inner.count(",") < 2):  # "Jenny Allen, Director of Workforce, October 2021": a byline
         raw.kind = "heading"
         raw.level = 0
-        return m.group(2)
-    return text
+    return m.group(2)  # emphasis around a whole paragraph, with the converter's inner spaces ("*for *")
 
 
 def _continues_heading(previous: Block, level: int, text: str) -> bool:
@@ -582,7 +674,7 @@ def _continues_heading(previous: Block, level: int, text: str) -> bool:
     if len(previous.text.split()) + len(text.split()) > MAX_MERGED_HEADING_WORDS or re.search(r"[.!?:]$", previous.text):
         return False
     words = previous.text.split()
-    if text[:1].islower() or words[-1].lower() in JOINING_WORDS:
+    if text[:1].islower() or words[-1].lower() in _JOINING_WORDS:
         return True
     return level > 0 and previous.level == level and not _DATE_ONLY.match(text)
 

@@ -31,7 +31,7 @@ from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
-from ingest.metadata import stated_metadata
+from ingest.metadata import generic_title, stated_metadata, title_from_blocks
 from ingest.segment import split_sentences
 
 METADATA_FILE = "metadata.toml"
@@ -246,11 +246,13 @@ def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[st
     (PDF document info, HTML <meta>, DOCX properties, Markdown front matter) first, then statements in
     its text ("Published 21 February 2023", "© Crown copyright", imprints), then the cleaner's title."""
     found: dict[str, str] = {}
-    if cleaned.title:
-        found["title"] = cleaned.title
+    # the cleaner's title is the first heading; a generic one ("GOV.UK", "Contents", a date) names nothing
+    title = cleaned.title if cleaned.title and not generic_title(cleaned.title) else title_from_blocks(loaded.blocks)
+    if title:
+        found["title"] = title
     if cleaned.date:
         found["date"] = cleaned.date
-    for key, value in stated_metadata(loaded.blocks).items():
+    for key, value in stated_metadata(loaded.blocks, [d.text for d in loaded.dropped]).items():
         if value:
             found[key] = value
     for key, value in loaded.metadata.items():
