@@ -27,10 +27,11 @@ from ingest.loaders import Block
 
 HEAD_BLOCKS = 60
 TAIL_BLOCKS = 40
+COVER_LINES = 40  # where an organisation's name alone on a line is its publisher's
 
 _MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
                 "november", "december")
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_MONTH = r"(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?)"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d{2}"
 # One date as written: "21 February 2023", "February 21, 2023", "February 2023", "2023-02-21", "21/02/2023", "2023".
@@ -81,11 +82,11 @@ _NOT_A_DATE = re.compile(r"^(?:n/?a|none|tbc|-+)$", re.IGNORECASE)
 _FROM_LINE = re.compile(r"^from:\s*(?P<orgs>[^|]+?)\s*(?:\||$)", re.IGNORECASE)
 # A statement, not a sentence: "Published 21 February 2023" capitalised (wherever it stands: converted
 # pages run the statement into their neighbours) or opening a line or a "|"/";" part in any case; never
-# "the terms of reference were published on 9 December 2021".
-_STATEMENT_START = r"(?:^|(?<=[|;(])\s*|(?<=\s)(?=[A-Z]))"
+# "the terms of reference were published on 9 December 2021", nor a field of a citation (", Published: ...").
+_STATEMENT_START = r"(?:^|(?<=[|;])\s*|(?<=\s)(?<![,(]\s)(?=[A-Z]))"
 _PUBLISHED = re.compile(
     _STATEMENT_START + rf"(?:(?:First|FIRST|first)\s+)?(?:Published|PUBLISHED|(?<![\w ])published)(?:\s+on)?:?\s+"
-    rf"(?P<date>{_DATE}|n/?a)\b", re.IGNORECASE if False else 0)
+    rf"(?P<date>{_DATE}|n/?a)\b")
 _UPDATED = re.compile(
     _STATEMENT_START + rf"(?:(?:Last|LAST|last)\s+)?(?:Updated|UPDATED|updated)(?:\s+on)?:?\s+(?P<date>{_DATE})\b")
 _DATE_LABEL = re.compile(
@@ -111,7 +112,7 @@ _PUBLISHED_BY = re.compile(r"^(?:this (?:report|document|publication|guidance) (
                            re.IGNORECASE)
 _AUTHOR_LABEL = re.compile(r"^(?:authors?|author\(s\)|written by|prepared by|authored by|compiled by)\s*[:\-–]?\s*"
                            r"(?P<names>\S.{1,200})$", re.IGNORECASE)
-_BY_LINE = re.compile(r"^by\s+(?P<names>[A-Z].{1,150})$")
+_BY_LINE = re.compile(r"^(?:By|BY)\s+(?P<names>[A-Z].{1,150})$")
 _NAME_TITLE = r"(?:Dr|Prof|Professor|Sir|Dame|Lord|Lady|Baroness|Mr|Mrs|Ms|Miss|Rt Hon|The Rt Hon)\.?"
 _NAME = rf"(?:{_NAME_TITLE}\s+)*[A-Z][\w'’-]+(?:\s+(?:[A-Z]\.|[A-Z][\w'’-]+|de|van|von|der|le|la)){{0,3}}"
 _NAMES = re.compile(rf"^{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*(?:,?\s+(?:MP|OBE|CBE|MBE|PhD|FRS))*[,.]?$")
@@ -129,20 +130,27 @@ _REFERENCES = [
 # An organisation's name: the publishers of public-sector documents name themselves in a few shapes.
 _ORG = re.compile(
     r"^(?:the\s+)?(?:"
-    r"(?:department|ministry|office)\s+(?:for|of)\s+[A-Z][\w,&’' -]{2,80}"
+    r"(?:Department|DEPARTMENT|Ministry|MINISTRY|Office|OFFICE)\s+(?:for|of|FOR|OF)\s+[A-Z][\w,&’' -]{2,80}"
     r"|(?:HM|His Majesty[’']s|Her Majesty[’']s)\s+(?:Treasury|Revenue\s*(?:&|and)\s*Customs|Government|Prison[\w ]*|Courts[\w ]*|Land Registry|Passport Office)"
     r"|[A-Z][\w&’'-]*(?:\s+(?:[A-Z][\w&’'-]*|and|&|of|for|the|in|on)){0,8}\s+"
     r"(?:Office|Agency|Authority|Commission|Council|Trust|Board|Executive|Service|Services|Library|Institute|Foundation"
     r"|Committee|Regulator|Inspectorate|Ombudsman|Partnership|Directorate|Unit|Team|Division|Group|Centre|Society|College"
     r"|University|Association|Federation|Bank|Treasury|Cabinet Office|Home Office)"
-    r"|NHS\s+[A-Z][\w&’' -]{2,60}"
+    r"|NHS England|NHS Improvement|NHS England and NHS Improvement"
+    r"|[A-Z][\w&’'-]*(?:\s+(?:[A-Z][\w&’'-]*|and|&|of|the)){0,8}\s+(?:NHS (?:Foundation )?Trust|Integrated Care Board|ICB)"
     r")$"
 )
 # Words that make an organisation-shaped line something else (a heading, a document type).
 _NOT_ORG_WORDS = re.compile(
     r"\b(?:strategy|framework|report|plan|guidance|guide|review|evaluation|policy|paper|briefing|response|statement"
-    r"|summary|contents|introduction|annex|appendix|foreword|chapter|section|table|figure|update|priorities)\b",
+    r"|summary|contents|introduction|annex|appendix|foreword|chapter|section|table|figure|update|priorities"
+    r"|stationery office)\b",
     re.IGNORECASE)
+
+
+# A line that stops mid-phrase: the next line goes on with it.
+_OPEN_END = re.compile(r"(?:[,&]|\b(?:a|an|the|and|or|of|in|on|at|to|for|by|with|from|His Majesty’s|Her Majesty’s|[\w]+’s|[\w]+'s))$",
+                       re.IGNORECASE)
 
 
 def _org_name(text: str) -> str:
@@ -211,8 +219,11 @@ def _publisher(lines: list[str], head: list[str]) -> str:
     for line in lines:
         if (m := _PUBLISHED_BY.match(line)) and (org := m.group("org").strip()):
             return org
-    # An organisation named on the cover, maybe broken over up to four short lines ("Ministry" / "of Justice").
-    for i in range(len(head)):
+    # An organisation named on the cover, maybe broken over up to four short lines ("Ministry" / "of Justice"),
+    # standing on its own: not the end of a sentence broken over lines ("... on behalf of the" / "Stationery Office").
+    for i in range(min(len(head), COVER_LINES)):
+        if i and _OPEN_END.search(head[i - 1]):
+            continue
         for width in (4, 3, 2, 1):
             window = head[i : i + width]
             if len(window) == width and all(len(x.split()) <= 6 for x in window) and (name := _org_name(" ".join(window))):
@@ -245,10 +256,11 @@ def _reference(lines: list[str]) -> str:
     return ""
 
 
-def stated_metadata(blocks: Sequence[Block]) -> dict[str, str]:
+def stated_metadata(blocks: Sequence[Block], set_aside: Sequence[str] = ()) -> dict[str, str]:
     """What the text states about the document: keys publisher, author, date (ISO) and reference, only
-    those found."""
-    lines, head = _lines(blocks), _head_lines(blocks)
+    those found. `set_aside`: lines the loader left out of every block (running headers and footers, which
+    often carry a version and date: "Guidance (V4) 02.2024"); they are read after the blocks."""
+    lines, head = _lines(blocks) + _lines([Block("text", line) for line in set_aside]), _head_lines(blocks)
     found = {"publisher": _publisher(lines, head), "author": _author(lines), "date": _date(lines, head),
              "reference": _reference(lines)}
     return {key: value for key, value in found.items() if value}

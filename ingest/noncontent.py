@@ -1,0 +1,400 @@
+"""Non-content paragraphs: which cleaned paragraphs are a document's furniture rather than its content.
+
+Four roles (ROLES):
+- "contents": a table of contents: a section named Contents, lines ending in a page number or a dot
+  leader ("Introduction ........ 4", "1. Background 7"), lists of such lines, a contents list run
+  into one paragraph;
+- "notice": copyright, licence and imprint notices ("© Crown copyright 2023", "This publication is
+  licensed under the terms of the Open Government Licence ...", "ISBN ...", "Printed on paper ...");
+- "banner": a web site's chrome printed into a document (an election or cookie banner, "Is this page
+  useful?", "Skip to main content", "Back to top", the licence footer of a web page);
+- "references": a section named References, Bibliography, Notes, Sources ..., and paragraphs shaped
+  like citation entries ("[12] ...", author-year-title-journal, DOIs, "Available at: https://...").
+
+Such paragraphs stay visible in `assistant sources show` but are never answer candidates. A false
+positive loses an answer, so every rule is about a shape that content does not take: a notice
+sentence must open like one (a paragraph that mentions "copyright reform" is content), a citation
+entry must start like one (a sentence citing "(Smith 2020)" inline is content), and a paragraph
+that reads as prose stays content even inside a Contents or Notes section.
+
+Entry points: `paragraph_role(text, section, kind)` for one paragraph, `mark_roles(paragraphs)` for a
+document's paragraphs in order (it also uses their neighbours: a run of "Title 7" lines is a contents
+list where one such line alone is not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+ROLES = ("contents", "notice", "banner", "references")
+CONTENTS, NOTICE, BANNER, REFERENCES = ROLES
+
+_BULLET = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\d{1,3}[.)]|\[\d{1,3}\])\s+")
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
+_WORDS = re.compile(r"[^\W\d_][\w'’-]*")
+
+# --- sections ---------------------------------------------------------------------------------
+
+# Section numbering and labels in front of a section name: "7.", "Annex A:", "Appendix 2 -", "Section 3".
+_SECTION_PREFIX = re.compile(
+    r"^(?:(?:annex|appendix|section|part|chapter)\s+[\dA-Z]{1,3}\b\s*[:.–—-]?\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+|[A-Z][.)]\s+)",
+    re.IGNORECASE,
+)
+_CONTENTS_SECTIONS = {"contents", "table of contents", "contents page", "list of contents", "in this document",
+                      "in this report", "in this guide"}
+# Sections that hold only citations: every paragraph in them is a reference unless it reads as prose.
+_REFERENCE_SECTIONS = {
+    "references", "reference list", "list of references", "bibliography", "select bibliography", "sources",
+    "sources and references", "references and sources", "further reading", "references and further reading",
+    "works cited", "literature cited", "citations", "evidence sources", "key references", "bibliography and references",
+}
+# Sections of notes: a note that explains (a definition, a caveat) is content; one that cites is a reference.
+_NOTE_SECTIONS = {"notes", "endnotes", "end notes", "footnotes", "notes and references", "references and notes",
+                  "notes and sources", "sources and notes"}
+
+
+def _section_name(section: str) -> str:
+    name = re.sub(r"[*_#]+", "", section).strip()
+    name = _SECTION_PREFIX.sub("", name, count=1)
+    return re.sub(r"\s+", " ", name).strip(" :.–—-").lower()
+
+
+def section_role(section: str) -> str:
+    """The role a section's name gives its paragraphs: "contents", "references", "notes" (notes decide
+    paragraph by paragraph), or ""."""
+    name = _section_name(section)
+    if name in _CONTENTS_SECTIONS:
+        return CONTENTS
+    if name in _REFERENCE_SECTIONS:
+        return REFERENCES
+    if name in _NOTE_SECTIONS:
+        return "notes"
+    return ""
+
+
+def _lines(text: str) -> list[str]:
+    """A paragraph's lines without list bullets (a list paragraph is its lead-in and items, one a line)."""
+    return [_BULLET.sub("", line, count=1).strip() for line in text.split("\n") if line.strip()]
+
+
+def _is_prose(text: str) -> bool:
+    """Reads as running text: two or more sentences, or one long one, with words in lower case."""
+    words = text.split()
+    sentences = len(re.findall(r"[a-z)][.!?](?:\s|$)", text))
+    return len(words) >= 25 and sentences >= 1 or len(words) >= 12 and sentences >= 2
+
+
+# --- contents ---------------------------------------------------------------------------------
+
+_LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|·{4,}|(?:\.\s?){2,}…|…(?:\.\s?){2,}")
+# An entry: a title, then (after a dot leader or a space) a page number or a lower-case roman numeral.
+_ENTRY = re.compile(
+    r"^(?P<title>.*?\S)(?:\s*(?P<leader>(?:\.\s?){2,}|…+|_{3,}|·{3,})\s*|\s+)(?P<page>\d{1,3}|[ivxl]{1,6})$"
+)
+_CONTENTS_LABEL = re.compile(r"(?:table of )?contents(?: page)?:?", re.IGNORECASE)
+# A numbered section title: "4.1 What has NHS England proposed?", "Annex B: Methods", "2. Scope".
+_NUMBERED_TITLE = re.compile(r"^(?:(?:annex|appendix|section|part|chapter)\s+[\dA-Z]{1,3}\b|\d{1,2}(?:\.\d{1,2})*\.?)[.:)–—-]?\s+\S")
+
+
+def contents_entry(line: str, strict: bool = True) -> bool:
+    """ "Introduction ........ 4" (a dot leader: an entry wherever it is), or, when not `strict`,
+    "1. Background 7" / "Executive summary 3": a short title that does not end a sentence, then a page number."""
+    line = line.strip()
+    m = _ENTRY.match(line)
+    if not m:
+        return False
+    title = m.group("title").strip()
+    if not _WORDS.search(title) or len(title.split()) > 18:
+        return False
+    if m.group("leader") and len(m.group("leader").replace(" ", "")) >= 3:
+        return True
+    if strict or m.group("page").isalpha():
+        return False
+    # Without a leader: a title (capitalised, not a sentence, not a date or a quantity) and a page number.
+    if not (title[0].isupper() or title[0].isdigit() or title[0] in "‘'\"“"):
+        return False
+    if _SENTENCE_END.search(title) or re.search(r"[,;=%£$€+]$|\b(?:19|20)\d{2}$", title):
+        return False
+    last_word = title.split()[-1].lower()
+    # "Q3 2025", "page 4", "Table 2", "figure 7", "in 14": a number that belongs to the phrase.
+    return last_word not in {"page", "pages", "table", "figure", "fig", "chart", "box", "annex", "appendix", "section",
+                             "paragraph", "paragraphs", "para", "paras", "chapter", "part", "step", "phase", "level",
+                             "stage", "tier", "year", "years", "week", "weeks", "day", "days", "to", "of", "in",
+                             "and", "or", "by", "than", "over", "under", "about", "around", "v", "version", "no",
+                             "number", "grade", "band", "key", "type", "priority", "group", "cohort"}
+
+
+def _contents_run(text: str) -> bool:
+    """A contents list run into one line: "Contents Foreword 3 Executive Summary 4 1. Introduction 6 ...":
+    four or more titles each followed by a page number, the numbers never going down."""
+    body = re.sub(r"^(?:table of contents|contents)\b[:\s]*", "", text.strip(), flags=re.IGNORECASE)
+    starts_as_contents = len(body) < len(text.strip())
+    leaders = len(_LEADER.findall(body))
+    # A page number follows a title's last word and comes before the next title's first (capitalised) word.
+    pages = [int(n) for n in re.findall(r"(?<=[^\W\d_]|[)’'”?])\s*(?:(?:\.\s?){2,}|…+)?\s+(\d{1,3})(?=\s+[A-Z\d‘'\"“]|\s*$)", body)]
+    if leaders >= 3:
+        return True
+    if len(set(pages)) < 4 or any(b < a for a, b in zip(pages, pages[1:])):
+        return False
+    words = len(body.split())
+    # Titles are short: a page number at least every ten words; prose has sentence ends between them.
+    sentence_ends = len(re.findall(r"[a-z][.!?]\s+[A-Z]", body))
+    return (starts_as_contents or words <= 10 * len(pages)) and sentence_ends <= len(pages) // 4
+
+
+def _contents_role(text: str, kind: str, in_contents_section: bool) -> bool:
+    lines = _lines(text)
+    if not lines:
+        return False
+    stripped = text.strip()
+    if len(lines) == 1:
+        line = lines[0]
+        if contents_entry(line, strict=not in_contents_section) or _contents_run(line):
+            return True
+        # Inside a Contents section, a short title line (a contents entry without its page number) is one.
+        return in_contents_section and not _is_prose(line) and len(line.split()) <= 20
+    entries = sum(contents_entry(line, strict=False) for line in lines)
+    if entries >= 2 and entries >= 0.6 * len(lines):
+        return True
+    if in_contents_section:
+        titles = sum(not _SENTENCE_END.search(line) and len(line.split()) <= 20 for line in lines)
+        return titles >= 0.6 * len(lines) and not _is_prose(stripped)
+    return False
+
+
+# --- notices ------------------------------------------------------------------------------------
+
+# Sentences that only a copyright, licence or imprint notice opens with (matched at a sentence's start).
+_NOTICE_SENTENCE = re.compile(
+    r"^(?:"
+    r"(?:©|\(c\)|copyright\s*(?:©|\(c\)))\s*\S"  # "© Crown copyright 2023", "Copyright © NHS England 2024"
+    r"|crown copyright\s+(?:19|20)\d{2}"
+    r"|copyright\s+(?:19|20)\d{2}\b"
+    r"|(?:this|the) (?:publication|document|report|information|work|material|content)s?(?: \(not including [^)]*\))?"
+    r" (?:is|are) (?:licensed|available|published|reproduced|provided) (?:under|subject to)"
+    r"|(?:this|the) (?:publication|document|report) is (?:also )?available (?:at|from|on|to download|for download|in)\b"
+    r"|you may re-?use this (?:information|document|publication)"
+    r"|to view (?:a copy of )?this licen[cs]e"
+    r"|(?:for more information and )?to view (?:a copy of )?this licen[cs]e"
+    r"|(?:for more information and to view this licen[cs]e)"
+    r"|where we have identified any third[- ]party copyright"
+    r"|any (?:enquiries|queries|questions) (?:regarding|about|on|relating to) this (?:publication|document|report)"
+    r"|(?:for )?enquiries (?:regarding|about) this (?:publication|document|report)"
+    r"|isbn(?:[- ]1[03])?[:\s]*[\dxX][\d\s–-]{8,}"
+    r"|issn[:\s]*\d{4}-?\d{3}[\dxX]"
+    r"|e\d{8}\b"  # a Stationery Office "E-number"
+    r"|printed (?:on paper|in the uk|in great britain|in the united kingdom|by)\b"
+    r"|all rights reserved"
+    r"|licensed under (?:the )?(?:open government|open parliament|creative commons|cc[ -]by)"
+    r"|(?:cover )?(?:image|photo|photograph|illustration)s?(?: credits?)?[:\s].{0,120}\blicen[cs]ed under\b"
+    r"|this information is provided subject to the conditions of the open parliament licen[cs]e"
+    r"|(?:alternative|accessible) formats? (?:of this (?:publication|document) )?(?:is|are) available"
+    r"|if you (?:need|require|would like) (?:a version of )?this (?:document|publication|information) in (?:a |an )?"
+    r"(?:more )?(?:accessible|alternative|different) format"
+    r")",
+    re.IGNORECASE,
+)
+# Inside a notice sentence: the parts that give it away wherever it starts.
+_NOTICE_INSIDE = re.compile(
+    r"nationalarchives\.gov\.uk/doc/open-government-licen|psi@nationalarchives|information policy team, the national archives"
+    r"|obtain permission from the copyright holders|on behalf of the controller of (?:his|her) majesty[’']s stationery office",
+    re.IGNORECASE,
+)
+
+
+def _sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z©(\d])|\n+", text)
+    return [p.strip(" •") for p in parts if p.strip(" •")]
+
+
+def _is_notice(text: str) -> bool:
+    """Most of the paragraph (by characters) is notice sentences."""
+    sentences = _sentences(text)
+    if not sentences:
+        return False
+    notice = sum(len(s) for s in sentences if _NOTICE_SENTENCE.match(s) or _NOTICE_INSIDE.search(s))
+    return notice >= 0.6 * sum(len(s) for s in sentences)
+
+
+# --- banners ------------------------------------------------------------------------------------
+
+# The chrome of a web page printed into a document, phrase by phrase; a paragraph made of nothing else is a banner.
+_BANNER_PHRASES = [
+    r"register to vote(?: \(/register-to-vote\))?",
+    r"register by \d{1,2} \w+ to vote in the [\w ]{0,40}?elections?(?: on \d{1,2} \w+(?: \d{4})?)?",
+    r"skip to (?:main )?content",
+    r"cookies on [\w.]+",
+    r"we use (?:some )?essential cookies to make this (?:website|site|service) work",
+    r"we[’']?d (?:also )?like to (?:set|use) (?:additional|analytics) cookies[^.]*",
+    r"we also use cookies set by other sites[^.]*",
+    r"(?:accept|reject) (?:additional|analytics|all|optional) cookies",
+    r"view cookies", r"cookie settings", r"change your cookie settings",
+    r"you(?:[’']ve| have) (?:accepted|rejected) (?:additional|analytics) cookies",
+    r"you can change your cookie settings at any time",
+    r"hide (?:this |cookie )?message",
+    r"is this page useful\??", r"maybe", r"yes(?: this page is useful)?", r"no(?: this page is not useful)?",
+    r"thank you for your feedback",
+    r"report a problem with this page", r"help us improve [\w.]+",
+    r"don[’']?t include personal or financial information[^.]*",
+    r"print this page", r"back to top", r"share this page", r"contents", r"gov\.uk", r"menu", r"search(?: gov\.uk)?",
+    r"sign up for emails|get emails about this page",
+    r"all content is available under the open government licen[cs]e v?3\.0,? except where otherwise stated",
+    r"© crown copyright(?!\s*\d)",  # a web page's footer; with a year it is a publication's notice
+    r"(?:\d{1,2}/\d{1,2}/\d{2,4},? )?\d{1,2}:\d{2}(?: ?[ap]m)?",  # a browser's print header: date and time
+    r"https?://\S+ \d{1,3}/\d{1,3}",  # a browser's print footer: address and "page/pages"
+    r"page \d{1,3} of \d{1,3}",
+]
+_BANNER = re.compile(rf"(?:{'|'.join(_BANNER_PHRASES)})[.!]?", re.IGNORECASE)
+# Phrases that are chrome wherever they sit, even in a paragraph with other words ("... Register by 18 June to
+# vote in the General Election on 4 July."): nothing in a document's own text takes this shape.
+_BANNER_ANYWHERE = re.compile(
+    r"register by \d{1,2} \w+ to vote in the [\w ]{0,40}?election|we use (?:some )?essential cookies to make this"
+    r"|is this page useful\?|report a problem with this page|skip to main content",
+    re.IGNORECASE,
+)
+
+
+def _is_banner(text: str) -> bool:
+    stripped = text.strip()
+    rest = _BANNER.sub(" ", stripped)
+    if rest != stripped and not _WORDS.search(rest):
+        return True
+    # A short paragraph holding a phrase only chrome has (a banner run into a breadcrumb trail).
+    return bool(_BANNER_ANYWHERE.search(stripped)) and not _is_prose(_BANNER_ANYWHERE.sub("", stripped))
+
+
+# --- references ---------------------------------------------------------------------------------
+
+_YEAR = r"(?:19|20)\d{2}[a-z]?"
+_CITATION_MARKS = re.compile(
+    r"\bdoi(?:\.org)?\s*[:/]\s*10\.\d{4,}|\bdoi\.org/|\bhttps?://dx\.doi\.org/"
+    r"|\bavailable (?:at|from|online)\s*:?\s*[<(\[]?(?:https?://|www\.)"
+    r"|\[?\(?(?:last )?accessed:?\s+(?:on\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\.?,?\s+\d{4}|\d{1,2}/\d{1,2}/\d{2,4}|[A-Z][a-z]+\s+\d{4})"
+    r"|\bretrieved (?:on |from )"
+    r"|\b\d{1,4}\s*\(\d{1,3}(?:[-–]\d{1,3})?\)\s*[:,]\s*(?:[a-z]?\d+|e\d+)"  # volume(issue): pages
+    r"|;\s*\d{1,4}(?:\(\d{1,3}\))?:\s*[a-z]?\d+"  # Vancouver "2020;12(3):45"
+    r"|\bet al\.?,?\s*\(?" + _YEAR +
+    r"|\bpp?\.\s*\d+\s*[-–]\s*\d+"
+    r"|↩",
+    re.IGNORECASE,
+)
+# An entry's opening: "[12] ...", "Smith, J. (2020)", "Smith J, Jones K.", "HM Treasury (2018): ...",
+# "Cabinet Office. ‘Title’ 2012".
+_SURNAME = r"[A-Z][\w'’-]+(?:[ -][A-Z][\w'’-]+)?"
+_INITIALS = r"(?:[A-Z]\.?\s?-?){1,3}"
+_CITATION_START = re.compile(
+    r"^(?:"
+    r"\[\d{1,3}\]\s*\S"
+    rf"|{_SURNAME},?\s+{_INITIALS}(?:,|\.|\s(?:and|&)\s|\s\(" + _YEAR + r"\))"  # Smith, J., / Smith J, / Smith J. and
+    rf"|(?:{_SURNAME},?\s+{_INITIALS},?\s*(?:and|&)?\s*)+\(?" + _YEAR +
+    r"|[A-Z][\w&’'.,-]*(?:\s+[\w&’'.,-]+){0,10}?\s+\(" + _YEAR + r"(?:,\s*[\w ]+)?\)\s*[:.,]\s*\S"  # Org (2018): Title
+    r"|[A-Z][\w&’'-]*(?:\s+[\w&’'-]+){0,8}\.\s+[‘'\"“][^’'\"”]{3,}[’'\"”]\s*,?\s*(?:\(?" + _YEAR + r")"  # Org. ‘Title’ 2012
+    r"|\d{1,3}\s+(?i:ibid|as above|op\.? cit|see (?:note|footnote))\b"  # a footnote pointing at another
+    r")"
+)
+# A footnote: its number, a source and title separated by commas, a date at the end ("12 The King's Fund,
+# Improving NHS productivity, July 2010").
+_MONTHS = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_FOOTNOTE = re.compile(
+    rf"^\d{{1,3}}\s+[A-Z‘'\"“].*[,.]\s*(?:[\w’'-]+\s+){{0,3}}\(?(?:\d{{1,2}}\s+)?(?:{_MONTHS}\s+)?(?:19|20)\d{{2}}\)?\.?$"
+)
+_URL = re.compile(r"\(?<?(?:https?://|www\.)\S+")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:https?://|www\.)[^)]*\)")
+
+
+def citation_entry(text: str) -> bool:
+    """A paragraph or list item shaped like a citation entry: it opens like one, or it is short and carries
+    a citation's marks (a DOI, "Available at: https://...", "Accessed 3 May 2024", volume(issue): pages)."""
+    stripped = _BULLET.sub("", text.strip(), count=1)
+    if not stripped or len(stripped.split()) > 120:
+        return False
+    if _FOOTNOTE.match(stripped) and len(stripped.split()) <= 40 and not _is_prose(stripped):
+        return True
+    if _CITATION_START.match(stripped):
+        # "Smith (2020) found that ..." opens like an entry too: an entry has no clause after the year.
+        return not _is_prose(_URL.sub("", stripped)) or bool(_CITATION_MARKS.search(stripped))
+    if _CITATION_MARKS.search(stripped):
+        return len(stripped.split()) <= 80 and not _is_prose(_URL.sub("", _CITATION_MARKS.sub("", stripped)))
+    return False
+
+
+def _link_entry(text: str) -> bool:
+    """A title that is a link and nothing more: "The Magenta Book (https://...)", "[Title](https://...)"."""
+    stripped = _BULLET.sub("", text.strip(), count=1)
+    rest = _URL.sub("", _MD_LINK.sub(r"\1", stripped)).strip(" .;")
+    return rest != stripped.strip(" .;") and not _is_prose(rest) and len(rest.split()) <= 30
+
+
+def _references_role(text: str, section: str) -> bool:
+    lines = _lines(text)
+    if not lines:
+        return False
+    named = section_role(section)
+    if named == REFERENCES:
+        return not _is_prose(text) or all(citation_entry(line) or _link_entry(line) for line in lines)
+    entries = sum(citation_entry(line) or (named == "notes" and _link_entry(line)) for line in lines)
+    if len(lines) == 1:
+        return entries == 1
+    return entries >= 2 and entries >= 0.6 * len(lines)
+
+
+# --- the decisions -----------------------------------------------------------------------------
+
+
+def paragraph_role(text: str, section: str, kind: str) -> str:
+    """The role that makes a paragraph non-content ("contents", "notice", "banner", "references"),
+    or "" for content. `kind` is the cleaner's ("paragraph", "list", "table", "comment")."""
+    if kind == "comment" or not text.strip():
+        return ""
+    if _CONTENTS_LABEL.fullmatch(text.strip()):
+        return CONTENTS
+    if _is_banner(text):
+        return BANNER
+    if _is_notice(text):
+        return NOTICE
+    if kind != "table" and _contents_role(text, kind, section_role(section) == CONTENTS):
+        return CONTENTS
+    if kind != "table" and _references_role(text, section):
+        return REFERENCES
+    return ""
+
+
+def _weak_entry(text: str) -> bool:
+    """One line that would be a contents entry in a list of them ("Executive summary 3")."""
+    return "\n" not in text.strip() and contents_entry(text, strict=False)
+
+
+def _contents_title(text: str) -> bool:
+    """A line a contents list without page numbers is made of: short, capitalised, not a sentence."""
+    line = text.strip()
+    return ("\n" not in line and 0 < len(line.split()) <= 14 and (line[0].isupper() or line[0].isdigit())
+            and not _SENTENCE_END.search(line))
+
+
+def mark_roles(paragraphs: Sequence[tuple[str, str, str]]) -> list[str]:
+    """The role of each (text, section, kind) of a document, in order. Besides `paragraph_role`, uses
+    neighbours: lines like "Executive summary 3" are contents entries when two or more of them stand
+    together, and after a paragraph that is just "Contents" the title lines that follow are its entries."""
+    roles = [paragraph_role(text, section, kind) for text, section, kind in paragraphs]
+    weak = [not role and kind != "table" and _weak_entry(text) for role, (text, _, kind) in zip(roles, paragraphs)]
+    for i, is_weak in enumerate(weak):
+        if not is_weak:
+            continue
+        # A neighbour that is an entry too (weak, or already a contents paragraph) makes a list of entries.
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(paragraphs)]
+        if any(weak[j] or roles[j] == CONTENTS for j in neighbours):
+            roles[i] = CONTENTS
+    for i, (text, _, _) in enumerate(paragraphs):
+        if roles[i] != CONTENTS:
+            continue
+        # The list goes on: after the label "Contents", any title lines; after entries, numbered titles
+        # ("4.1 Staff morale") whose section the cleaner took for a heading of the body.
+        label = bool(_CONTENTS_LABEL.fullmatch(text.strip()))
+        j = i + 1
+        while j < len(paragraphs) and not roles[j] and paragraphs[j][2] != "table" and _contents_title(paragraphs[j][0]):
+            if not label and not _NUMBERED_TITLE.match(paragraphs[j][0]):
+                break
+            roles[j] = CONTENTS
+            j += 1
+    return roles
