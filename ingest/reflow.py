@@ -53,10 +53,22 @@ def continues(first: Block, second: Block) -> str | None:
     return None
 
 
+def keeps_hyphen(first: str, second: str, vocabulary: set[str]) -> bool:
+    """Whether a line-end hyphen between `first` ("draft-") and `second` ("origin ...") is a real one: the
+    document writes the hyphenated compound elsewhere and never the joined word. Otherwise it is taken for
+    a syllable break ("com-" / "munity"), by far the commoner case in justified text."""
+    head = re.sub(r"^\W+", "", first.split()[-1][:-1]).lower()
+    tail = re.sub(r"\W+$", "", second.split()[0]).lower()
+    return f"{head}-{tail}" in vocabulary and f"{head}{tail}" not in vocabulary
+
+
 def join(first: Block, second: Block, how: str) -> Block:
-    """`second` appended to `first`, with their page marks."""
+    """`second` appended to `first`, with their page marks. "hyphen-kept" joins a compound with no space."""
     words_before = len(first.text.split())
-    if how == "hyphen":
+    if how == "hyphen-kept":
+        text = first.text.rstrip() + second.text.lstrip()
+        shift = [(w + words_before - 1 if w > 0 else words_before, p) for w, p in second.page_marks]
+    elif how == "hyphen":
         text = first.text.rstrip()[:-1] + second.text.lstrip()
         # the broken word counts once: the second block's words after it shift by one less
         shift = [(w + words_before - 1 if w > 0 else words_before, p) for w, p in second.page_marks]
@@ -73,8 +85,14 @@ def join(first: Block, second: Block, how: str) -> Block:
 def rejoin(blocks: list[Block]) -> list[Block]:
     """The blocks with every paragraph that was split across a line, column or page break joined."""
     out: list[Block] = []
+    vocabulary: set[str] | None = None
     for block in blocks:
         how = continues(out[-1], block) if out else None
+        if how == "hyphen":
+            if vocabulary is None:  # the document's own words, read once and only when a hyphen needs it
+                vocabulary = {w.lower() for b in blocks for w in re.findall(r"[^\W\d_][\w-]*", b.text)}
+            if keeps_hyphen(out[-1].text, block.text, vocabulary):
+                how = "hyphen-kept"
         if how:
             out[-1] = join(out[-1], block, how)
         else:

@@ -96,3 +96,17 @@ def test_a_loader_role_makes_a_paragraph_non_content():
     kinds = {p.text: p.kind for p in doc.paragraphs}
     assert kinds["© Crown copyright 2024"] == "notice"
     assert kinds["The strategy sets out how services will change over the next five years."] == "paragraph"
+
+
+def test_a_compound_the_document_writes_with_its_hyphen_keeps_it():
+    blocks = [
+        text("Every draft-origin record is checked twice before release."),
+        text("A record of draft-"),
+        text("origin status is flagged in the register."),
+        text("Community nurses visit weekly."),
+        text("Services move to com-"),
+        text("munity settings."),
+    ]
+    joined = [b.text for b in rejoin(blocks)]
+    assert "A record of draft-origin status is flagged in the register." in joined
+    assert "Services move to community settings." in joined
