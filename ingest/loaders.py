@@ -27,8 +27,9 @@ BULLET_RE = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\(?\d{1,2}[.)])\s+
 # rows, <li><p> as items, heading levels, GOV.UK furniture classes, metadata, Windows-1252 by default.
 # md 2: front matter, escapes, PDF-conversion repairs (split paragraphs, page furniture), tables as rows.
 # docx 2: body order (tables in place), tables as rows, heading levels, title and author.
-# pdf 2: paragraphs split at vertical gaps.
-LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "2", ".markdown": "2", ".docx": "2", ".pdf": "2"}
+# pdf 2: paragraphs split at vertical gaps; 3: pdfplumber layout (columns, running headers and footers, headings,
+# tables, page marks, title and author).
+LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "2", ".markdown": "2", ".docx": "2", ".pdf": "3"}
 
 
 class UnreadableDocument(Exception):

@@ -1,26 +1,29 @@
 """PDF: the blocks, stated metadata and set-aside lines of a .pdf file.
 
 Library: pdfplumber (MIT, on pdfminer.six), chosen by measurement on the 15 PDFs of
-shared/bench/policy-corpus (390 pages, this machine):
-- pdfplumber: 118 ms/page for words with positions, font sizes and font names; true font sizes on all
-  15 documents; finds ruled tables (the tables in 8 of the 15, at under 1 ms/page once words are read);
-- pypdfium2: 9 ms/page, but its font size is the nominal one (1.0 pt for every character in 7 of the 15
-  documents, whose text is scaled by its matrix), it has no table finder and no word grouping;
-- pdfminer.six with layout analysis: 82 ms/page, the same parser as pdfplumber without its tables;
-- pypdf (the loader before): 90 ms/page in the two extraction modes it needed, no font sizes.
-All four read 99.8% or more of the words pdftotext reads. pdfplumber is ~1.3x the old loader's time
-for layout, headings and tables; MAX_PAGES bounds the work on huge files.
+shared/bench/policy-corpus (390 pages; CPU time per page on this machine):
+- pdfplumber: 83 ms for words with positions, true font sizes and font names (bold); it finds the ruled
+  tables (in 8 of the 15 documents) for under 1 ms a page more;
+- pdfminer.six with layout analysis: 57 ms, the same parser without a table finder;
+- pypdfium2: 6 ms, but its font size is the nominal one (1.0 pt for every character of the 7 documents
+  whose text is scaled by a matrix), and it has no table finder and no word grouping;
+- pypdf, one extraction mode: 33 ms, no font sizes (the loader before, in its two modes: 64 ms).
+All read 99.8% or more of the words poppler's pdftotext reads. This loader takes ~96 ms a page in all
+(1.5x the one before); MAX_PAGES and MAX_WORDS_PER_PAGE bound the work on huge files.
 
 The layout rules live in ingest/pdf_layout.py (lines, columns, running headers and footers),
-ingest/pdf_blocks.py (paragraphs, headings, items, hyphenation, page marks) and ingest/pdf_tables.py.
-This module opens the file (quietly: pdfminer's log lines and warnings never reach the output),
-refuses files it cannot read with the reason, and reads the title and author (`_title`, `_author`).
+ingest/pdf_blocks.py (paragraphs, headings, items, footnotes, hyphenation, page marks) and
+ingest/pdf_tables.py. This module opens the file (quietly: pdfminer's log lines and warnings never
+reach the output), refuses files it cannot read with the reason (corrupt, encrypted unless the empty
+password opens it, no text layer), finds bullets drawn as shapes, and reads the title and author.
 
-Title: the largest text on page 1 (its lines joined) when it reads as a title, else the document
-information's Title when meaningful. The cover is what readers see; the information field is often a
-template's ("[Insert title of report]"), a file name, a working name ("Blood glucose and ketone
-self-monitoring guidance" for a guideline titled "Self-Monitoring of Blood Glucose (SMBG) and Ketone in
-Diabetes Guideline") or carries a site suffix (" - GOV.UK", stripped).
+Title: the largest text on page 1 (its lines joined; the second largest when the largest is one word,
+a logo or label), else the document information's Title when meaningful. The cover is what readers
+see; the information field is often a template's ("[Insert title of report]"), a file name, a working
+name ("Blood glucose and ketone self-monitoring guidance" for the guideline titled "Self-Monitoring of
+Blood Glucose (SMBG) and Ketone in Diabetes Guideline") or carries a site suffix or a format note
+(" - GOV.UK", "(accessible webpage)": stripped). Author: the document information's Author when it
+names a person or an organisation, not an account ("Administrator", "jsmith").
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ingest.metadata import generic_title
 
 MAX_PAGES = 500  # pages read from one file (about a minute); the rest are recorded as not read
 MAX_WORDS_PER_PAGE = 20_000  # a page with more is data or vector art, not prose: recorded and skipped
+MAX_DRAWN_BULLETS = 200  # more small dots than this on a page are a chart's markers
 _QUIET_LOGGERS = ("pdfminer", "pdfplumber", "pypdfium2", "PIL")
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 
@@ -88,7 +92,7 @@ def _open(path: Path):
 
 
 def _read(pdf) -> LoadedDocument:
-    from ingest.pdf_blocks import build_blocks
+    from ingest.pdf_blocks import Style, build_blocks
     from ingest.pdf_layout import drop_furniture
 
     pages, heights, dropped = [], [], []
@@ -105,13 +109,13 @@ def _read(pdf) -> LoadedDocument:
         dropped += skipped
     if total > MAX_PAGES:
         dropped.append(DroppedLine(f"pages {MAX_PAGES + 1}-{total}", f"not read: over the {MAX_PAGES}-page limit"))
-    if not any(ln.words for lines in pages for ln in lines if ln.table is None) and not any(
-            ln.table is not None for lines in pages for ln in lines):
+    if not any(pages):
         raise UnreadableDocument("PDF has no extractable text (scanned image?)")
-    pages, furniture = drop_furniture(pages, heights)
-    blocks = build_blocks(pages)
+    style = Style.of([ln for lines in pages for ln in lines])
+    pages, furniture = drop_furniture(pages, heights, style.body_size)
+    blocks = build_blocks(pages, style)
     metadata = {}
-    if title := _title(pdf.metadata, pages[0] if pages else []):
+    if title := _title(pdf.metadata, pages[0] if pages else [], style.body_size):
         metadata["title"] = title
     if author := _author(pdf.metadata):
         metadata["author"] = author
@@ -132,10 +136,41 @@ def _page_lines(page, number: int):
         middle_x, middle_y = (w["x0"] + w["x1"]) / 2, (w["top"] + w["bottom"]) / 2
         if any(x0 <= middle_x <= x1 and top <= middle_y <= bottom for x0, top, x1, bottom in boxes):
             continue  # the table's own block carries it
-        if w.get("upright", True) and w["text"].strip():
-            words.append(Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"], float(w["size"]), is_bold(w["fontname"])))
+        if w.get("upright", True) and w["text"].strip():  # rotated text is a chart's axis label or a stamp
+            size, bold = float(w["size"]), is_bold(w["fontname"])
+            words.append(Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"], size, bold))
+    words = _merge_attribute_splits(words)
+    words += _drawn_bullets(page, words, boxes)
     placed = [(t.bbox, t.block) for t in tables if t.block is not None]
-    return page_lines(_merge_attribute_splits(words), number, placed), [t.dropped for t in tables if t.dropped]
+    return page_lines(words, number, placed), [t.dropped for t in tables if t.dropped]
+
+
+def _drawn_bullets(page, words, boxes):
+    """Bullets drawn as small filled dots or squares, not as text (web pages printed to PDF draw them so):
+    a "•" word for each shape that stands just left of a line's first word, within the line's height."""
+    from ingest.pdf_layout import Word
+
+    shapes = [shape for shape in page.curves + page.rects if shape.get("fill")
+              and 1.5 <= shape["width"] <= 8 and 1.5 <= shape["height"] <= 8
+              and 0.6 <= shape["width"] / shape["height"] <= 1.6]
+    if len(shapes) > MAX_DRAWN_BULLETS:
+        return []  # a chart's markers, not a list
+    bullets: dict[int, tuple[dict, Word]] = {}  # the first word of a line -> the shape nearest before it
+    for shape in shapes:
+        middle = (shape["top"] + shape["bottom"]) / 2
+        if any(x0 <= shape["x0"] <= x1 and top <= middle <= bottom for x0, top, x1, bottom in boxes):
+            continue
+        row = [t for t in words if t.top <= middle <= t.bottom]
+        after = [t for t in row if 0 < t.x0 - shape["x1"] < 3 * t.size]
+        if not after:
+            continue
+        nearest = min(after, key=lambda t: t.x0)
+        if any(0 <= shape["x0"] - t.x1 < 3 * nearest.size for t in row):
+            continue  # text just before it: a dot inside a line or a logo, not a bullet
+        if id(nearest) not in bullets or shape["x0"] > bullets[id(nearest)][0]["x0"]:
+            bullets[id(nearest)] = (shape, nearest)
+    return [Word("•", shape["x0"], shape["x1"], word.top, word.bottom, word.size, False)
+            for shape, word in bullets.values()]
 
 
 def _merge_attribute_splits(words):
@@ -146,8 +181,8 @@ def _merge_attribute_splits(words):
         last = merged[-1] if merged else None
         if (last is not None and abs(w.x0 - last.x1) < 0.5 and abs(w.bottom - last.bottom) < 1.0
                 and abs(w.size - last.size) < 0.5):
-            merged[-1] = type(w)(last.text + w.text, last.x0, w.x1, min(last.top, w.top), max(last.bottom, w.bottom),
-                                 last.size, last.bold and w.bold)
+            top, bottom = min(last.top, w.top), max(last.bottom, w.bottom)
+            merged[-1] = type(w)(last.text + w.text, last.x0, w.x1, top, bottom, last.size, last.bold and w.bold)
         else:
             merged.append(w)
     return merged
@@ -156,8 +191,10 @@ def _merge_attribute_splits(words):
 # --- title and author ---------------------------------------------------------------------------------------
 
 _SITE_SUFFIX = re.compile(r"\s+[-–|]\s+[\w-]+(?:\.[\w-]+)+\s*$")  # " - GOV.UK", " | nhs.uk"
-_FORMAT_NOTE = re.compile(r"\s*\((?:[^()]*\b(?:accessible|print|web|pdf|html|large print|easy read)\b[^()]*)\)\s*$",
+# "(accessible webpage)", "(print version)": a note about the file's format, not part of the title
+_FORMAT_NOTE = re.compile(r"\s*\([^()]*\b(?:accessible|print|web|pdf|html|large print|easy read)\b[^()]*\)\s*$",
                           re.IGNORECASE)
+# template text, an empty field's default, a word processor's "Microsoft Word - file.docx"
 _PLACEHOLDER = re.compile(r"^\[.*\]$|\binsert\b|^untitled\b|^microsoft (?:word|powerpoint) - |^title$|^document\d*$",
                           re.IGNORECASE)
 _FILE_LIKE = re.compile(r"^[\w.-]+\.\w{2,4}$|^[\w-]+_[\w-]+$|\.(?:docx?|pdf|pptx?|indd|qxd)\b", re.IGNORECASE)
@@ -167,33 +204,35 @@ def _clean_title(text: str | None) -> str:
     if not isinstance(text, str):
         return ""
     title = re.sub(r"\s+", " ", text).strip()
+    if not title or _PLACEHOLDER.search(title) or _FILE_LIKE.search(title):
+        return ""
     title = _FORMAT_NOTE.sub("", _SITE_SUFFIX.sub("", title)).strip(" -–|:")
-    if (not title or _PLACEHOLDER.search(title) or _FILE_LIKE.search(title) or generic_title(title)
-            or len(title.split()) > 40):
+    if not title or generic_title(title) or len(title.split()) > 40:
         return ""
     return title
 
 
-def _title(info: dict, first_page) -> str:
-    return _clean_title(_largest_text(first_page)) or _clean_title(info.get("Title"))
+def _title(info: dict, first_page, body_size: float) -> str:
+    for text in _cover_texts(first_page, body_size)[:2]:
+        if len((title := _clean_title(text)).split()) >= 2:  # one word in the largest type is a logo or a label
+            return title
+    return _clean_title(info.get("Title"))
 
 
-def _largest_text(lines) -> str:
-    """The lines set in the largest size on the page, the first run of them (a title over several lines)."""
-    texts = [ln for ln in lines if ln.table is None and ln.words]
-    if not texts:
-        return ""
-    largest = max(ln.size for ln in texts)
-    body = sorted(ln.size for ln in texts)[len(texts) // 2]
-    if largest < body * 1.15:
-        return ""  # nothing stands out
-    run: list = []
-    for ln in texts:
-        if ln.size >= largest - 0.5:
-            run.append(ln)
-        elif run:
-            break
-    return " ".join(ln.text for ln in run)
+def _cover_texts(lines, body_size: float) -> list[str]:
+    """Texts on the page set clearly larger than the body, largest first: for each size, the first run
+    of lines in it (a title set over several lines), joined."""
+    texts = [ln for ln in lines if ln.table is None and ln.size >= body_size * 1.15]
+    found = []
+    for size in sorted({ln.size for ln in texts}, reverse=True):
+        run: list = []
+        for ln in texts:
+            if abs(ln.size - size) <= 0.5 and (not run or 0 < ln.bottom - run[-1].bottom < 2 * size):
+                run.append(ln)
+            elif run:
+                break
+        found.append(" ".join(ln.text for ln in run))
+    return found
 
 
 _NOT_A_NAME = re.compile(r"^(?:admin(?:istrator)?|user|owner|author|unknown|microsoft office user|windows user|"
