@@ -151,3 +151,18 @@ def test_the_original_pdf_opens_at_the_page_only_for_callers_of_its_collection(r
         assert any(p["pages"] == [2, 3] for p in api.json()["paragraphs"])
     href = original_pdf_href("/kb", "sprocket-review", 3, "Demand for repairs grew in every district")
     assert href.startswith("/kb/sources/sprocket-review/original#page=3&search=Demand%20for%20repairs")
+
+
+def test_every_output_shows_the_page(report_index):
+    """The chat's sources panel, the batch outputs' citation cells and source lines, and the footnotes."""
+    from assistant.batch.writers import _source_line, citation_label
+    from assistant.core import Assistant
+    from assistant.ui import sources_html
+
+    config, _ = report_index
+    answer = Assistant.open(config=config).ask("How many sprockets did the county library lend to primary schools?")
+    citation = answer.citations[0]
+    html = sources_html(answer.citations, 1, "")
+    assert "p. 2" in html and "Open the PDF at p. 2" in html and "/sources/sprocket-review/original#page=2" in html
+    assert citation_label(citation).endswith(", p. 2")
+    assert f"¶{citation.paragraph}, p. 2" in _source_line(citation, [citation.location])
