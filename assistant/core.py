@@ -168,7 +168,9 @@ class Assistant:
 
     def gather(self, question: str, searched_for: str, collections=None, documents=None) -> Evidence:
         """Retrieve, let the reader choose sentences, decide answerability (everything but the wording)."""
+        from assistant.enumeration import paragraphs_after
         from assistant.extractive import choose, question_parts, read, sentences_of, to_read
+        from assistant.off_corpus import off_corpus
 
         retrieval = self.retriever.search(searched_for, collections=collections, documents=documents)
         timings = dict(retrieval.timings_ms)
@@ -190,11 +192,12 @@ class Assistant:
         timings["read"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        extract = choose(sentences, logits, self.config.max_answer_words)
+        extract = choose(sentences, logits, self.config.max_answer_words, lambda p: paragraphs_after(self.index, p))
+        passages = _merged(passages, [passage for passage, _ in extract.groups])  # a list's items may follow the passages
         confidence = self.reader.decision.probability([s.logit for s in extract.ranked]) if extract.ranked else 0.0
-        # A question none of whose words occur in the sources ("asdkjh qwpoeiru", "42", "!!!!") is not
-        # about them, whatever the reader makes of the nearest sentences: it never saw such input.
-        about_the_sources = bool(set(retrieval.query_terms) - self.index.unseen(retrieval.query_terms))
+        # A question about what the sources never discuss ("asdkjh qwpoeiru", "!!!!", "Who won the 2023
+        # Rugby World Cup?") is refused whatever the reader makes of the nearest sentences.
+        about_the_sources = not off_corpus(self.index, retrieval.query_terms, sentences)
         answerable = bool(extract.groups) and about_the_sources and confidence >= self.reader.decision.threshold
         # The LLM and the list of nearest passages get the passages in the reader's order.
         rank = {pid: i for i, pid in enumerate(extract.passage_order())}

@@ -10,8 +10,12 @@ answer is a word of a cited paragraph.
    question ("What was X, and how long did Y take?").
 3. Choice: the best sentence, the best of each part, and any other sentence the reader scores nearly as
    well and above even odds, within the word budget. A sentence that leans on the one before brings it,
-   and a list item brings its lead-in (neither makes sense alone).
-4. Order: paragraphs by the reader's best score in them; sentences in paragraph order.
+   and a list item brings its lead-in (neither makes sense alone). When the best sentence announces a
+   list ("three conditions need to be met"), its items come right after it, before any other sentence:
+   the bullets, "First ... Second ..." sentences or next paragraphs that follow it (assistant/enumeration.py),
+   each item's paragraph cited on its own.
+4. Order: the best sentence's paragraph, then the paragraphs of the items it announces in document order,
+   then the other paragraphs by the reader's best score in them; sentences in paragraph order.
 
 The answer-or-abstain decision is the reader's calibrated best score (assistant/reader.py `Decision`).
 """
@@ -19,12 +23,14 @@ The answer-or-abstain decision is the reader's calibrated best score (assistant/
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.enumeration import announcement, list_items
 from assistant.reader import Candidate, leans_on_previous
-from assistant.records import Span
+from assistant.records import Paragraph, Span
 from assistant.retrieval import Passage
 
 # "What was X, and how long did Y take?" asks two things: each part gets its own reading.
@@ -58,13 +64,19 @@ class Extract:
     groups: list[tuple[Passage, list[ReadSentence]]]
     best_logit: float
     ranked: list[ReadSentence]  # every sentence read, best first
+    # When the best sentence announces a list: its paragraph, then the paragraphs of the items, in order
+    listed: list[str] = field(default_factory=list)
 
     def passage_order(self) -> list[str]:
-        """Paragraph ids by the reader's best score in them, best first."""
+        """Paragraph ids by the reader's best score in them, best first; the paragraphs of a list the
+        best sentence announces right after its own."""
         best: dict[str, float] = {}
         for s in self.ranked:
             best.setdefault(s.passage.paragraph.id, s.logit)
-        return sorted(best, key=lambda pid: -best[pid])
+        order = sorted(best, key=lambda pid: -best[pid])
+        if not self.listed:
+            return order
+        return self.listed + [pid for pid in order if pid not in self.listed]
 
 
 def question_parts(question: str) -> list[str]:
@@ -114,9 +126,16 @@ def read(reader, question: str, sentences: list[ReadSentence], parts: list[str])
     return [reader.score(q, candidates) for q in [question, *parts]]
 
 
-def choose(sentences: list[ReadSentence], logits: list[np.ndarray], max_words: int = 120) -> Extract:
+def choose(
+    sentences: list[ReadSentence],
+    logits: list[np.ndarray],
+    max_words: int = 120,
+    following: Callable[[Paragraph], Sequence[Paragraph]] | None = None,
+) -> Extract:
     """Pick the answer sentences from the reader's scores (`logits[0]` the whole question's, then
-    each part's) and group them per paragraph in answer order."""
+    each part's) and group them per paragraph in answer order. `following(paragraph)` gives the
+    paragraphs after one in its document (enumeration.paragraphs_after), where the items of a list the
+    best sentence announces may be; without it, only items in the best sentence's paragraph are found."""
     if not sentences:
         return Extract([], float("-inf"), [])
     for s, logit in zip(sentences, logits[0]):
@@ -172,8 +191,26 @@ def choose(sentences: list[ReadSentence], logits: list[np.ndarray], max_words: i
             add(s)
         return add(sentence)
 
+    def item_sentence(paragraph: Paragraph, index: int) -> ReadSentence:
+        """An item of the list the best sentence announces, as a sentence of the answer."""
+        found = by_key.get((paragraph.id, index))
+        if found is not None:
+            return found
+        announcing = ranked[0]
+        passage = passages.get(paragraph.id) or Passage(paragraph, announcing.passage.document, 0.0)
+        span = paragraph.sentences[index]
+        return ReadSentence(announcing.passage_rank, passage, index, span, paragraph.text[span.start : span.end], 0.0, announcing.logit)
+
+    passages = {s.passage.paragraph.id: s.passage for s in sentences}
     best = ranked[0].logit
     take(ranked[0])
+    lead = ranked[0].passage.paragraph
+    listed: list[str] = []  # the list's paragraphs in answer order, when the best sentence announces one
+    after = following(lead) if following is not None and announcement(ranked[0].text) is not None else []
+    for item in list_items(lead, ranked[0].index, after):
+        if not take(item_sentence(item.paragraph, item.index)):
+            break  # the word budget is spent: the items so far, in order, never a later one alone
+        listed += [pid for pid in (lead.id, item.paragraph.id) if pid not in listed]
     for part_logits in logits[1:]:
         take(sentences[int(np.argmax(part_logits))])
     for sentence in ranked[1:]:
@@ -185,6 +222,7 @@ def choose(sentences: list[ReadSentence], logits: list[np.ndarray], max_words: i
     groups: dict[str, list[ReadSentence]] = {}
     for s in chosen.values():
         groups.setdefault(s.passage.paragraph.id, []).append(s)
-    ordered = sorted(groups.values(), key=lambda g: -max(s.logit for s in g))
-    result = [(g[0].passage, sorted(g, key=lambda s: s.index)) for g in ordered]
-    return Extract(result, best, ranked)
+    place = {pid: i for i, pid in enumerate(listed)}
+    ordered = sorted(groups.items(), key=lambda kv: (place.get(kv[0], len(place)), -max(s.logit for s in kv[1])))
+    result = [(g[0].passage, sorted(g, key=lambda s: s.index)) for _, g in ordered]
+    return Extract(result, best, ranked, listed)

@@ -86,12 +86,6 @@ class _Lexical:
 
     def __init__(self, bm25, ids: list[str], collections: np.ndarray, documents: list[str], generation: int):
         self.bm25 = bm25
-        # Document frequency of each term: the assistant abstains on a question none of whose words occur.
-        self.doc_freq: dict[str, int] = {}
-        if bm25 is not None:
-            indptr = np.asarray(bm25.scores["indptr"])
-            counts = np.diff(indptr)
-            self.doc_freq = {term: int(counts[i]) for term, i in bm25.vocab_dict.items() if i < len(counts)}
         self.ids = ids
         self.collections = collections
         self.documents = np.array(documents, dtype=object)
@@ -453,10 +447,20 @@ class Index:
         except (OSError, ValueError, KeyError):
             return True
 
-    def unseen(self, terms: list[str]) -> set[str]:
-        """The terms that occur in no paragraph at all."""
+    def term_postings(self, terms: list[str]) -> tuple[int, dict[str, np.ndarray]]:
+        """How many paragraphs the lexical index holds, and for each term the rows of those it occurs in
+        (its BM25 posting list; empty for a term that occurs nowhere): what tells a question about the
+        corpus from one about something else (assistant/off_corpus.py)."""
         lexical = self._lexical_index()
-        return {t for t in terms if lexical.doc_freq.get(t, 0) == 0}
+        if lexical.bm25 is None:
+            return 0, {t: np.empty(0, dtype=np.int64) for t in terms}
+        indptr, indices = lexical.bm25.scores["indptr"], lexical.bm25.scores["indices"]
+        vocab = lexical.bm25.vocab_dict
+        postings = {}
+        for t in terms:
+            i = vocab.get(t)
+            postings[t] = np.asarray(indices[indptr[i] : indptr[i + 1]]) if i is not None and i + 1 < len(indptr) else np.empty(0, dtype=np.int64)
+        return len(lexical.ids), postings
 
     def lexical_search(
         self, terms: list[str], k: int, collections: list[str] | None = None, documents: list[str] | None = None

@@ -246,8 +246,14 @@ def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[st
     (PDF document info, HTML <meta>, DOCX properties, Markdown front matter) first, then statements in
     its text ("Published 21 February 2023", "© Crown copyright", imprints), then the cleaner's title."""
     found: dict[str, str] = {}
-    # the cleaner's title is the first heading; a generic one ("GOV.UK", "Contents", a date) names nothing
-    title = cleaned.title if cleaned.title and not generic_title(cleaned.title) else title_from_blocks(loaded.blocks)
+    # The cleaner's title is the first heading; a generic one ("GOV.UK", "Contents", a date) names nothing, so
+    # the first heading that is not generic is taken. Plain text marks no headings: its first line is a title
+    # only when the cleaner judged it one (else the file name stands).
+    title = cleaned.title
+    if (not title or generic_title(title)) and any(b.kind == "heading" for b in loaded.blocks):
+        title = title_from_blocks(loaded.blocks)
+    elif title and generic_title(title):
+        title = ""
     if title:
         found["title"] = title
     if cleaned.date:
