@@ -11,6 +11,7 @@
     assistant eval                                    score answers on the evaluation set
     assistant bench ...                               speed and quality benchmarks
     assistant reader train|calibrate|info             train the reader model, fit its decision, describe it
+    assistant verifier train                          train the claim checker (an NLI cross-encoder)
 
 Every command takes --data-dir (or ASSISTANT_DATA_DIR; default .assistant/).
 Exit codes: 0 ok, 1 failure, 2 bad input (e.g. an empty or over-long question).
@@ -237,6 +238,12 @@ def cmd_bench(args) -> int:
     return run(args)
 
 
+def cmd_verifier(args) -> int:
+    from training.verifier_train import main as train
+
+    return train(args.options)
+
+
 def cmd_reader(args) -> int:
     if args.action == "train":
         from training.reader_train import main as train
@@ -336,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["train", "calibrate", "info"])
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
     p.set_defaults(func=cmd_reader)
+
+    p = sub.add_parser("verifier", help="the claim checker model: `verifier train` (has --help)")
+    p.add_argument("action", choices=["train"])
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant verifier train --help`)")
+    p.set_defaults(func=cmd_verifier)
 
     p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ingest-quality, ask, batch, retrieval (scifact), refusal (squad2), policy-qa")
     p.add_argument("which", choices=["ingest", "ingest-quality", "ask", "batch", "scifact", "squad2", "startup", "policy-qa"])
