@@ -1,1 +1,1 @@
-"""Training the project's own models (the reader). Kept apart from assistant/, which only loads them."""
+"""Training the project's own models (the reader and the verifier). Kept apart from assistant/, which only loads them."""

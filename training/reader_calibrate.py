@@ -109,6 +109,27 @@ TOP_K = 5  # the decision's mean of the top-k logits: k chosen on the dev split 
 MAX_OVER_REFUSAL = 0.05  # the product's target: refuse at most 1 in 20 answerable questions
 
 
+def logistic_regression(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, float]:
+    """(coefficients, intercept) minimising scikit-learn's LogisticRegression(C=c) objective, 0.5 |w|^2 +
+    c x the weighted log-loss (the intercept not penalised), with scipy's L-BFGS: training runs
+    where scikit-learn is not installed (a GPU machine)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    features = np.hstack([np.asarray(x, dtype=float), np.ones((len(x), 1))])
+    target = np.asarray(y, dtype=float)
+    weight = np.asarray(sample_weight, dtype=float)
+
+    def objective(theta):
+        z = features @ theta
+        penalty = np.append(theta[:-1], 0.0)
+        value = c * float(np.sum(weight * (np.logaddexp(0.0, z) - target * z))) + 0.5 * float(penalty @ penalty)
+        return value, c * features.T @ (weight * (expit(z) - target)) + penalty
+
+    theta = minimize(objective, np.zeros(features.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-9}).x
+    return theta[:-1], float(theta[-1])
+
+
 def fit(sources: dict[str, tuple[list[np.ndarray], np.ndarray]], top_k: int = TOP_K, threshold_on: str | None = None,
         max_over_refusal: float | None = None) -> dict:
     """Logistic regression on (best logit, mean of the top_k logits), every (source, class) cell
@@ -116,8 +137,6 @@ def fit(sources: dict[str, tuple[list[np.ndarray], np.ndarray]], top_k: int = TO
     `threshold_on` (the product's own domain) while refusing at most that share of its answerable
     questions; without, the one with the best balanced accuracy there (all sources averaged when
     `threshold_on` is None), ties to fewer refusals."""
-    from sklearn.linear_model import LogisticRegression
-
     from assistant.reader import Decision, decision_features
 
     features = {name: np.array([decision_features(q, top_k) for q in qs]).reshape(-1, 2) for name, (qs, _) in sources.items()}
@@ -133,8 +152,8 @@ def fit(sources: dict[str, tuple[list[np.ndarray], np.ndarray]], top_k: int = TO
     x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
     if y.all() or not y.any():
         return {"weights": [1.0, 0.0], "bias": 0.0, "threshold": 0.5, "top_k": top_k, "note": "one class only: not fitted"}
-    lr = LogisticRegression(C=1.0).fit(x, y.astype(int), sample_weight=w * len(w) / w.sum())
-    weights, bias = (float(lr.coef_[0][0]), float(lr.coef_[0][1])), float(lr.intercept_[0])
+    coef, intercept = logistic_regression(x, y, w * len(w) / w.sum())
+    weights, bias = (float(coef[0]), float(coef[1])), float(intercept)
 
     def figures(threshold: float) -> dict:
         decision = Decision(weights, bias, threshold, top_k)

