@@ -85,7 +85,7 @@ _FROM_LINE = re.compile(r"^from:\s*(?P<orgs>[^|]+?)\s*(?:\||$)", re.IGNORECASE)
 # "the terms of reference were published on 9 December 2021", nor a field of a citation (", Published: ...").
 _STATEMENT_START = r"(?:^|(?<=[|;])\s*|(?<=\s)(?<![,(]\s)(?=[A-Z]))"
 _PUBLISHED = re.compile(
-    _STATEMENT_START + rf"(?:(?:First|FIRST|first)\s+)?(?:Published|PUBLISHED|(?<![\w ])published)(?:\s+on)?:?\s+"
+    _STATEMENT_START + rf"(?:(?:First|FIRST|first)\s+published|Published|PUBLISHED|(?<![\w ])published)(?:\s+on)?:?\s+"
     rf"(?P<date>{_DATE}|n/?a)\b")
 _UPDATED = re.compile(
     _STATEMENT_START + rf"(?:(?:Last|LAST|last)\s+)?(?:Updated|UPDATED|updated)(?:\s+on)?:?\s+(?P<date>{_DATE})\b")
@@ -95,8 +95,7 @@ _DATE_LABEL = re.compile(
 _DATE_ALONE = re.compile(rf"^(?:{_DATE})$", re.IGNORECASE)
 # An imprint or signature line ending in its date: "Commons Library Research Briefing, 23 July 2025",
 # "Jane Smith, Director of Workforce, October 2021".
-_DATED_LINE = re.compile(rf"^[A-Z][^.!?]{{2,120}},\s*(?P<date>{_DAY}\s+{_MONTH}\s+{_YEAR}|{_MONTH}\s+{_YEAR})$",
-                         re.IGNORECASE)
+_DATED_LINE = re.compile(rf"^[A-Z][^.!?]{{2,120}},\s*(?P<date>{_DAY}\s+{_MONTH}\s+{_YEAR}|{_MONTH}\s+{_YEAR})$")
 # A version line's date: "Guidance (V4) 02.2024", "Version 2, March 2023".
 _VERSION_DATE = re.compile(rf"\(?\bv(?:ersion)?\s?\d+(?:\.\d+)?\)?,?\s+(?P<date>{_DATE}|\d{{1,2}}\.{_YEAR})$", re.IGNORECASE)
 _PRESENTED = re.compile(r"^presented to parliament\b", re.IGNORECASE)
@@ -107,10 +106,11 @@ _LAID = re.compile(r"^(?:ordered by the house of commons to be printed|laid befo
                    re.IGNORECASE)
 _COPYRIGHT = re.compile(rf"^(?:©|\(c\)|copyright\s*©?)\s*(?P<holder>.+?)[,\s]+(?P<year>{_YEAR})\b", re.IGNORECASE)
 
+# "Published by the Harbour Agency, 2031.", "This report was published by X in May 2031".
 _PUBLISHED_BY = re.compile(r"^(?:this (?:report|document|publication|guidance) (?:is |was )?)?published by:?\s+"
-                           r"(?:the\s+)?(?P<org>[A-Z][^.;|]{2,100}?)(?:\s+(?:on|in)\s+" + _DATE + r")?\s*(?:[.;|,]|$)",
-                           re.IGNORECASE)
-_AUTHOR_LABEL = re.compile(r"^(?:authors?|author\(s\)|written by|prepared by|authored by|compiled by)\s*[:\-–]?\s*"
+                           r"(?:the\s+)?(?P<org>[A-Z][^.;|,]{2,100}?)(?:,?\s+(?:(?:on|in)\s+)?(?P<date>" + _DATE + r"))?"
+                           r"\s*(?:[.;|]|$)", re.IGNORECASE)
+_AUTHOR_LABEL = re.compile(r"^(?:author\(s\)|authors?|written by|prepared by|authored by|compiled by)\s*[:\-–]?\s*"
                            r"(?P<names>\S.{1,200})$", re.IGNORECASE)
 _BY_LINE = re.compile(r"^(?:By|BY)\s+(?P<names>[A-Z].{1,150})$")
 _NAME_TITLE = r"(?:Dr|Prof|Professor|Sir|Dame|Lord|Lady|Baroness|Mr|Mrs|Ms|Miss|Rt Hon|The Rt Hon)\.?"
@@ -131,7 +131,8 @@ _REFERENCES = [
 _ORG = re.compile(
     r"^(?:the\s+)?(?:"
     r"(?:Department|DEPARTMENT|Ministry|MINISTRY|Office|OFFICE)\s+(?:for|of|FOR|OF)\s+[A-Z][\w,&’' -]{2,80}"
-    r"|(?:HM|His Majesty[’']s|Her Majesty[’']s)\s+(?:Treasury|Revenue\s*(?:&|and)\s*Customs|Government|Prison[\w ]*|Courts[\w ]*|Land Registry|Passport Office)"
+    r"|(?:HM|His Majesty[’']s|Her Majesty[’']s)\s+"
+    r"(?:Treasury|Revenue\s*(?:&|and)\s*Customs|Government|Prison[\w ]*|Courts[\w ]*|Land Registry|Passport Office)"
     r"|[A-Z][\w&’'-]*(?:\s+(?:[A-Z][\w&’'-]*|and|&|of|for|the|in|on)){0,8}\s+"
     r"(?:Office|Agency|Authority|Commission|Council|Trust|Board|Executive|Service|Services|Library|Institute|Foundation"
     r"|Committee|Regulator|Inspectorate|Ombudsman|Partnership|Directorate|Unit|Team|Division|Group|Centre|Society|College"
@@ -149,8 +150,11 @@ _NOT_ORG_WORDS = re.compile(
 
 
 # A line that stops mid-phrase: the next line goes on with it.
-_OPEN_END = re.compile(r"(?:[,&]|\b(?:a|an|the|and|or|of|in|on|at|to|for|by|with|from|His Majesty’s|Her Majesty’s|[\w]+’s|[\w]+'s))$",
-                       re.IGNORECASE)
+_OPEN_END = re.compile(r"(?:[,&]|\b(?:a|an|the|and|or|of|in|on|at|to|for|by|with|from)|\w+['’]s)$", re.IGNORECASE)
+
+
+_ORG_WORD = re.compile(r"\b(?:Unit|Team|Office|Agency|Directorate|Department|Ministry|Council|Trust|Board|Service|Group"
+                       r"|Committee|Institute|University|College|Centre|Ltd|Limited|Authority|Commission)\b")
 
 
 def _org_name(text: str) -> str:
@@ -197,8 +201,10 @@ def _date(lines: list[str], head: list[str]) -> str:
             note("labelled", iso_date(m.group("date")))
         if m := _LAID.match(line):
             note("presented", iso_date(m.group("date")))
-        if m := _PRESENTED_DATE.search(" ".join(lines[i : i + 4])):
-            if _PRESENTED.match(line) and m.group("date") and not re.fullmatch(_YEAR, m.group("date")):
+        if (m := _PUBLISHED_BY.match(line)) and m.group("date"):
+            note("published", iso_date(m.group("date")))
+        if _PRESENTED.match(line) and (m := _PRESENTED_DATE.search(" ".join(lines[i : i + 4]))):
+            if m.group("date") and not re.fullmatch(_YEAR, m.group("date")):
                 note("presented", iso_date(m.group("date")))
         if m := _DATED_LINE.match(line):
             note("dated line", iso_date(m.group("date")))
@@ -226,21 +232,28 @@ def _publisher(lines: list[str], head: list[str]) -> str:
             continue
         for width in (4, 3, 2, 1):
             window = head[i : i + width]
-            if len(window) == width and all(len(x.split()) <= 6 for x in window) and (name := _org_name(" ".join(window))):
+            # A name broken over lines comes in short pieces; a name on one line may be long.
+            short_pieces = width == 1 or all(len(x.split()) <= 6 for x in window)
+            if len(window) == width and short_pieces and (name := _org_name(" ".join(window))):
                 return name
     for line in lines:
-        if (m := _COPYRIGHT.match(line)) and not re.match(r"crown\b", m.group("holder"), re.IGNORECASE):
-            if name := _org_name(m.group("holder")) or (m.group("holder").strip() if len(m.group("holder").split()) <= 8 else ""):
-                return name
+        holder = m.group("holder").strip() if (m := _COPYRIGHT.match(line)) else ""
+        if holder and not re.match(r"crown\b", holder, re.IGNORECASE) and len(holder.split()) <= 8:
+            return _org_name(holder) or holder
     return ""
 
 
 def _author(lines: list[str]) -> str:
-    for line in lines:
+    for i, line in enumerate(lines):
         m = _AUTHOR_LABEL.match(line) or _BY_LINE.match(line)
         if m:
-            names = re.sub(r"\s+", " ", m.group("names")).strip(" ,.;")
-            if _NAMES.match(names) and not _NOT_ORG_WORDS.search(names):
+            names = re.sub(r"\s+", " ", m.group("names").split(" | ")[0])
+            # Names broken over lines: "By Dr Ada Okafor," / "Ben Pell".
+            if re.search(r"(?:,|\band|&)$", names) and i + 1 < len(lines) and _NAMES.match(lines[i + 1]):
+                names = f"{names} {lines[i + 1]}"
+            names = names.strip(" ,.;")
+            # People's names; "Anna Cordes Analytics Unit" runs an organisation into one: say nothing.
+            if _NAMES.match(names) and not _NOT_ORG_WORDS.search(names) and not _ORG_WORD.search(names):
                 return names
     return ""
 
@@ -279,6 +292,7 @@ _GENERIC_HEADINGS = {
     "page intentionally left blank", "home", "menu", "skip to main content", "applies to england",
     "applies to england and wales", "applies to england, scotland and wales", "applies to england, scotland and wales",
     "applies to the uk", "independent report", "open consultation", "closed consultation", "notice", "form",
+    "overview", "background", "main messages", "key messages", "key points", "at a glance", "acknowledgements",
 }
 _FILE_NAME = re.compile(r"^[\w.-]+\.(?:pdf|docx?|html?|md|txt|odt|rtf)$", re.IGNORECASE)
 _PAGE_LABEL = re.compile(r"^page \d+(?: of \d+)?\b", re.IGNORECASE)
@@ -286,10 +300,14 @@ _PAGE_LABEL = re.compile(r"^page \d+(?: of \d+)?\b", re.IGNORECASE)
 
 def generic_title(text: str) -> bool:
     """A heading that cannot be a document's title: a site name, a document type, a date, a page label,
-    a file name, the "Presented to Parliament" imprint, or an organisation's name alone."""
+    a file name, the "Presented to Parliament" imprint, an organisation's name alone, or a line that is not
+    content (a banner, a notice, a contents line: ingest/noncontent.py)."""
     line = re.sub(r"\s+", " ", text.strip().strip("*_#[]() ")).strip()
     key = line.lower().strip(" .:")
+    from ingest.noncontent import paragraph_role
+
     return (not re.search(r"[^\W\d_]{2}", line) or key in _GENERIC_HEADINGS or bool(_DATE_ALONE.match(line))
+            or bool(paragraph_role(line, "", "paragraph"))  # a banner, a notice, a contents line
             or bool(_PAGE_LABEL.match(line)) or bool(_FILE_NAME.match(line)) or bool(_PRESENTED.match(line))
             or bool(_org_name(line)) or key.startswith("applies to "))
 
@@ -311,7 +329,7 @@ def title_from_blocks(blocks: Sequence[Block]) -> str:
     head = list(blocks[:HEAD_BLOCKS])
     headings = [b for b in head if b.kind == "heading"]
     candidates = headings or [b for b in head if b.kind == "text" and len(b.text.split()) <= 20]
-    for i, block in enumerate(candidates):
+    for block in candidates:
         text = re.sub(r"\s+", " ", block.text.strip().strip("*_#")).strip()
         if generic_title(text):
             continue

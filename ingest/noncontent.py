@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 ROLES = ("contents", "notice", "banner", "references")
 CONTENTS, NOTICE, BANNER, REFERENCES = ROLES
 
-_BULLET = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\d{1,3}[.)]|\[\d{1,3}\])\s+")
+_BULLET = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\d{1,3}[.)])\s+")
+_URL = re.compile(r"\(?<?(?:https?://|www\.)\S+")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:https?://|www\.)[^)]*\)")
 _SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -49,6 +52,10 @@ _REFERENCE_SECTIONS = {
     "sources and references", "references and sources", "further reading", "references and further reading",
     "works cited", "literature cited", "citations", "evidence sources", "key references", "bibliography and references",
 }
+# Sections of credits and licences: everything in them that is not prose is a notice.
+_NOTICE_SECTIONS = {"image credits", "image credit", "photo credits", "photograph credits", "picture credits",
+                    "photography credits", "copyright", "copyright notice", "licence", "license", "licensing",
+                    "crown copyright", "legal notice", "legal notices"}
 # Sections of notes: a note that explains (a definition, a caveat) is content; one that cites is a reference.
 _NOTE_SECTIONS = {"notes", "endnotes", "end notes", "footnotes", "notes and references", "references and notes",
                   "notes and sources", "sources and notes"}
@@ -60,9 +67,10 @@ def _section_name(section: str) -> str:
     return re.sub(r"\s+", " ", name).strip(" :.–—-").lower()
 
 
+@lru_cache(maxsize=4096)  # a document's paragraphs share a few section names
 def section_role(section: str) -> str:
-    """The role a section's name gives its paragraphs: "contents", "references", "notes" (notes decide
-    paragraph by paragraph), or ""."""
+    """The role a section's name gives its paragraphs: "contents", "references", "notice", "notes" (notes
+    decide paragraph by paragraph), or ""."""
     name = _section_name(section)
     if name in _CONTENTS_SECTIONS:
         return CONTENTS
@@ -70,6 +78,8 @@ def section_role(section: str) -> str:
         return REFERENCES
     if name in _NOTE_SECTIONS:
         return "notes"
+    if name in _NOTICE_SECTIONS:
+        return NOTICE
     return ""
 
 
@@ -79,39 +89,62 @@ def _lines(text: str) -> list[str]:
 
 
 def _is_prose(text: str) -> bool:
-    """Reads as running text: two or more sentences, or one long one, with words in lower case."""
+    """Reads as running text: two or more sentences, or one long one (a sentence ends after a lower-case letter)."""
     words = text.split()
     sentences = len(re.findall(r"[a-z)][.!?](?:\s|$)", text))
     return len(words) >= 25 and sentences >= 1 or len(words) >= 12 and sentences >= 2
 
 
+# Words that make a sentence a clause of running text rather than a title or a citation's fields.
+_CLAUSE_WORDS = re.compile(r"\b(?:is|are|was|were|will|would|should|can|could|must|has|have|had|we|our|you|your|"
+                           r"this section|these|it|they|their|there)\b", re.IGNORECASE)
+
+
+def _reads_as_prose(text: str) -> bool:
+    """Prose with a clause in it: what a References section holds besides its entries (an introduction)."""
+    return _is_prose(text) and bool(_CLAUSE_WORDS.search(_URL.sub("", text)))
+
+
+def _is_sentence(text: str) -> bool:
+    """One sentence of the body: eight words or more, a clause word, closing punctuation."""
+    return len(text.split()) >= 8 and bool(re.search(r"[a-z)][.!?]$", text.strip())) and bool(_CLAUSE_WORDS.search(text))
+
+
 # --- contents ---------------------------------------------------------------------------------
 
 _LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|·{4,}|(?:\.\s?){2,}…|…(?:\.\s?){2,}")
+_LEADER_PAGE = re.compile(r"(?:(?:\.\s?){4,}|…{2,}|_{4,}|·{4,})\s*\d{1,3}(?!\S)")
 # An entry: a title, then (after a dot leader or a space) a page number or a lower-case roman numeral.
 _ENTRY = re.compile(
     r"^(?P<title>.*?\S)(?:\s*(?P<leader>(?:\.\s?){2,}|…+|_{3,}|·{3,})\s*|\s+)(?P<page>\d{1,3}|[ivxl]{1,6})$"
 )
 _CONTENTS_LABEL = re.compile(r"(?:table of )?contents(?: page)?:?", re.IGNORECASE)
 # A numbered section title: "4.1 What has NHS England proposed?", "Annex B: Methods", "2. Scope".
-_NUMBERED_TITLE = re.compile(r"^(?:(?:annex|appendix|section|part|chapter)\s+[\dA-Z]{1,3}\b|\d{1,2}(?:\.\d{1,2})*\.?)[.:)–—-]?\s+\S")
+_NUMBERED_TITLE = re.compile(
+    r"^(?:(?i:annex|appendix|section|part|chapter)\s+[\dA-Z]{1,3}\b|\d{1,2}(?:\.\d{1,2})*\.?)[.:)–—-]?\s+\S"
+)
 
 
 def contents_entry(line: str, strict: bool = True) -> bool:
     """ "Introduction ........ 4" (a dot leader: an entry wherever it is), or, when not `strict`,
     "1. Background 7" / "Executive summary 3": a short title that does not end a sentence, then a page number."""
     line = line.strip()
+    if not line or not (line[-1].isdigit() or line[-1] in "ivxl"):
+        return False
     m = _ENTRY.match(line)
     if not m:
         return False
     title = m.group("title").strip()
-    if not _WORDS.search(title) or len(title.split()) > 18:
+    if not _WORDS.search(title):
         return False
-    if m.group("leader") and len(m.group("leader").replace(" ", "")) >= 3:
-        return True
+    if m.group("leader") and len(m.group("leader").replace(" ", "").replace("…", "...")) >= 3:
+        return len(title.split()) <= 40
+    if len(title.split()) > 18:
+        return False
     if strict or m.group("page").isalpha():
         return False
     # Without a leader: a title (capitalised, not a sentence, not a date or a quantity) and a page number.
+    title = re.sub(r"^[a-z][.)]\s+", "", title)  # "a. Purpose of the strategy 7": a lettered sub-entry
     if not (title[0].isupper() or title[0].isdigit() or title[0] in "‘'\"“"):
         return False
     if _SENTENCE_END.search(title) or re.search(r"[,;=%£$€+]$|\b(?:19|20)\d{2}$", title):
@@ -125,14 +158,19 @@ def contents_entry(line: str, strict: bool = True) -> bool:
                              "number", "grade", "band", "key", "type", "priority", "group", "cohort"}
 
 
+_RUN_PAGE = re.compile(r"(?<=[^\W\d_]|[)’'”?])\s*(?:(?:\.\s?){2,}|…+)?\s+(\d{1,3})(?=\s+[A-Z\d‘'\"“]|\s*$)")
+
+
 def _contents_run(text: str) -> bool:
     """A contents list run into one line: "Contents Foreword 3 Executive Summary 4 1. Introduction 6 ...":
     four or more titles each followed by a page number, the numbers never going down."""
     body = re.sub(r"^(?:table of contents|contents)\b[:\s]*", "", text.strip(), flags=re.IGNORECASE)
     starts_as_contents = len(body) < len(text.strip())
+    if sum(word.isdigit() and len(word) <= 3 for word in body.split()) < 4 and not _LEADER.search(body):
+        return False
     leaders = len(_LEADER.findall(body))
     # A page number follows a title's last word and comes before the next title's first (capitalised) word.
-    pages = [int(n) for n in re.findall(r"(?<=[^\W\d_]|[)’'”?])\s*(?:(?:\.\s?){2,}|…+)?\s+(\d{1,3})(?=\s+[A-Z\d‘'\"“]|\s*$)", body)]
+    pages = [int(n) for n in _RUN_PAGE.findall(body)]
     if leaders >= 3:
         return True
     if len(set(pages)) < 4 or any(b < a for a, b in zip(pages, pages[1:])):
@@ -143,7 +181,7 @@ def _contents_run(text: str) -> bool:
     return (starts_as_contents or words <= 10 * len(pages)) and sentence_ends <= len(pages) // 4
 
 
-def _contents_role(text: str, kind: str, in_contents_section: bool) -> bool:
+def _contents_role(text: str, in_contents_section: bool) -> bool:
     lines = _lines(text)
     if not lines:
         return False
@@ -152,15 +190,32 @@ def _contents_role(text: str, kind: str, in_contents_section: bool) -> bool:
         line = lines[0]
         if contents_entry(line, strict=not in_contents_section) or _contents_run(line):
             return True
+        if len(_LEADER_PAGE.findall(line)) >= 2:  # entries with dot leaders run together
+            return True
         # Inside a Contents section, a short title line (a contents entry without its page number) is one.
-        return in_contents_section and not _is_prose(line) and len(line.split()) <= 20
-    entries = sum(contents_entry(line, strict=False) for line in lines)
+        return in_contents_section and _entry_title(line)
+    if _lead_in_is_content(lines, text):
+        return False
+    entries = sum(contents_entry(line, strict=False) or bool(_LEADER_PAGE.search(line)) or _contents_run(line)
+                  for line in lines)
     if entries >= 2 and entries >= 0.6 * len(lines):
         return True
     if in_contents_section:
-        titles = sum(not _SENTENCE_END.search(line) and len(line.split()) <= 20 for line in lines)
-        return titles >= 0.6 * len(lines) and not _is_prose(stripped)
+        return sum(_entry_title(line) for line in lines) >= 0.6 * len(lines) and not _is_prose(stripped)
     return False
+
+
+def _entry_title(line: str) -> bool:
+    """A contents entry without its page number: short and not a sentence (a title may be a question)."""
+    return len(line.split()) <= 20 and not re.search(r"[.!:;,][\"'”’)\]]*$", line) and not _is_prose(line)
+
+
+def _lead_in_is_content(lines: list[str], text: str) -> bool:
+    """A list paragraph whose lead-in (its first line, not a bullet) is a sentence of the body: the
+    paragraph is content whatever its items are (footnotes attached to the last paragraph of a page)."""
+    first = text.strip().split("\n")[0]
+    return (len(lines) > 1 and not _BULLET.match(first) and _is_prose(first) and not citation_entry(first)
+            and not _LEADER.search(first))
 
 
 # --- notices ------------------------------------------------------------------------------------
@@ -175,9 +230,7 @@ _NOTICE_SENTENCE = re.compile(
     r" (?:is|are) (?:licensed|available|published|reproduced|provided) (?:under|subject to)"
     r"|(?:this|the) (?:publication|document|report) is (?:also )?available (?:at|from|on|to download|for download|in)\b"
     r"|you may re-?use this (?:information|document|publication)"
-    r"|to view (?:a copy of )?this licen[cs]e"
     r"|(?:for more information and )?to view (?:a copy of )?this licen[cs]e"
-    r"|(?:for more information and to view this licen[cs]e)"
     r"|where we have identified any third[- ]party copyright"
     r"|any (?:enquiries|queries|questions) (?:regarding|about|on|relating to) this (?:publication|document|report)"
     r"|(?:for )?enquiries (?:regarding|about) this (?:publication|document|report)"
@@ -233,7 +286,7 @@ _BANNER_PHRASES = [
     r"you(?:[’']ve| have) (?:accepted|rejected) (?:additional|analytics) cookies",
     r"you can change your cookie settings at any time",
     r"hide (?:this |cookie )?message",
-    r"is this page useful\??", r"maybe", r"yes(?: this page is useful)?", r"no(?: this page is not useful)?",
+    r"is this page useful\??(?:\s*maybe)?(?:\s*yes)?(?:\s*no)?", r"yes,? this page is useful", r"no,? this page is not useful",
     r"thank you for your feedback",
     r"report a problem with this page", r"help us improve [\w.]+",
     r"don[’']?t include personal or financial information[^.]*",
@@ -244,8 +297,10 @@ _BANNER_PHRASES = [
     r"(?:\d{1,2}/\d{1,2}/\d{2,4},? )?\d{1,2}:\d{2}(?: ?[ap]m)?",  # a browser's print header: date and time
     r"https?://\S+ \d{1,3}/\d{1,3}",  # a browser's print footer: address and "page/pages"
     r"page \d{1,3} of \d{1,3}",
+    r"\[?(?:this )?page (?:is )?(?:left )?intentionally (?:left )?blank\]?",  # print furniture
 ]
-_BANNER = re.compile(rf"(?:{'|'.join(_BANNER_PHRASES)})[.!]?", re.IGNORECASE)
+# Nothing but chrome phrases (an atomic group: a paragraph that does not open with one fails at once).
+_BANNER = re.compile(rf"(?:\s*(?>(?:{'|'.join(_BANNER_PHRASES)})[.!]?))+\s*", re.IGNORECASE)
 # Phrases that are chrome wherever they sit, even in a paragraph with other words ("... Register by 18 June to
 # vote in the General Election on 4 July."): nothing in a document's own text takes this shape.
 _BANNER_ANYWHERE = re.compile(
@@ -257,8 +312,9 @@ _BANNER_ANYWHERE = re.compile(
 
 def _is_banner(text: str) -> bool:
     stripped = text.strip()
-    rest = _BANNER.sub(" ", stripped)
-    if rest != stripped and not _WORDS.search(rest):
+    if len(stripped) > 400:  # chrome comes in short pieces; a long paragraph is checked for the giveaway phrases only
+        return bool(_BANNER_ANYWHERE.search(stripped)) and not _is_prose(_BANNER_ANYWHERE.sub("", stripped))
+    if _BANNER.fullmatch(stripped):
         return True
     # A short paragraph holding a phrase only chrome has (a banner run into a breadcrumb trail).
     return bool(_BANNER_ANYWHERE.search(stripped)) and not _is_prose(_BANNER_ANYWHERE.sub("", stripped))
@@ -270,7 +326,8 @@ _YEAR = r"(?:19|20)\d{2}[a-z]?"
 _CITATION_MARKS = re.compile(
     r"\bdoi(?:\.org)?\s*[:/]\s*10\.\d{4,}|\bdoi\.org/|\bhttps?://dx\.doi\.org/"
     r"|\bavailable (?:at|from|online)\s*:?\s*[<(\[]?(?:https?://|www\.)"
-    r"|\[?\(?(?:last )?accessed:?\s+(?:on\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\.?,?\s+\d{4}|\d{1,2}/\d{1,2}/\d{2,4}|[A-Z][a-z]+\s+\d{4})"
+    r"|\[?\(?(?:last )?accessed:?\s+(?:on\s+)?"
+    r"(?:\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\.?,?\s+\d{4}|\d{1,2}/\d{1,2}/\d{2,4}|[A-Z][a-z]+\s+\d{4})"
     r"|\bretrieved (?:on |from )"
     r"|\b\d{1,4}\s*\(\d{1,3}(?:[-–]\d{1,3})?\)\s*[:,]\s*(?:[a-z]?\d+|e\d+)"  # volume(issue): pages
     r"|;\s*\d{1,4}(?:\(\d{1,3}\))?:\s*[a-z]?\d+"  # Vancouver "2020;12(3):45"
@@ -281,15 +338,18 @@ _CITATION_MARKS = re.compile(
 )
 # An entry's opening: "[12] ...", "Smith, J. (2020)", "Smith J, Jones K.", "HM Treasury (2018): ...",
 # "Cabinet Office. ‘Title’ 2012".
-_SURNAME = r"[A-Z][\w'’-]+(?:[ -][A-Z][\w'’-]+)?"
-_INITIALS = r"(?:[A-Z]\.?\s?-?){1,3}"
+# A surname has a lower-case letter ("Smith", "McDonald", "O'Brien"); initials are dotted ("J.", "J. K.") or a
+# run of capitals ("JK"): the two never overlap, so matching a list of authors cannot backtrack.
+_SURNAME = r"[A-Z](?:[a-z]|['’][A-Z])[\w'’-]*(?:[ -][A-Z](?:[a-z]|['’][A-Z])[\w'’-]*)?"
+_INITIALS = r"(?:(?:[A-Z]\.\s?-?){1,3}|[A-Z]{1,3}\b)"
 _CITATION_START = re.compile(
     r"^(?:"
     r"\[\d{1,3}\]\s*\S"
     rf"|{_SURNAME},?\s+{_INITIALS}(?:,|\.|\s(?:and|&)\s|\s\(" + _YEAR + r"\))"  # Smith, J., / Smith J, / Smith J. and
-    rf"|(?:{_SURNAME},?\s+{_INITIALS},?\s*(?:and|&)?\s*)+\(?" + _YEAR +
+    rf"|(?>{_SURNAME},?\s+{_INITIALS},?\s*(?:and|&)?\s*)+\(?" + _YEAR +
     r"|[A-Z][\w&’'.,-]*(?:\s+[\w&’'.,-]+){0,10}?\s+\(" + _YEAR + r"(?:,\s*[\w ]+)?\)\s*[:.,]\s*\S"  # Org (2018): Title
-    r"|[A-Z][\w&’'-]*(?:\s+[\w&’'-]+){0,8}\.\s+[‘'\"“][^’'\"”]{3,}[’'\"”]\s*,?\s*(?:\(?" + _YEAR + r")"  # Org. ‘Title’ 2012
+    # Org. ‘Title’ 2012
+    r"|[A-Z][\w&’'-]*(?:\s+[\w&’'-]+){0,8}\.\s+[‘'\"“][^’'\"”]{3,}[’'\"”]\s*,?\s*(?:\(?" + _YEAR + r")"
     r"|\d{1,3}\s+(?i:ibid|as above|op\.? cit|see (?:note|footnote))\b"  # a footnote pointing at another
     r")"
 )
@@ -299,8 +359,8 @@ _MONTHS = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _FOOTNOTE = re.compile(
     rf"^\d{{1,3}}\s+[A-Z‘'\"“].*[,.]\s*(?:[\w’'-]+\s+){{0,3}}\(?(?:\d{{1,2}}\s+)?(?:{_MONTHS}\s+)?(?:19|20)\d{{2}}\)?\.?$"
 )
-_URL = re.compile(r"\(?<?(?:https?://|www\.)\S+")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:https?://|www\.)[^)]*\)")
+# A footnote pointing at a web page: its number, a title and date, the address last.
+_LINKED_FOOTNOTE = re.compile(r"^\d{1,3}\s+[A-Z‘'\"“].*\s\(?<?(?:https?://|www\.)\S+$")
 
 
 def citation_entry(text: str) -> bool:
@@ -311,12 +371,21 @@ def citation_entry(text: str) -> bool:
         return False
     if _FOOTNOTE.match(stripped) and len(stripped.split()) <= 40 and not _is_prose(stripped):
         return True
+    if _LINKED_FOOTNOTE.match(stripped) and len(stripped.split()) <= 60 and not _explains(stripped):
+        return True
     if _CITATION_START.match(stripped):
         # "Smith (2020) found that ..." opens like an entry too: an entry has no clause after the year.
         return not _is_prose(_URL.sub("", stripped)) or bool(_CITATION_MARKS.search(stripped))
     if _CITATION_MARKS.search(stripped):
-        return len(stripped.split()) <= 80 and not _is_prose(_URL.sub("", _CITATION_MARKS.sub("", stripped)))
+        return len(stripped.split()) <= 80 and not _explains(stripped)
     return False
+
+
+def _explains(text: str) -> bool:
+    """Without its links and citation marks, the text still says something: a sentence of twelve words
+    or more (a footnote that defines a term is content, one that only points at a source is not)."""
+    rest = _URL.sub("", _CITATION_MARKS.sub("", _MD_LINK.sub(r"\1", text)))
+    return len(rest.split()) >= 12 and bool(re.search(r"[a-z)][.!?](?:\s|$)", rest))
 
 
 def _link_entry(text: str) -> bool:
@@ -331,8 +400,10 @@ def _references_role(text: str, section: str) -> bool:
     if not lines:
         return False
     named = section_role(section)
+    if _lead_in_is_content(lines, text):
+        return False
     if named == REFERENCES:
-        return not _is_prose(text) or all(citation_entry(line) or _link_entry(line) for line in lines)
+        return sum(_reads_as_prose(line) and not citation_entry(line) for line in lines) < 0.5 * len(lines)
     entries = sum(citation_entry(line) or (named == "notes" and _link_entry(line)) for line in lines)
     if len(lines) == 1:
         return entries == 1
@@ -349,11 +420,17 @@ def paragraph_role(text: str, section: str, kind: str) -> str:
         return ""
     if _CONTENTS_LABEL.fullmatch(text.strip()):
         return CONTENTS
+    first, _, rest = text.strip().partition("\n")
+    if rest and section_role(first) in (CONTENTS, REFERENCES):
+        # A list led in by its own label ("Contents" / "References" and the entries under it).
+        section = first
+    if section_role(section) == NOTICE and len(text.split()) <= 40:  # a credit line: "Photo by ... Licensed under ..."
+        return NOTICE
     if _is_banner(text):
         return BANNER
     if _is_notice(text):
         return NOTICE
-    if kind != "table" and _contents_role(text, kind, section_role(section) == CONTENTS):
+    if kind != "table" and _contents_role(text, section_role(section) == CONTENTS):
         return CONTENTS
     if kind != "table" and _references_role(text, section):
         return REFERENCES
@@ -362,7 +439,8 @@ def paragraph_role(text: str, section: str, kind: str) -> str:
 
 def _weak_entry(text: str) -> bool:
     """One line that would be a contents entry in a list of them ("Executive summary 3")."""
-    return "\n" not in text.strip() and contents_entry(text, strict=False)
+    lines = _lines(text)
+    return len(lines) == 1 and contents_entry(lines[0], strict=False)
 
 
 def _contents_title(text: str) -> bool:
@@ -376,7 +454,21 @@ def mark_roles(paragraphs: Sequence[tuple[str, str, str]]) -> list[str]:
     """The role of each (text, section, kind) of a document, in order. Besides `paragraph_role`, uses
     neighbours: lines like "Executive summary 3" are contents entries when two or more of them stand
     together, and after a paragraph that is just "Contents" the title lines that follow are its entries."""
-    roles = [paragraph_role(text, section, kind) for text, section, kind in paragraphs]
+    roles: list[str] = []
+    run_section, section_trusted = None, True
+    for text, section, kind in paragraphs:
+        if section != run_section:
+            run_section, section_trusted = section, True
+        if kind in ROLES:  # a kind that is already a role (the loader knew it) stays, and counts for its neighbours
+            roles.append(kind)
+            continue
+        role = paragraph_role(text, section if section_trusted else "", kind)
+        if (not role and section_trusted and section_role(section) in (CONTENTS, REFERENCES)
+                and (_reads_as_prose(text) or _is_sentence(text))):
+            # Body text under a Contents or References heading: the heading that ends that section was missed
+            # (converted documents lose headings), so its name says nothing about the paragraphs that follow.
+            section_trusted = False
+        roles.append(role)
     weak = [not role and kind != "table" and _weak_entry(text) for role, (text, _, kind) in zip(roles, paragraphs)]
     for i, is_weak in enumerate(weak):
         if not is_weak:
