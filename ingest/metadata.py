@@ -345,3 +345,52 @@ def title_from_blocks(blocks: Sequence[Block]) -> str:
             title = f"{title} {nxt}"
         return title
     return ""
+
+
+# --- the cover -----------------------------------------------------------------------------------
+
+_YEARS = re.compile(r"^(?:19|20)\d{2}(?:\s?[-–/]\s?(?:19|20)?\d{2})?$")  # "2024-2028", "2023/24", "2025"
+_COVER_LINE_WORDS = 10
+
+
+def _cover_lines(blocks: Sequence[Block]) -> list[str]:
+    """The short lines a cover is set in: the headings and short text lines before the first prose."""
+    lines = []
+    for block in blocks[:HEAD_BLOCKS]:
+        text = re.sub(r"\s+", " ", block.text.strip().strip("*_#")).strip()
+        if block.kind not in ("heading", "text") or not text:
+            continue
+        if len(text.split()) > _COVER_LINE_WORDS or re.search(r"[.!?]$", text):
+            break  # prose: the cover is over
+        lines.append(text)
+    return lines
+
+
+def cover_title(blocks: Sequence[Block]) -> str:
+    """A title set over several short cover lines, as covers converted to text are: skip the lines that name
+    nothing (generic words, dates) and an organisation's name broken over lines ("The Leeds" / "Teaching
+    Hospitals" / "NHS Trust"); then the first line, with the lines that continue it: one that goes on with the
+    phrase (see `_continues_title`), a lone document-type word ("Strategy"), or the years it covers ("2024-2028").
+    "" when the cover has no such line."""
+    lines = _cover_lines(blocks)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if generic_title(line) or _YEARS.match(line):
+            i += 1
+            continue
+        org_end = next((j for j in range(min(len(lines), i + 4), i, -1) if _org_name(" ".join(lines[i:j]))), None)
+        if org_end is not None:
+            i = org_end
+            continue
+        title = line
+        for following in lines[i + 1 : i + 4]:
+            lone_type = len(following.split()) == 1 and bool(_NOT_ORG_WORDS.fullmatch(following))
+            if _YEARS.match(following) or lone_type or (_continues_title(title, following) and not generic_title(following)):
+                title = f"{title} {following}"
+                if _YEARS.match(following):
+                    break
+            else:
+                break
+        return title
+    return ""

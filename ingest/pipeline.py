@@ -31,7 +31,7 @@ from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
-from ingest.metadata import generic_title, stated_metadata, title_from_blocks
+from ingest.metadata import cover_title, generic_title, stated_metadata, title_from_blocks
 from ingest.segment import split_sentences
 
 METADATA_FILE = "metadata.toml"
@@ -247,11 +247,11 @@ def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[st
     its text ("Published 21 February 2023", "© Crown copyright", imprints), then the cleaner's title."""
     found: dict[str, str] = {}
     # The cleaner's title is the first heading; a generic one ("GOV.UK", "Contents", a date) names nothing, so
-    # the first heading that is not generic is taken. Plain text marks no headings: its first line is a title
+    # the title set over the cover's short lines is taken, else the first heading that is not generic. Plain text marks no headings: its first line is a title
     # only when the cleaner judged it one (else the file name stands).
     title = cleaned.title
     if (not title or generic_title(title)) and any(b.kind == "heading" for b in loaded.blocks):
-        title = title_from_blocks(loaded.blocks)
+        title = cover_title(loaded.blocks) or title_from_blocks(loaded.blocks)
     elif title and generic_title(title):
         title = ""
     if title:

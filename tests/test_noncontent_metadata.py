@@ -291,3 +291,19 @@ def test_title_in_plain_text_is_the_first_short_line_that_is_not_generic():
     assert title_from_blocks(blocks("Page 1 of 4", "Ferries and the islands", "The review looked at crossings.")) == \
         "Ferries and the islands"
     assert title_from_blocks(blocks("Contents", "© Crown copyright 2031")) == ""
+
+
+def test_a_title_set_over_several_cover_lines_is_put_back_together():
+    from ingest.loaders import Block
+    from ingest.metadata import cover_title
+
+    cover = [Block("text", "Westshire County Council"), Block("heading", "The Westshire Active Travel"),
+             Block("heading", "and Road Safety Plan"), Block("heading", "2025-2030"),
+             Block("text", "Making every journey safer for everyone who walks, cycles or drives in the county.")]
+    assert cover_title(cover) == "The Westshire Active Travel and Road Safety Plan 2025-2030"
+    # an organisation's name broken over lines, and generic words, name no document
+    split_org = [Block("heading", "The Eastbrook"), Block("heading", "Community Health"), Block("heading", "NHS Trust"),
+                 Block("heading", "Contents"), Block("heading", "Estates Strategy"), Block("text", "2024-2029")]
+    assert cover_title(split_org) == "Estates Strategy 2024-2029"
+    # prose first: no cover
+    assert cover_title([Block("text", "This guidance explains how to register a birth within 42 days.")]) == ""
