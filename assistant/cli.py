@@ -228,12 +228,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    if args.which == "ingest-quality":  # its module imports eval.bench, so eval.bench does not dispatch to it
-        from eval.bench_ingest_quality import run
-    elif args.which == "policy-qa":  # likewise
-        from eval.policy_qa import run
-    else:
-        from eval.bench import run
+    from eval.bench import run
 
     return run(args)
 

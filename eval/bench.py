@@ -3,16 +3,15 @@
     assistant bench scifact PATH     retrieval quality on BEIR SciFact     (eval/bench_retrieval.py)
     assistant bench squad2 PATH      answer-or-abstain on SQuAD 2.0        (eval/bench_squad.py)
     assistant bench ingest PATH      ingest throughput against raw encode  (eval/bench_speed.py)
-    assistant bench ingest-quality DIR  titles, split sentences, debris     (eval/bench_ingest_quality.py,
-                                     dispatched by assistant/cli.py: that module imports this one)
-    assistant bench policy-qa DIR    the policy corpus's questions, scored by evidence quotes
-                                     (eval/policy_qa.py, dispatched by assistant/cli.py likewise)
+    assistant bench ingest-quality DIR  titles, split sentences, debris, pages (eval/bench_ingest_quality.py)
+    assistant bench policy-qa DIR    the policy corpus's questions, scored by evidence quotes (eval/policy_qa.py)
     assistant bench ask [PATH]       warm ask latency, per stage           (eval/bench_speed.py)
     assistant bench startup          cold start of `python app.py`         (eval/bench_speed.py)
     assistant bench batch ...        batch answering                       (assistant/batch/bench.py)
 
 Every benchmark prints a table of figures and, with --out DIR, writes them as JSON (with the machine
-and the date) to DIR/<name>.json, beside any run files. Expensive intermediate results (embeddings)
+and the date) to DIR/<name>.json, beside any run files; those that define a section (ingest-quality,
+policy-qa) append it to docs/benchmarks.md with --record. Expensive intermediate results (embeddings)
 are cached under --cache (default ~/.cache/cited-assistant/bench), never in the repository.
 """
 
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_CACHE = Path("~/.cache/cited-assistant/bench").expanduser()
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_FILE = ROOT / "docs" / "benchmarks.md"
 
 
 @dataclass
@@ -73,6 +74,11 @@ class BenchResult:
     tables: list[Table] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     ok: bool = True
+    # What `--record` appends to docs/benchmarks.md: a section with this heading and description, then the
+    # first `recorded_tables` tables (the rest, e.g. per-document tables, stay in the printed output and JSON).
+    record_heading: str = ""
+    record_description: str = ""
+    recorded_tables: int = 0
 
 
 def machine() -> dict:
@@ -204,6 +210,33 @@ def report(result: BenchResult, args) -> int:
     return 0 if result.ok else 1
 
 
+def commit_id() -> str:
+    """`git describe` of the working tree the figures were measured on ("unknown" outside a checkout)."""
+    import subprocess
+
+    try:
+        described = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                                   capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return described.stdout.strip() or "unknown"
+
+
+def record(result: BenchResult, path: Path | None = None) -> Path:
+    """Append `result`'s section to docs/benchmarks.md: its heading with the date and commit, its description
+    with the machine, then its recorded tables."""
+    path = path or BENCHMARKS_FILE
+    info = machine()
+    lines = ["", f"## {result.record_heading} ({info['date'][:10]}, commit {commit_id()})", "",
+             f"{result.record_description} Measured {info['date']} on {info['cpu']}, {info['cores']} cores, "
+             f"{info['memory_gib']} GiB, Python {info['python']}, load average {info['load_average_1_5_15']}.", ""]
+    for table in result.tables[: result.recorded_tables]:
+        lines += [table.render().replace("## ", "### ", 1), ""]
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    return path
+
+
 def run(args) -> int:
     which = args.which
     if which == "batch":
@@ -220,6 +253,10 @@ def run(args) -> int:
         from eval.bench_speed import bench_ask as bench
     elif which == "startup":
         from eval.bench_speed import bench_startup as bench
+    elif which == "ingest-quality":
+        from eval.bench_ingest_quality import bench_ingest_quality as bench
+    elif which == "policy-qa":
+        from eval.policy_qa import bench_policy_qa as bench
     else:  # argparse's choices make this unreachable from the CLI
         print(f"error: unknown benchmark {which!r}", file=sys.stderr)
         return 2
@@ -228,7 +265,10 @@ def run(args) -> int:
     except BenchInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return report(result, args)
+    code = report(result, args)
+    if getattr(args, "record", False) and result.record_heading:
+        print(f"appended to {record(result)}")
+    return code
 
 
 class BenchInputError(Exception):

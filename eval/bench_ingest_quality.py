@@ -41,17 +41,14 @@ With --record the tables are appended to docs/benchmarks.md as a dated section n
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.bench import BenchInputError, BenchResult, Table, machine, report, require_path
+from eval.bench import BenchInputError, BenchResult, Table, require_path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS_FILE = ROOT / "docs" / "benchmarks.md"
 TARGET_TITLES_RIGHT = 0.90
 TARGET_SPLIT_RATE = 0.02
 TARGET_PAGE_RIGHT = 0.95
@@ -487,44 +484,9 @@ def bench_ingest_quality(args) -> BenchResult:
         per_document.add(d.id, d.format, title.replace("|", "/"), right, d.paragraphs,
                          f"{d.pages:.0f}" if d.pages_counted else f"~{d.pages:.1f}", d.split_pairs,
                          d.debris_paragraphs, d.non_content, d.dropped)
-    return BenchResult("ingest-quality", figures, [summary, debris_table, by_format, per_document])
-
-
-def _commit() -> str:
-    try:
-        described = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                                   capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return described.stdout.strip() or "unknown"
-
-
-def record(result: BenchResult) -> Path:
-    """Append the summary, debris and format tables to docs/benchmarks.md as a dated section naming the
-    machine and the commit (the per-document table stays in the printed output and the JSON)."""
-    path = BENCHMARKS_FILE
-    info = machine()
-    figures = result.figures
-    lines = ["", f"## Ingest quality: {Path(figures['corpus']).name} ({info['date'][:10]}, commit {_commit()})", "",
-             f"`assistant bench ingest-quality {figures['corpus']}` (references: {figures['sources_md'] or 'none'}); "
-             f"measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, "
-             f"Python {info['python']}, load average {info['load_average_1_5_15']}.", ""]
-    for table in result.tables[:3]:
-        lines += [table.render().replace("## ", "### ", 1), ""]
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    return path
-
-
-def run(args) -> int:
-    """`assistant bench ingest-quality`: dispatched by assistant/cli.py, not by eval.bench.run, because this
-    module imports eval.bench."""
-    try:
-        result = bench_ingest_quality(args)
-    except BenchInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    code = report(result, args)
-    if getattr(args, "record", False):
-        print(f"appended to {record(result)}")
-    return code
+    return BenchResult(
+        "ingest-quality", figures, [summary, debris_table, by_format, per_document],
+        record_heading=f"Ingest quality: {folder.name}",
+        record_description=f"`assistant bench ingest-quality {folder}` (references: {sources_md or 'none'}).",
+        recorded_tables=3,  # the per-document table stays in the printed output and the JSON
+    )

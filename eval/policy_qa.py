@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,13 +43,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.bench import BenchInputError, BenchResult, Table, fingerprint, machine, percentile, report, require_path
+from eval.bench import BenchInputError, BenchResult, Table, fingerprint, percentile, require_path
 from eval.check_data import normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS_DIR = ROOT / "eval" / "data"
 SOURCES = ROOT / "sources"
-BENCHMARKS_FILE = ROOT / "docs" / "benchmarks.md"
 SPLITS = ("dev", "test")
 
 MIN_WORD_SHARE = 0.60  # share of a quote's content words a paragraph must hold to count as holding it
@@ -431,7 +429,13 @@ def bench_policy_qa(args) -> BenchResult:
         "ingest": ingested.summary().splitlines()[0], "ingest_skipped": [f"{s.path}: {s.reason}" for s in ingested.skipped],
         "seconds": time.perf_counter() - started,
     })
-    result = BenchResult(f"policy-qa-{split}", figures, tables(figures))
+    result = BenchResult(
+        f"policy-qa-{split}", figures, tables(figures),
+        record_heading=f"Policy QA, {split} split",
+        record_description=(f"`assistant bench policy-qa {docs} --split {split}`: the corpus and the bundled sources in one "
+                            f"index; {figures['answerer']}."),
+        recorded_tables=2,  # the summary and the categories; the per-document table stays in the output and the JSON
+    )
     folder = Path(args.out) if getattr(args, "out", None) else None
     if folder is not None and split == "dev":  # never per question for the frozen test split
         folder.mkdir(parents=True, exist_ok=True)
@@ -439,41 +443,3 @@ def bench_policy_qa(args) -> BenchResult:
         path.write_text("".join(json.dumps(o.to_dict(), ensure_ascii=False) + "\n" for o in outcomes), encoding="utf-8")
         result.files.append(str(path))
     return result
-
-
-def _commit() -> str:
-    try:
-        described = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                                   capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return described.stdout.strip() or "unknown"
-
-
-def record(result: BenchResult, path: Path = BENCHMARKS_FILE) -> Path:
-    """Append the summary and category tables to docs/benchmarks.md as a dated section naming the machine
-    and the commit (the per-document table stays in the printed output and the JSON)."""
-    info = machine()
-    figures = result.figures
-    lines = ["", f"## Policy QA, {figures['split']} split ({info['date'][:10]}, commit {_commit()})", "",
-             f"`assistant bench policy-qa {figures['docs_dir']} --split {figures['split']}`: the corpus and the bundled "
-             f"sources in one index; {figures['answerer']}. Measured {info['date']} on {info['cpu']}, {info['cores']} cores, "
-             f"{info['memory_gib']} GiB, Python {info['python']}, load average {info['load_average_1_5_15']}.", ""]
-    for table in result.tables[:2]:
-        lines += [table.render().replace("## ", "### ", 1), ""]
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    return path
-
-
-def run(args) -> int:
-    """`assistant bench policy-qa`: dispatched by assistant/cli.py (this module imports eval.bench)."""
-    try:
-        result = bench_policy_qa(args)
-    except BenchInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    code = report(result, args)
-    if getattr(args, "record", False):
-        print(f"appended to {record(result)}")
-    return code

@@ -164,7 +164,9 @@ def test_bench_ingest_quality_on_a_tiny_folder(tmp_path, capsys, monkeypatch):
         """))
     benchmarks = tmp_path / "benchmarks.md"
     benchmarks.write_text("# Benchmarks\n")
-    monkeypatch.setattr(quality, "BENCHMARKS_FILE", benchmarks)
+    import eval.bench
+
+    monkeypatch.setattr(eval.bench, "BENCHMARKS_FILE", benchmarks)  # where --record appends
 
     out = tmp_path / "out"
     assert main(["bench", "ingest-quality", str(docs), "--out", str(out), "--record"]) == 0
