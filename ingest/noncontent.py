@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from assistant.records import NON_CONTENT_KINDS
 from functools import lru_cache
 
-ROLES = ("contents", "notice", "banner", "references")
+ROLES = NON_CONTENT_KINDS  # the paragraph kinds these roles become (assistant/records.py)
 CONTENTS, NOTICE, BANNER, REFERENCES = ROLES
 
 _BULLET = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\d{1,3}[.)])\s+")

@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -169,16 +166,6 @@ def fit_decision(sources: dict) -> dict:
     return fit({name: source for name, source in sources.items() if len(source[1])})
 
 
-def _machine(settings: Settings, device: str) -> dict:
-    import torch
-
-    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "threads": settings.threads, "torch": torch.__version__, "device": device}
-    if device == "cuda":
-        machine["gpu"] = torch.cuda.get_device_name(0)
-    return machine
-
-
 def train(settings: Settings, log=print) -> dict:
     """Train, validate, save the reader folder. Returns the training record (also in reader.json);
     with `stop_after`, returns {"stopped": True, ...} once the checkpoint is written."""
@@ -188,7 +175,7 @@ def train(settings: Settings, log=print) -> dict:
     from training.model_card import write_card, write_curves_plot
     from training.model_folder import SIGMOID, base_description, bundled_base, folder_megabytes, load_base, save_folder, zeroed_row_hits
     from training.reader_data import load_training_data
-    from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, train_loop
+    from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, run_record, train_loop
 
     started = time.perf_counter()
     random.seed(settings.seed)
@@ -239,25 +226,8 @@ def train(settings: Settings, log=print) -> dict:
                              "in-domain held-out documents (gold paragraph)": (last["in_domain"], last["in_domain_answerable"])})
     decision["fitted_on"] = ("the validation questions of qa-train and of the in-domain held-out documents (gold paragraph given); "
                              "refit on the product's dev data with `assistant reader calibrate`")
-    record = {
-        "version": datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"),
-        "base_model": base_description(base),
-        "layers": settings.layers,
-        "max_length": settings.max_length,
-        "settings": asdict(settings),
-        "data": described,
-        "curves": asdict(result.curves),
-        "final_validation": result.curves.validation[-1] if result.curves.validation else {},
-        "decision": decision,
-        "training_seconds": result.train_seconds,
-        "total_seconds": round(time.perf_counter() - started, 1),
-        "pairs_seen": result.pairs_seen,
-        "steps": result.steps,
-        "planned_steps": result.planned_steps,
-        "resumed_from_step": result.resumed_from,
-        "tokens_with_zeroed_embeddings": unreached,
-        "machine": _machine(settings, result.device),
-    }
+    record = {**run_record(settings, result, base_description(base), described, unreached), "decision": decision,
+              "total_seconds": round(time.perf_counter() - started, 1)}
     out = Path(settings.out)
     model.to("cpu")
     save_folder(model, tokenizer, out, READER_FILE, record, base, SIGMOID)

@@ -330,6 +330,44 @@ def train_loop(model, encoded: Encoded, train_index: np.ndarray, targets, loss_f
                       resumed_from, planned)
 
 
+def machine_description(threads: int, device: str) -> dict:
+    """Where a model was trained, for its record."""
+    import platform
+
+    import torch
+
+    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+               "threads": threads, "torch": torch.__version__, "device": device}
+    if device == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name(0)
+    return machine
+
+
+def run_record(settings, result: LoopResult, base_model: dict, described: dict, unreached: int) -> dict:
+    """The fields every trained model's record has (reader.json, verifier.json): its version, base, settings,
+    data and how the run went."""
+    from dataclasses import asdict
+    from datetime import datetime, timezone
+
+    return {
+        "version": datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"),
+        "base_model": base_model,
+        "layers": settings.layers,
+        "max_length": settings.max_length,
+        "settings": asdict(settings),
+        "data": described,
+        "curves": asdict(result.curves),
+        "final_validation": result.curves.validation[-1] if result.curves.validation else {},
+        "training_seconds": result.train_seconds,
+        "pairs_seen": result.pairs_seen,
+        "steps": result.steps,
+        "planned_steps": result.planned_steps,
+        "resumed_from_step": result.resumed_from,
+        "tokens_with_zeroed_embeddings": unreached,
+        "machine": machine_description(settings.threads, result.device),
+    }
+
+
 def remove_checkpoint(out: str | Path) -> None:
     folder = Path(out) / CHECKPOINT_DIR
     for file in folder.glob("*"):

@@ -28,7 +28,6 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -129,8 +128,7 @@ def train(settings: Settings, log=print) -> dict:
 
     from training.model_card import write_verifier_card
     from training.model_folder import IDENTITY, base_description, bundled_base, folder_megabytes, load_base, save_folder, zeroed_row_hits
-    from training.reader_train import _machine
-    from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, train_loop
+    from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, run_record, train_loop
     from training.verifier_data import LABELS, load_verifier_data
 
     started = time.perf_counter()
@@ -171,25 +169,8 @@ def train(settings: Settings, log=print) -> dict:
     result = train_loop(model, encoded, train_index, targets, loss_fn, settings, Path(settings.out), run_validation, _short, "loss", shaping, log)
     if result.stopped:
         return {"stopped": True, "step": result.steps, "total_steps": result.total_steps}
-    record = {
-        "version": datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"),
-        "base_model": base_description(base),
-        "layers": settings.layers,
-        "max_length": settings.max_length,
-        "labels": list(LABELS),
-        "input": "premise (the cited passage) [SEP] hypothesis (the claim)",
-        "settings": asdict(settings),
-        "data": described,
-        "curves": asdict(result.curves),
-        "final_validation": result.curves.validation[-1] if result.curves.validation else {},
-        "training_seconds": result.train_seconds,
-        "pairs_seen": result.pairs_seen,
-        "steps": result.steps,
-        "planned_steps": result.planned_steps,
-        "resumed_from_step": result.resumed_from,
-        "tokens_with_zeroed_embeddings": unreached,
-        "machine": _machine(settings, result.device),
-    }
+    record = {**run_record(settings, result, base_description(base), described, unreached), "labels": list(LABELS),
+              "input": "premise (the cited passage) [SEP] hypothesis (the claim)"}
     out = Path(settings.out)
     model.to("cpu")
     save_folder(model, tokenizer, out, VERIFIER_FILE, record, base, IDENTITY)
