@@ -34,6 +34,7 @@ class Evidence:
     confidence: float  # P(answerable): the reader's calibrated best score
     answerable: bool
     timings_ms: dict
+    about_the_sources: bool = True  # False: refused as off-corpus whatever the reader's confidence
 
 
 def _merged(passages: list, extra: list) -> list:
@@ -92,6 +93,20 @@ class Assistant:
         """Load the models and the indexes now rather than on the first question."""
         self.reader.load()
         self.ask("warm up")
+
+    # --- llama-index (assistant/llama_index_adapters.py; imported here so the CLI starts without it) ---
+
+    def as_retriever(self, similarity_top_k: int | None = None, collections=None, documents=None, **kwargs):
+        """A llama-index BaseRetriever of paragraphs (node id = paragraph id), scoped like `ask`."""
+        from assistant.llama_index_adapters import ParagraphRetriever
+
+        return ParagraphRetriever(self, similarity_top_k, collections, documents, **kwargs)
+
+    def as_query_engine(self, collections=None, documents=None, streaming: bool = False, **kwargs):
+        """A llama-index BaseQueryEngine of cited answers (source nodes = cited paragraphs, in marker order)."""
+        from assistant.llama_index_adapters import CitedQueryEngine
+
+        return CitedQueryEngine(self, collections, documents, streaming, **kwargs)
 
     # --- answering ------------------------------------------------------------------------
 
@@ -203,7 +218,7 @@ class Assistant:
         rank = {pid: i for i, pid in enumerate(extract.passage_order())}
         retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))
         timings["compose"] = (time.perf_counter() - t) * 1000
-        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings)
+        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources)
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

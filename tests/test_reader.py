@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.config import Config
@@ -196,6 +197,52 @@ def test_training_a_few_steps_writes_a_reader_that_loads_and_scores(tmp_path):
     reader = Reader(out, quantize=False)
     scores = reader.score("How long is Lake Vostok?", [Candidate("It is about 250 kilometres long.", "Lake Vostok"), Candidate("Glasgow.", "Clyde")])
     assert scores.shape == (2,) and all(abs(s) < 50 for s in scores)
+
+
+def test_a_warm_start_begins_from_the_given_readers_weights():
+    import torch
+
+    from assistant.reader import Reader, ReaderError, read_reader_json
+    from training.model_folder import bundled_base, load_base
+    from training.reader_train import warm_start
+
+    layers = int(read_reader_json(READER_DIR)["layers"])
+    tokenizer, model = load_base(bundled_base(), layers, None, 128)
+    warm_start(model, READER_DIR, log=lambda _: None)
+    model.eval()
+    pairs = [("How long is Lake Vostok?", "Lake Vostok | It is about 250 kilometres long."), ("Who runs it?", "Clyde | The river is wide.")]
+    with torch.no_grad():
+        encoded = tokenizer([q for q, _ in pairs], [c for _, c in pairs], padding=True, truncation="only_second", return_tensors="pt")
+        warm = model(**encoded).logits[:, 0].numpy()
+    shipped = Reader(READER_DIR, quantize=False).score_pairs(pairs)
+    assert np.allclose(warm, shipped, atol=0.02)  # float16 storage
+    _, fresh = load_base(bundled_base(), layers, None, 128)
+    with torch.no_grad():
+        assert not np.allclose(fresh(**encoded).logits[:, 0].numpy(), shipped, atol=0.02)  # a new head scores otherwise
+    _, other = load_base(bundled_base(), layers + 1, None, 128)
+    with pytest.raises(ReaderError, match="layers"):
+        warm_start(other, READER_DIR, log=lambda _: None)
+
+
+def test_the_decision_threshold_holds_over_refusal_on_each_product_source():
+    from training.reader_calibrate import fit
+
+    rng = np.random.default_rng(0)
+
+    def source(n, shift, refused_share=0.0):
+        answerable = np.arange(n) % 3 != 0
+        logits = [np.sort(rng.normal(shift * a - 1, 1.0, size=6))[::-1] for a in answerable]
+        return logits, answerable, rng.random(n) < refused_share
+
+    sources = {"bundled dev": source(90, 3.0), "policy dev": source(150, 1.0, 0.03), "held-out articles": source(200, 2.0)}
+    decision = fit(sources, threshold_on=["bundled dev", "policy dev"], max_over_refusal=0.08)
+    figures = decision["figures"]
+    assert figures["bundled dev"]["over_refusal"] <= 0.08 and figures["policy dev"]["over_refusal"] <= 0.08
+    # The harder source binds: the easier one keeps headroom, and the threshold is as high as the binding one allows.
+    assert figures["policy dev"]["over_refusal"] > figures["bundled dev"]["over_refusal"]
+    assert figures["policy dev"]["refused_anyway"] == int(sources["policy dev"][2].sum()) > 0
+    looser = fit(sources, threshold_on=["bundled dev"], max_over_refusal=0.08)
+    assert looser["threshold"] > decision["threshold"]
 
 
 def test_training_refuses_a_benchmark_folder(tmp_path):

@@ -1,20 +1,27 @@
 """`assistant reader calibrate`: fit the answer-or-abstain decision of a reader on dev data only.
 
-    assistant reader calibrate --data ../shared/bench/qa-train [--model assistant/reader_model]
+    assistant reader calibrate --data ../shared/bench/qa-train [--policy-docs ../shared/bench/policy-corpus/docs]
+        [--model assistant/reader_model]
 
 The decision is P(answerable) = sigmoid(w1 x best reader logit + w2 x mean of the top 5 + b),
 answered when P >= threshold (assistant/reader.py `Decision`). The logits are taken exactly as the
 product takes them: each question is run through `Assistant.gather` (retrieval over a corpus, then
 the reader), on
-- the evaluation set's dev split and the calibration set (eval/data/calibration.jsonl, also "dev")
-  over an index of sources/ (in-domain; follow-ups with their history);
-- the questions of the qa-train articles the reader's training held out, over an index of those
-  articles' paragraphs (the same setting as `assistant bench squad2`, on data that is not the benchmark).
-Never the test split, never ../shared/bench/squad2. The weights are fitted on both sources, each one's
-classes weighing equally; the threshold is the one that abstains most on the in-domain dev questions
-while refusing at most 5% of their answerable ones (the product's target; the two domains' scores do
-not line up, so one threshold cannot serve both, and the assistant is for its users' documents). The fit and its figures go into the model's
-reader.json and card.
+- "bundled dev": the evaluation set's dev split and the calibration set (eval/data/calibration.jsonl,
+  also "dev") over an index of sources/ (follow-ups with their history);
+- "policy dev" (with --policy-docs): eval/data/policy_dev.jsonl over one index of the policy corpus and
+  sources/ (45 documents), as `assistant bench policy-qa --split dev` asks them: scores shift with the
+  size and kind of the corpus, and a decision fitted on five articles answers nearly everything on a
+  large corpus of reports;
+- "held-out articles": the questions of the qa-train articles the reader's training held out, over an
+  index of those articles' paragraphs (the setting of `assistant bench squad2`, on data that is not the benchmark).
+Never a test split, never ../shared/bench/squad2. Questions the product refuses whatever the reader
+says (no sentence to give, or off-corpus) are left out of the fit and counted as refusals in the
+figures. The weights are fitted on every source, each one's classes weighing equally; the threshold
+is the one that abstains most on the product's own dev sources (bundled and policy) while refusing
+at most MAX_OVER_REFUSAL of each one's answerable questions (the two domains' scores do not line up
+with SQuAD's, so one threshold cannot serve all, and the assistant is for its users' documents). The
+fit and its figures go into the model's reader.json and card.
 """
 
 from __future__ import annotations
@@ -45,25 +52,27 @@ def _assistant(data_dir: Path, model: Path):
     return Assistant.open(config=config)
 
 
-def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: str) -> list[np.ndarray]:
-    """Per question, the reader's logits of every sentence it read, best first (as `Assistant.gather` reads them)."""
+def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per question, the reader's logits of every sentence it read, best first (as `Assistant.gather` reads
+    them), and whether the product refuses it whatever the decision says (no sentence to give, or off-corpus)."""
     from tqdm import tqdm
 
     from assistant.core import validate_question
 
-    out = []
+    out, refused = [], []
     # A bar on a terminal; a line every 30 s in a log file.
     for question, history in tqdm(questions, desc=desc, unit="q", file=sys.stderr, mininterval=0.1 if sys.stderr.isatty() else 30):
         question = validate_question(question, assistant.config.max_question_chars)
         evidence = assistant.gather(question, assistant.search_query(question, history))
         out.append(np.array([s.logit for s in evidence.extract.ranked], dtype=float))
-    return out
+        refused.append(not evidence.extract.groups or not evidence.about_the_sources)
+    return out, np.array(refused, dtype=bool)
 
 
 CALIBRATION_SET = ROOT / "eval" / "data" / "calibration.jsonl"
 
 
-def in_domain_dev(model: Path, data_dir: Path) -> tuple[list[np.ndarray], np.ndarray]:
+def bundled_dev(model: Path, data_dir: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The evaluation set's dev split and the calibration set (both "dev"), over an index of sources/."""
     from assistant.config import Config
     from eval.dataset import load_questions
@@ -71,8 +80,22 @@ def in_domain_dev(model: Path, data_dir: Path) -> tuple[list[np.ndarray], np.nda
 
     run_ingest([ROOT / "sources"], Config.from_env(data_dir=data_dir), progress=False)
     dev = load_questions(split="dev") + load_questions(CALIBRATION_SET, split="dev")
-    x = question_logits(_assistant(data_dir, model), [(q.question, q.history_dicts()) for q in dev], "dev split + calibration set")
-    return x, np.array([q.answerable for q in dev])
+    x, refused = question_logits(_assistant(data_dir, model), [(q.question, q.history_dicts()) for q in dev], "dev split + calibration set")
+    return x, np.array([q.answerable for q in dev]), refused
+
+
+def policy_dev(model: Path, docs: Path, data_dir: Path | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The policy corpus's dev questions over one index of its documents and sources/ (the index
+    `assistant bench policy-qa` builds and reuses)."""
+    from assistant.config import Config
+    from eval.policy_qa import QUESTIONS_DIR, SOURCES, default_data_dir, load_questions
+    from ingest.pipeline import run_ingest
+
+    data_dir = data_dir or default_data_dir(docs)
+    run_ingest([docs, SOURCES], Config.from_env(data_dir=data_dir), progress=False)
+    dev = load_questions(QUESTIONS_DIR / "policy_dev.jsonl", "dev")
+    x, refused = question_logits(_assistant(data_dir, model), [(q.question, q.history_dicts) for q in dev], "policy dev")
+    return x, np.array([q.answerable for q in dev]), refused
 
 
 def held_out_articles(model: Path, qa_train: Path, limit: int, seed: int = 13) -> tuple[list[np.ndarray], np.ndarray]:
@@ -99,14 +122,15 @@ def held_out_articles(model: Path, qa_train: Path, limit: int, seed: int = 13) -
     run_ingest([corpus], Config.from_env(data_dir=data_dir), progress=False)
     random.Random(seed).shuffle(rows)
     rows = rows[:limit]
-    x = question_logits(_assistant(data_dir, model), [(r["question"], []) for r in rows], "held-out articles")
-    return x, np.array([not r["is_impossible"] for r in rows])
+    x, refused = question_logits(_assistant(data_dir, model), [(r["question"], []) for r in rows], "held-out articles")
+    return x, np.array([not r["is_impossible"] for r in rows]), refused
 
 
 TOP_K = 5  # the decision's mean of the top-k logits: k chosen on the dev split (docs/benchmarks.md)
 
 
-MAX_OVER_REFUSAL = 0.05  # the product's target: refuse at most 1 in 20 answerable questions
+MAX_OVER_REFUSAL = 0.05  # on each of the product's dev sources: refuse at most 1 in 20 answerable questions
+PRODUCT_SOURCES = ("bundled dev", "policy dev")  # the sources the threshold is chosen on, where present
 
 
 def logistic_regression(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, float]:
@@ -130,21 +154,26 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray,
     return theta[:-1], float(theta[-1])
 
 
-def fit(sources: dict[str, tuple[list[np.ndarray], np.ndarray]], top_k: int = TOP_K, threshold_on: str | None = None,
+def fit(sources: dict[str, tuple], top_k: int = TOP_K, threshold_on: str | list[str] | None = None,
         max_over_refusal: float | None = None) -> dict:
     """Logistic regression on (best logit, mean of the top_k logits), every (source, class) cell
-    weighing the same. The threshold: with `max_over_refusal`, the one that abstains most on
-    `threshold_on` (the product's own domain) while refusing at most that share of its answerable
-    questions; without, the one with the best balanced accuracy there (all sources averaged when
-    `threshold_on` is None), ties to fewer refusals."""
+    weighing the same. A source is (per-question logits, answerable[, refused anyway]); questions the
+    product refuses anyway are left out of the fit and count as refusals in the figures. The threshold:
+    with `max_over_refusal`, the one that abstains most on the `threshold_on` sources (the product's
+    own domain) while refusing at most that share of each one's answerable questions; without, the one
+    with the best balanced accuracy there (all sources averaged when `threshold_on` is None), ties to
+    fewer refusals."""
     from assistant.reader import Decision, decision_features
 
-    features = {name: np.array([decision_features(q, top_k) for q in qs]).reshape(-1, 2) for name, (qs, _) in sources.items()}
-    labels = {name: np.asarray(y, dtype=bool) for name, (_, y) in sources.items()}
+    chosen = [threshold_on] if isinstance(threshold_on, str) else list(threshold_on or sources)
+    features = {name: np.array([decision_features(q, top_k) for q in source[0]]).reshape(-1, 2) for name, source in sources.items()}
+    labels = {name: np.asarray(source[1], dtype=bool) for name, source in sources.items()}
+    refused = {name: (np.asarray(source[2], dtype=bool) if len(source) > 2 else np.zeros(len(source[1]), dtype=bool))
+               for name, source in sources.items()}
     xs, ys, ws = [], [], []
     for name in sources:
         for label in (True, False):
-            mask = labels[name] == label
+            mask = (labels[name] == label) & ~refused[name]
             if mask.any():
                 xs.append(features[name][mask])
                 ys.append(labels[name][mask])
@@ -158,10 +187,12 @@ def fit(sources: dict[str, tuple[list[np.ndarray], np.ndarray]], top_k: int = TO
     def figures(threshold: float) -> dict:
         decision = Decision(weights, bias, threshold, top_k)
         out = {}
-        for name, (qs, _) in sources.items():
-            a, yy = np.array([decision.answerable(q) for q in qs]), labels[name]
+        for name, (qs, *_) in sources.items():
+            a = np.array([decision.answerable(q) for q in qs], dtype=bool) & ~refused[name]
+            yy = labels[name]
             out[name] = {
                 "questions": int(len(yy)),
+                "refused_anyway": int(refused[name].sum()),
                 "abstain_recall": round(float((~a[~yy]).mean()), 4) if (~yy).any() else None,
                 "over_refusal": round(float((~a[yy]).mean()), 4) if yy.any() else None,
                 "decision_accuracy": round(float((a == yy).mean()), 4),
@@ -170,19 +201,29 @@ def fit(sources: dict[str, tuple[list[np.ndarray], np.ndarray]], top_k: int = TO
 
     def balanced(threshold: float) -> float:
         values = [(1 - f["over_refusal"] + f["abstain_recall"]) / 2 for name, f in figures(threshold).items()
-                  if f["over_refusal"] is not None and f["abstain_recall"] is not None and threshold_on in (None, name)]
+                  if f["over_refusal"] is not None and f["abstain_recall"] is not None and name in chosen]
         return float(np.mean(values)) if values else 0.0
 
     probabilities = np.unique(np.round(1 / (1 + np.exp(-(x @ np.array(weights) + bias))), 6))
     if max_over_refusal is not None and threshold_on is not None:
-        allowed = [t for t in probabilities if figures(t)[threshold_on]["over_refusal"] <= max_over_refusal]
-        threshold = float(max(allowed)) if allowed else float(probabilities.min())
+        def fits(t: float) -> bool:
+            return all((figures(t)[name]["over_refusal"] or 0.0) <= max_over_refusal for name in chosen)
+
+        # Refusals grow with the threshold: the largest one that fits, found by bisection over the candidates.
+        low, high = 0, len(probabilities) - 1
+        if not fits(float(probabilities[0])):
+            threshold = float(probabilities.min())
+        else:
+            while low < high:
+                mid = (low + high + 1) // 2
+                low, high = (mid, high) if fits(float(probabilities[mid])) else (low, mid - 1)
+            threshold = float(probabilities[low])
     else:
         threshold = float(max(probabilities, key=lambda t: (balanced(t), -t)))
     return {"features": ["best logit", f"mean of the top {top_k} logits"], "weights": [round(v, 6) for v in weights],
-            "bias": round(bias, 6), "threshold": round(threshold, 6), "top_k": top_k, "threshold_on": threshold_on or "all",
-            "threshold_rule": (f"abstain most with over-refusal <= {max_over_refusal} on {threshold_on}" if max_over_refusal is not None
-                               else f"best balanced accuracy on {threshold_on or 'all sources'}"),
+            "bias": round(bias, 6), "threshold": round(threshold, 6), "top_k": top_k, "threshold_on": chosen if threshold_on else "all",
+            "threshold_rule": (f"abstain most with over-refusal <= {max_over_refusal} on each of {', '.join(chosen)}"
+                               if max_over_refusal is not None else f"best balanced accuracy on {', '.join(chosen)}"),
             "balanced_accuracy": round(balanced(threshold), 4), "figures": figures(threshold)}
 
 
@@ -195,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=READER_DIR, help="the reader folder to calibrate (default: the shipped one)")
     parser.add_argument("--questions", type=int, default=1000, help="held-out-article questions to use (default 1000)")
     parser.add_argument("--data-dir", type=Path, default=CACHE / "sources-index", help="index of sources/ to use")
+    parser.add_argument("--policy-docs", type=Path, default=None,
+                        help="the policy corpus's docs folder (../shared/bench/policy-corpus/docs): its dev questions join the fit")
+    parser.add_argument("--policy-data-dir", type=Path, default=None,
+                        help="index of the policy corpus and sources/ (default: the one `assistant bench policy-qa` uses)")
     parser.add_argument("--cached", action="store_true", help="reuse the held-out articles' logits saved by the last run on this model")
     args = parser.parse_args(argv)
     meta = read_reader_json(args.model)
@@ -204,20 +249,25 @@ def main(argv: list[str] | None = None) -> int:
         (args.model / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     # The held-out articles' logits depend on the model alone and take minutes: cached per model version.
     # The in-domain questions are few and depend on the assistant around the reader: always read afresh.
-    cache = CACHE / f"reader-heldout-logits-{meta.get('version', 'unknown')}-{args.questions}.json"
+    cache = CACHE / f"reader-heldout-logits-v2-{meta.get('version', 'unknown')}-{args.questions}.json"
     if args.cached and cache.exists():
         saved = json.loads(cache.read_text())
-        held = ([np.array(q) for q in saved["logits"]], np.array(saved["answerable"]))
+        held = ([np.array(q) for q in saved["logits"]], np.array(saved["answerable"]), np.array(saved["refused"], dtype=bool))
     else:
         held = held_out_articles(args.model, args.data, args.questions)
         CACHE.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({"logits": [q.tolist() for q in held[0]], "answerable": held[1].tolist()}))
-    sources = {"in-domain dev": in_domain_dev(args.model, args.data_dir), "held-out articles": held}
-    decision = fit(sources, threshold_on="in-domain dev", max_over_refusal=MAX_OVER_REFUSAL)
+        cache.write_text(json.dumps({"logits": [q.tolist() for q in held[0]], "answerable": held[1].tolist(), "refused": held[2].tolist()}))
+    sources = {"bundled dev": bundled_dev(args.model, args.data_dir)}
+    if args.policy_docs:
+        sources["policy dev"] = policy_dev(args.model, args.policy_docs, args.policy_data_dir)
+    sources["held-out articles"] = held
+    decision = fit(sources, threshold_on=[name for name in PRODUCT_SOURCES if name in sources], max_over_refusal=MAX_OVER_REFUSAL)
+    policy = (f"the policy corpus's dev questions ({len(sources['policy dev'][1])}, over the corpus and sources/), "
+              if "policy dev" in sources else "")
     decision["fitted_on"] = (f"`assistant reader calibrate` on {time.strftime('%Y-%m-%d')}: the evaluation set's dev split and "
-                             f"the calibration set ({len(sources['in-domain dev'][1])} questions, over sources/) and "
+                             f"the calibration set ({len(sources['bundled dev'][1])} questions, over sources/), {policy}and "
                              f"{len(sources['held-out articles'][1])} questions of the qa-train articles held out of training "
-                             "(over an index of their paragraphs); never the test split or the benchmarks")
+                             "(over an index of their paragraphs); never a test split or the benchmarks")
     meta["decision"] = decision
     (args.model / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_card(args.model)

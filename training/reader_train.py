@@ -61,6 +61,7 @@ class Settings:
     extra_repeat: int = 8  # times the in-domain pairs are seen per epoch
     holdout_docs: int = 3  # in-domain documents held out for validation
     base: str | None = None  # the base model folder (default: the bundled all-MiniLM-L6-v2)
+    init: str | None = None  # a trained reader folder to start from (warm start) instead of a new head
     device: str = "cpu"  # cpu, cuda or auto
     resume: bool = False
     checkpoint_every: int = 1000  # steps (and at each epoch's end)
@@ -193,6 +194,8 @@ def train(settings: Settings, log=print) -> dict:
         f"validation questions on {len(data.held_out_documents)} held-out documents")
 
     tokenizer, model = load_base(base, settings.layers, None, settings.max_length)
+    if settings.init:
+        warm_start(model, Path(settings.init), log)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     encoded = encode_pairs(tokenizer, [p.question for p in data.train], [p.candidate for p in data.train], settings.max_length, "only_second")
     train_index = np.repeat(np.arange(len(data.train), dtype=np.int64), [data.repeat_of(p) for p in data.train])
@@ -245,6 +248,24 @@ def train(settings: Settings, log=print) -> dict:
     return record
 
 
+def warm_start(model, folder: Path, log=print) -> None:
+    """Load a trained reader's weights (all but the word embeddings, which the base supplies) into
+    `model`, so training continues from it: the way to add in-domain data to a reader without
+    repeating its whole training on a CPU. Its layer count must match `--layers`."""
+    import torch
+    from safetensors.torch import load_file
+
+    from assistant.reader import WEIGHTS_FILE, ReaderError
+
+    weights = {k: v.to(torch.float32) for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if k not in ("bert.embeddings.word_embeddings.weight", "bert.embeddings.position_ids")]
+    if missing or unexpected:
+        raise ReaderError(f"{folder} does not fit a {model.config.num_hidden_layers}-layer reader "
+                          f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}): pass its --layers")
+    log(f"warm start from {folder} ({len(weights)} tensors)")
+
+
 def log_line(message: str) -> None:
     """A progress line on stderr, with the time of day."""
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
@@ -268,16 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="questions per data file (a quick run)")
     parser.add_argument("--max-steps", type=int, default=None)
     add_loop_options(parser)
+    parser.add_argument("--init", default=None, metavar="FOLDER",
+                        help="start from this trained reader folder (e.g. assistant/reader_model) instead of a new head")
     parser.add_argument("--no-as-shipped", dest="as_shipped", action="store_false",
                         help="skip measuring the written folder as the product runs it (int8; needs the bundled base)")
     args = parser.parse_args(argv)
     settings = Settings(**{k: v for k, v in vars(args).items()})
+    from assistant.reader import ReaderError
     from training.reader_data import TrainingDataError
     from training.trainer import CheckpointMismatch
 
     try:
         train(settings, log=log_line)
-    except (TrainingDataError, CheckpointMismatch) as exc:
+    except (TrainingDataError, CheckpointMismatch, ReaderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
