@@ -2,7 +2,8 @@
 
 With an LLM configured, the LLM rewrites (assistant/llm.py); without one, this deterministic rule
 does. It does not guess what "he", "it" or "that report" stands for: a question that leans on the
-conversation gets the previous turn written after it, in brackets, the user's question and the
+conversation (a pronoun, a demonstrative pointing at a noun, an opening "And ..." or "What about ...",
+or three words or fewer) gets the previous turn written after it, in brackets, the user's question and the
 first words of the answer ("What did she tell them? (Which health secretary called in the trust
 leaders? Victoria Atkins, the Secretary of State ...)"). Retrieval then finds the passages of that
 turn, and the reader, which reads the whole query against each sentence, picks the ones that answer
@@ -25,9 +26,20 @@ _MARKER = re.compile(r"\s*\[\d+\]")
 ANSWER_WORDS = 12  # of the previous answer: enough to name what it was about (12 and 20 tied on dev; 35 did worse)
 
 
+# A question that opens by continuing the last turn: "And for a figure that rounds to zero?", "What about the second year?"
+_CONTINUING = re.compile(r"^\W*(and|but|or|so|also|then|what about|how about|what of|same for)\b", re.I)
+# "those units", "these figures", "that review": a demonstrative pointing at a noun. Not "that" before a
+# determiner, pronoun or verb, where it is a conjunction or relative ("says that the ...", "that is").
+_DEMONSTRATIVE = re.compile(r"\b(this|that|these|those)\s+(?!(the|a|an|it|its|they|them|he|she|we|you|i|there|is|was|are|were|has|have|had|"
+                            r"will|would|can|could|should|may|might|must|do|does|did|be|been|not|in|on|of|to|for|by|with|from)\b)[a-z]", re.I)
+
+
 def needs_context(question: str) -> bool:
+    """Does `question` lean on the conversation: a pronoun, a demonstrative pointing at a noun, an
+    opening connective, or no more than three words."""
     lowered = re.findall(r"[a-z’']+", question.lower())
-    return any(w in _LEANING for w in lowered) or bool(_DEICTIC.search(question)) or len(lowered) <= 3
+    return (any(w in _LEANING for w in lowered) or bool(_DEICTIC.search(question)) or bool(_CONTINUING.search(question))
+            or bool(_DEMONSTRATIVE.search(question)) or len(lowered) <= 3)
 
 
 def rewrite(question: str, history: list[dict] | None) -> str:

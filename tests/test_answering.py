@@ -109,6 +109,23 @@ def test_follow_up_resolves_that_report():
     assert rewrite("What is NHS IMPACT?", history) == "What is NHS IMPACT?"  # standalone: unchanged
 
 
+@pytest.mark.parametrize("question, leans", [
+    ("And for a tenant who moved in last year?", True),  # an opening connective continues the turn
+    ("What about the second phase?", True),
+    ("How many of those homes were finished?", True),  # a demonstrative points back at a noun
+    ("Who will chair this board?", True),
+    ("Which council says that the scheme must grow?", False),  # "that" as a conjunction
+    ("How many homes did Riverside Housing build in 2023?", False),
+    ("Is the levy charged on second homes in Wales?", False),
+])
+def test_follow_up_cues_beyond_pronouns(question, leans):
+    from assistant.conversation import needs_context, rewrite
+
+    assert needs_context(question) is leans
+    history = [{"role": "user", "content": "What does the housing plan promise?"}, {"role": "assistant", "content": "Ten thousand homes [1]."}]
+    assert ("housing plan" in rewrite(question, history)) is leans
+
+
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
 def test_bad_questions_are_clear_errors(assistant, question):
     with pytest.raises(BadQuestion):
