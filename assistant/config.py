@@ -92,6 +92,8 @@ class Config:
     # Proxies whose SSO header, X-Forwarded-Proto and X-Forwarded-For are believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
+    # Intranet pages that may embed the widget (`GET /widget.js`): credentialed CORS on /api/chat.
+    widget_origins: tuple[str, ...] = ()
     frame_ancestors: str = "'self'"
     user_scopes: tuple[str, ...] = ()  # SSO users' collections: "user:coll1|coll2", "*:coll" for everyone else
     login_max_failures: int = 5  # failed /login attempts or invalid tokens per client address per minute, then 429
@@ -140,6 +142,7 @@ class Config:
             "trusted_user_header": _env("ASSISTANT_TRUSTED_USER_HEADER"),
             "trusted_proxies": tuple(_env_list("ASSISTANT_TRUSTED_PROXIES")),
             "cors_origins": tuple(_env_list("ASSISTANT_CORS_ORIGINS")),
+            "widget_origins": tuple(_env_list("ASSISTANT_WIDGET_ORIGINS")),
             "frame_ancestors": _env("ASSISTANT_FRAME_ANCESTORS", "'self'"),
             "user_scopes": tuple(_env_list("ASSISTANT_USER_SCOPES")),
             "login_max_failures": int(_env("ASSISTANT_LOGIN_MAX_FAILURES", "5")),

@@ -8,12 +8,14 @@ The routes live in the package assistant/http/, one module per concern (its __in
 Routes (all answers are the shared Answer JSON, `Answer.to_dict()`):
     POST /api/ask               {question, history?, collections?, documents?, id?} -> Answer
     POST /api/ask/stream        the same as server-sent events: `delta` pieces (checked sentences), then `answer`
-    POST /api/chat              {messages, collections?, documents?} -> Answer for the last user message
+    POST /api/chat              {messages, collections?, documents?, stream?} -> Answer for the last user message
+                                (`stream: true`: the events of /api/ask/stream)
     GET  /api/sources           the documents the caller may see
     GET  /api/sources/{id}      one document with its paragraphs
     GET  /sources/{id}          the source view (HTML); `#p<N>` highlights a paragraph
     POST /v1/chat/completions   OpenAI-compatible (streaming too): citations as footnotes + `citations`
     GET  /v1/models             the one model, for OpenAI-compatible front-ends
+    GET  /widget.js             the intranet widget: one <script> tag (assistant/widget.py)
     GET  /healthz, /readyz      alive; index open (503 until it is)
     GET  /docs                  OpenAPI docs, served from the local swagger-ui-bundle (no CDN)
     GET|POST /login, /logout    token login for browsers (when ASSISTANT_API_TOKENS is set)
@@ -36,6 +38,7 @@ from assistant.auth import AuthPolicy, is_loopback
 from assistant.config import Config
 from assistant.http.app import create_app
 from assistant.http.middleware import check_frame_ancestors
+from assistant.widget import check_widget_origins
 
 __all__ = ["create_app", "run", "serve", "ingest_sources"]
 
@@ -72,6 +75,7 @@ def run(args, sources: Path = Path("sources")) -> int:
     try:
         policy = AuthPolicy.from_config(config)
         check_frame_ancestors(config.frame_ancestors)
+        check_widget_origins(config.widget_origins)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,14 +8,13 @@ Multipart form fields (each may also be given as a query parameter): `file` (req
 `workers` (1-8). The body is refused with 413 past `config.max_upload_bytes` (counted while it
 streams in, whatever Content-Length says). Bad input -> 422, a collection outside the caller's scope
 -> 403, no index -> 503. The counts come back in headers: X-Batch-Questions, X-Batch-Answered,
-X-Batch-Not-In-Sources, X-Batch-Failed, X-Batch-Duplicates, X-Batch-Blank.
+X-Batch-Abstained, X-Batch-Failed, X-Batch-Duplicates, X-Batch-Blank.
 
 Auth and scoping are the server's, and there is no unscoped way in: `make_router(scope_dependency)`
 requires the FastAPI dependency returning the caller (the server passes `assistant.auth.caller_scope`),
 and every run searches `caller.restrict(requested)`, the requested collections within the caller's
 (a missing caller is refused, never read as "everything"). The Assistant comes from
-`get_assistant(request)` (default: `request.app.state.get_assistant()` if set, else
-`request.app.state.assistant`).
+`get_assistant(request)` (default: `request.app.state.get_assistant()`).
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at run time,
@@ -35,16 +34,7 @@ MAX_WORKERS = 8
 
 
 def _default_get_assistant(request):
-    state = request.app.state
-    getter = getattr(state, "get_assistant", None)
-    if callable(getter):
-        return getter()
-    assistant = getattr(state, "assistant", None)
-    if assistant is None:
-        from assistant.errors import IndexNotReady
-
-        raise IndexNotReady("the server has no assistant open")
-    return assistant
+    return request.app.state.get_assistant()
 
 
 def restrict(caller, requested: list[str] | None) -> list[str] | None:
@@ -184,7 +174,7 @@ def make_router(
             "Content-Disposition": f'attachment; filename="{safe_stem(Path(filename).stem, "questions")}-answers.{fmt}"',
             "X-Batch-Questions": str(len(result.rows)),
             "X-Batch-Answered": str(counts["answered"]),
-            "X-Batch-Not-In-Sources": str(counts["not in the sources"]),
+            "X-Batch-Abstained": str(counts["abstained"]),
             "X-Batch-Failed": str(counts["failed"]),
             "X-Batch-Duplicates": str(result.duplicates),
             "X-Batch-Blank": str(result.blank),

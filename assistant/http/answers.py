@@ -1,5 +1,6 @@
 """The answering routes: POST /api/ask, /api/ask/stream (server-sent events: `delta` pieces, the
-checked sentences, then `answer`) and /api/chat. Every answer is the shared Answer JSON,
+checked sentences, then `answer`) and /api/chat (the same events with `"stream": true`; the intranet
+widget, assistant/widget.py, reads them). Every answer is the shared Answer JSON,
 `Answer.to_dict()`, documented by the model generated from it (assistant/http/schema.py)."""
 
 from __future__ import annotations
@@ -39,6 +40,23 @@ class ChatRequest(BaseModel):
     collections: list[str] | None = None
     documents: list[str] | None = None
     id: str | None = None
+    stream: bool = Field(default=False, description="answer as server-sent events, as /api/ask/stream does")
+
+
+def _answer_events(events):
+    """The server-sent events of an answer stream: `delta` {text} pieces, then `answer` (or `error`)."""
+
+    def generate():
+        try:
+            for event in events:
+                if isinstance(event, Answer):
+                    yield sse(event.to_dict(), "answer")
+                else:
+                    yield sse({"text": event}, "delta")
+        except AssistantError as exc:
+            yield error_event(exc, "error")
+
+    return event_stream(generate())
 
 
 def router() -> APIRouter:
@@ -55,26 +73,19 @@ def router() -> APIRouter:
     @routes.post("/api/ask/stream",
                  summary="Answer one question as server-sent events: `delta` {text} pieces, then `answer` (the Answer)")
     def ask_stream(body: AskRequest, caller: Caller = Depends(caller_scope), assistant=Depends(current_assistant)):
-        events = started(assistant.stream(
+        return _answer_events(started(assistant.stream(
             body.question, history=history_of(body.history), collections=caller.restrict(body.collections),
             documents=body.documents, id=body.id,
-        ))
-
-        def generate():
-            try:
-                for event in events:
-                    if isinstance(event, Answer):
-                        yield sse(event.to_dict(), "answer")
-                    else:
-                        yield sse({"text": event}, "delta")
-            except AssistantError as exc:
-                yield error_event(exc, "error")
-
-        return event_stream(generate())
+        )))
 
     @routes.post("/api/chat", response_model=answer_model(), summary="Answer the last user message of a conversation")
     def chat(body: ChatRequest, caller: Caller = Depends(caller_scope), assistant=Depends(current_assistant)):
         question, history = split_chat(body.messages)
+        if body.stream:
+            return _answer_events(started(assistant.stream(
+                question, history=history, collections=caller.restrict(body.collections), documents=body.documents,
+                id=body.id,
+            )))
         answer = assistant.ask(
             question, history=history, collections=caller.restrict(body.collections), documents=body.documents, id=body.id
         )

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.auth import AuthPolicy, Forbidden, LoginThrottle
+from assistant import widget
 from assistant.config import Config
 from assistant.errors import AssistantError, BadQuestion, IndexNotReady
 from assistant.http import answers, auth_routes, openai, sources
@@ -60,6 +61,7 @@ def create_app(config: Config, assistant=None) -> FastAPI:
     _add_batch(app, holder, config)
     _add_reviews(app, holder, config)
     _add_middlewares(app, config, policy, frame_ancestors)
+    widget.install(app, config)  # GET /widget.js; its CORS runs before the service's own
     _mount_chat(app, holder, config, policy)  # last: it is mounted at "/" and takes every path not matched above
     return app
 

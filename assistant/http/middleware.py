@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 
 from assistant.auth import TOKEN_COOKIE, AuthError, AuthPolicy, Forbidden, LoginThrottle
+from assistant.batch.api import MULTIPART_SLACK
 from assistant.http.shared import error_body
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/logout", "/docs", "/openapi.json"}
+# /widget.js is code, no data: a <script> tag on another site cannot send a token (assistant/widget.py)
+PUBLIC_PATHS = {"/healthz", "/readyz", "/login", "/logout", "/docs", "/openapi.json", "/widget.js"}
 PUBLIC_PREFIXES = ("/docs-static/",)
 UPLOAD_PREFIXES = ("/api/batch", "/gradio_api/upload")
 UPLOAD_PATHS = {"/api/reviews"}  # exactly: its sub-paths are small JSON bodies
-MULTIPART_SLACK = 64 * 1024
 
 
 def _route_path(scope) -> str:
