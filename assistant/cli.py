@@ -233,24 +233,40 @@ def cmd_bench(args) -> int:
     return run(args)
 
 
+def _training_options(args) -> tuple[list[str], str | None]:
+    """The options handed to a training script, less --data-dir (the CLI's own, taken by every command),
+    and its value: given after the action, it arrives among the options."""
+    own = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # never mistake --data for --data-dir
+    own.add_argument("--data-dir")
+    known, rest = own.parse_known_args(args.options)
+    return rest, known.data_dir or args.data_dir
+
+
 def cmd_verifier(args) -> int:
     from training.verifier_train import main as train
 
-    return train(args.options)
+    options, _ = _training_options(args)  # training reads its data files, not an index
+    return train(options)
 
 
 def cmd_reader(args) -> int:
     if args.action == "train":
         from training.reader_train import main as train
 
-        return train(args.options)
+        options, _ = _training_options(args)  # training reads its data files, not an index
+        return train(options)
     if args.action == "calibrate":
         from training.reader_calibrate import main as calibrate
 
-        return calibrate(args.options)
+        options, data_dir = _training_options(args)  # calibrating answers from an index: this one
+        return calibrate(options + (["--data-dir", data_dir] if data_dir else []))
     from assistant.reader import READER_DIR, ReaderError, read_reader_json
 
-    folder = Path(args.options[0]) if args.options else READER_DIR
+    info = argparse.ArgumentParser(prog="assistant reader info",
+                                   description="Describe the reader model: its version, size, training and decision.")
+    info.add_argument("folder", nargs="?", help="the model folder (default: the shipped reader)")
+    info.add_argument("--data-dir", help="taken, as by every command; the reader model is not in the index")
+    folder = Path(info.parse_args(args.options).folder or READER_DIR)
     try:
         meta = read_reader_json(folder)
     except ReaderError as exc:
@@ -334,12 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", default=None, help="gate thresholds file (default: $ASSISTANT_EVAL_THRESHOLDS or eval/thresholds.toml)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("reader", help="the reader model: `reader train`, `reader calibrate`, `reader info` (each has --help)")
+    # The actions' options (--help included) are parsed by the actions themselves; --data-dir is taken
+    # before or after the action.
+    p = sub.add_parser("reader", parents=[common],
+                       help="the reader model: `reader train`, `reader calibrate`, `reader info` (each has --help)")
     p.add_argument("action", choices=["train", "calibrate", "info"])
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
     p.set_defaults(func=cmd_reader)
 
-    p = sub.add_parser("verifier", help="the claim checker model: `verifier train` (has --help)")
+    p = sub.add_parser("verifier", parents=[common], help="the claim checker model: `verifier train` (has --help)")
     p.add_argument("action", choices=["train"])
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant verifier train --help`)")
     p.set_defaults(func=cmd_verifier)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 
 from assistant.answer import NOT_IN_SOURCES
+from assistant.text import strip_markers
 
 # Words that make a question lean on the conversation: pronouns, and pointing phrases (below).
 _LEANING = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its"}
 _DEICTIC = re.compile(r"\b(that|this|the|those|these) (report|document|article|blog|organisation|organization|trust|speech|"
                       r"person|man|woman|idea|proposal|approach|plan|body|team|system|post|comment|publication)\b", re.I)
-_MARKER = re.compile(r"\s*\[\d+\]")
 ANSWER_WORDS = 12  # of the previous answer: enough to name what it was about (12 and 20 tied on dev; 35 did worse)
 
 
@@ -50,7 +50,7 @@ def rewrite(question: str, history: list[dict] | None) -> str:
     answered = [m.get("content", "") for m in history if m.get("role") == "assistant" and m.get("content")]
     if not asked:
         return question
-    answer = _MARKER.sub("", answered[-1]).strip() if answered else ""
+    answer = strip_markers(answered[-1]).strip() if answered else ""
     if answer.startswith(NOT_IN_SOURCES):
         answer = ""  # an abstention says nothing about what was asked
     context = " ".join([asked[-1].strip(), *answer.split()[:ANSWER_WORDS]])

@@ -25,13 +25,13 @@ from assistant.text import name_phrases
 
 
 @dataclass
-class Evidence:
+class Grounds:
     """What the answer rests on, before it is worded: passages, chosen sentences, answerability."""
 
     searched_for: str
     retrieval: object  # assistant.retrieval.Retrieval; its passages in the reader's order
     extract: object  # assistant.extractive.Extract
-    confidence: float  # P(answerable): the reader's calibrated best score
+    confidence: float  # P(answerable): the reader's Decision over the logits of the sentences read (0.0: none read)
     answerable: bool
     timings_ms: dict
     about_the_sources: bool = True  # False: refused as off-corpus whatever the reader's confidence
@@ -154,22 +154,22 @@ class Assistant:
         if searched_for != question:
             timings["rewrite"] = (time.perf_counter() - t) * 1000
 
-        evidence = self.gather(question, searched_for, collections, documents)
-        timings.update(evidence.timings_ms)
-        retrieval = evidence.retrieval
+        grounds = self.gather(searched_for, collections, documents)
+        timings.update(grounds.timings_ms)
+        retrieval = grounds.retrieval
 
         t = time.perf_counter()
-        if evidence.answerable:
-            extractive = self._extractive_answer(question, evidence.extract)
+        if grounds.answerable:
+            extractive = self._extractive_answer(question, grounds.extract)
         else:
             extractive = abstention(question, retrieval.passages)
-        extractive.confidence = evidence.confidence
+        extractive.confidence = grounds.confidence
         timings["compose"] += (time.perf_counter() - t) * 1000
 
         answer = extractive
         if self._llm is not None and retrieval.passages:
             t = time.perf_counter()
-            answer = yield from self._llm.stream_answer(question, retrieval, extractive, history)
+            answer = yield from self._llm.stream_answer(question, retrieval, extractive)
             timings["llm"] = (time.perf_counter() - t) * 1000
         else:
             yield answer.answer
@@ -181,8 +181,9 @@ class Assistant:
         answer.id = id
         yield answer
 
-    def gather(self, question: str, searched_for: str, collections=None, documents=None) -> Evidence:
-        """Retrieve, let the reader choose sentences, decide answerability (everything but the wording)."""
+    def gather(self, searched_for: str, collections=None, documents=None) -> Grounds:
+        """Retrieve for the standalone query `searched_for`, let the reader choose sentences, decide
+        answerability (everything but the wording)."""
         from assistant.enumeration import paragraphs_after
         from assistant.extractive import choose, question_parts, read, sentences_of, to_read
         from assistant.off_corpus import off_corpus
@@ -218,7 +219,7 @@ class Assistant:
         rank = {pid: i for i, pid in enumerate(extract.passage_order())}
         retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))
         timings["compose"] = (time.perf_counter() - t) * 1000
-        return Evidence(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources)
+        return Grounds(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources)
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

@@ -17,7 +17,8 @@ answer is a word of a cited paragraph.
 4. Order: the best sentence's paragraph, then the paragraphs of the items it announces in document order,
    then the other paragraphs by the reader's best score in them; sentences in paragraph order.
 
-The answer-or-abstain decision is the reader's calibrated best score (assistant/reader.py `Decision`).
+The answer-or-abstain decision is P(answerable), the reader's `Decision` (assistant/reader.py) over the
+logits of the sentences read: their best and the mean of the top few.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ import numpy as np
 
 from assistant.config import Config
 from assistant.errors import IndexModelMismatch, IndexNotReady
-from assistant.records import NON_CONTENT_KINDS, Comment, Document, DroppedLine, Paragraph, Span
+from assistant.records import NON_CONTENT_KINDS, CommentByline, Document, DroppedLine, Paragraph, Span
 
 log = logging.getLogger(__name__)
 
@@ -688,7 +688,7 @@ def _paragraph(row) -> Paragraph:
         section=section or "",
         kind=kind or "paragraph",
         sentences=[Span(a, b) for a, b in json.loads(sentences)],
-        comment=Comment(**json.loads(comment)) if comment else None,
+        comment=CommentByline(**json.loads(comment)) if comment else None,
         collection=collection,
         page_starts=[(a, b) for a, b in json.loads(pages)] if pages else [],
     )

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.records import Comment, Document, DroppedLine, Paragraph, Span
+from assistant.records import CommentByline, Document, DroppedLine, Paragraph, Span
 
 SENTENCES_SUFFIX = "-sentences"
 RECORDS_SUFFIX = "-records"
@@ -208,7 +208,7 @@ class ServerStore:
                     document_id=record.document.id, number=int(meta["number"]), text=text or "",
                     section=meta.get("section") or "", kind=meta.get("kind") or "paragraph",
                     sentences=[Span(a, b) for a, b in json.loads(meta.get("sentences") or "[]")],
-                    comment=Comment(**json.loads(meta["comment"])) if meta.get("comment") else None,
+                    comment=CommentByline(**json.loads(meta["comment"])) if meta.get("comment") else None,
                     collection=record.document.collection,
                     page_starts=[(a, b) for a, b in json.loads(meta.get("pages") or "[]")],
                 ))

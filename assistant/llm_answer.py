@@ -62,7 +62,7 @@ from assistant.llm import ChatMessage, LLMClient, LLMUnavailable
 from assistant.text import content_terms
 from assistant.verify import (
     AnswerSentence,
-    Evidence,
+    CitedParagraph,
     MarkerCheck,
     SentenceBuffer,
     SentenceSupport,
@@ -112,7 +112,7 @@ NOTICE_UNSUPPORTED_EXTRACTIVE = "The language model's answer is not supported by
 class NumberedPassage:
     marker: int  # as numbered in the prompt
     passage: object  # assistant.retrieval.Passage
-    evidence: Evidence
+    evidence: CitedParagraph
 
 
 class LLMAnswerer:
@@ -183,7 +183,7 @@ class LLMAnswerer:
 
     # --- answering -----------------------------------------------------------------------------
 
-    def stream_answer(self, question: str, retrieval, extractive: Answer, history=None) -> Generator[str, None, Answer]:
+    def stream_answer(self, question: str, retrieval, extractive: Answer) -> Generator[str, None, Answer]:
         """Yield the answer's text one checked sentence at a time; return the final Answer, whose
         text is exactly the yielded pieces joined. Nothing the check rejects is ever yielded."""
         if extractive.abstained and self.trust_refusal:
@@ -221,15 +221,6 @@ class LLMAnswerer:
         if answer.abstained and self.when_unsupported == "extractive" and not extractive.abstained:
             answer = dataclasses.replace(extractive, notice=NOTICE_UNSUPPORTED_EXTRACTIVE)
         return answer
-
-    def answer(self, question: str, retrieval, extractive: Answer, history=None) -> Answer:
-        """The non-streaming form of `stream_answer`."""
-        gen = self.stream_answer(question, retrieval, extractive, history)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
 
     def _number(self, passages) -> list[NumberedPassage]:
         """The passages that fit the prompt budget, numbered from 1, with their sentence vectors."""

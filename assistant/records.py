@@ -36,7 +36,7 @@ class Span:
 
 
 @dataclass(frozen=True)
-class Comment:
+class CommentByline:
     """A reader comment's byline: who wrote it, in what role, and when."""
 
     author: str
@@ -53,7 +53,7 @@ class Paragraph:
     # "paragraph", "list" (lead-in + bullets), "table" (rows), "comment", "header" (#p0), or one of NON_CONTENT_KINDS
     kind: str = "paragraph"
     sentences: list[Span] = field(default_factory=list)
-    comment: Comment | None = None
+    comment: CommentByline | None = None
     collection: str = "default"
     # Where each of the paragraph's pages begins: (character offset in `text`, 1-based page), the first at
     # offset 0. Empty for formats without pages (everything but PDF).

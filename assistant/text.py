@@ -1,4 +1,5 @@
-"""Word-level text helpers shared by the lexical index, the answerer and the citation check.
+"""Word-level text helpers shared by the lexical index, the answerer and the citation check, the
+[n] citation markers of an answer, and HTML escaping for every page that shows text.
 
 One tokenizer for all of them, so "organisations" in a question matches "organisation" in a
 paragraph the same way everywhere.
@@ -6,6 +7,7 @@ paragraph the same way everywhere.
 
 from __future__ import annotations
 
+import html
 import re
 from functools import lru_cache
 
@@ -73,3 +75,27 @@ def capitalised_names(text: str) -> set[str]:
 def name_phrases(text: str) -> list[str]:
     """Runs of two or more capitalised words, as written, in order: the names a question mentions."""
     return _NAME_PHRASE.findall(text)
+
+
+CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")  # "[3]" in an answer: it cites the third numbered passage
+_MARKER_AND_SPACE = re.compile(r"\s*" + CITATION_MARKER.pattern)
+
+
+def strip_markers(text: str) -> str:
+    """`text` without its [n] citation markers (nor the space before each)."""
+    return _MARKER_AND_SPACE.sub("", text)
+
+
+def esc(text: object) -> str:
+    """HTML-escape anything shown on a page (quotes too, so it is safe inside attributes); None is ""."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+# Markdown's ASCII punctuation that can start markup; "#" only outside the entities `esc` writes ("&#x27;").
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*_{}\[\]()+\-.!|~]|(?<!&)#")
+
+
+def esc_markdown(text: object) -> str:
+    """`esc(text)` for a Markdown message: also Markdown's punctuation backslash-escaped, so that a name
+    like "**x** [y](z)" shows as typed, never as emphasis, a link, code or a heading."""
+    return _MARKDOWN_PUNCTUATION.sub(lambda m: "\\" + m.group(0), esc(text))

@@ -19,7 +19,6 @@ goes into HTML: documents are data, never markup. Gradio is imported only inside
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from urllib.parse import quote, urlparse
 
 from assistant.answer import Answer, Citation
 from assistant.records import NON_CONTENT_KINDS, NON_CONTENT_LABELS, split_paragraph_id
+from assistant.text import esc
 
 DEFAULT_EXAMPLES = (
     "Who is David Dalton?",
@@ -130,11 +130,6 @@ section.para:target .pnum { color: #7a5a00; font-weight: 700; }
 h2.section { font-size: 1.05rem; margin: 1.2rem 0 0.2rem 3.7rem; }
 @media (max-width: 640px) { section.para { grid-template-columns: 2.4rem 1fr; } h2.section { margin-left: 2.9rem; } }
 """
-
-
-def esc(text: object) -> str:
-    """HTML-escape anything shown on a page (quotes too, so it is safe inside attributes)."""
-    return html.escape("" if text is None else str(text), quote=True)
 
 
 def safe_url(url: str) -> str | None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.records import Span
-from assistant.text import capitalised_names, content_terms, numbers, words
+from assistant.text import CITATION_MARKER, capitalised_names, content_terms, numbers, words
 
 MIN_SIMILARITY = 0.6
 MIN_OVERLAP = 0.75
@@ -61,7 +61,6 @@ _INSTRUCTION = re.compile(
     re.I,
 )
 
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 _MARKER_GROUP = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})+)\]")  # "[1, 2]" -> "[1][2]"
 _MARKERS_AFTER_STOP = re.compile(r"([.!?…]+)([\"'”’)]*)((?:\s*\[\d{1,3}\])+)")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|#{1,6})\s+")
@@ -69,7 +68,7 @@ _LEAD_IN = re.compile(r"^\s*(?:answer|response|final answer)\s*:\s*", re.I)
 
 
 @dataclass
-class Evidence:
+class CitedParagraph:
     """A paragraph an answer may cite, with its sentences and their (L2-normalised) vectors."""
 
     paragraph_id: str
@@ -117,15 +116,6 @@ class SentenceSupport:
     checks: list[MarkerCheck] = field(default_factory=list)
     reason: str = ""  # why not, when not supported
 
-    @property
-    def supporting_markers(self) -> list[int]:
-        return [c.marker for c in self.checks if c.supported]
-
-    @property
-    def best(self) -> MarkerCheck | None:
-        good = [c for c in self.checks if c.supported] or [c for c in self.checks if c.paragraph_id]
-        return max(good, key=lambda c: (c.verbatim, c.similarity)) if good else None
-
 
 # --- splitting an answer -----------------------------------------------------------------------
 
@@ -148,11 +138,11 @@ def split_answer(text: str) -> list[AnswerSentence]:
     for span in split_sentences(text):
         piece = text[span.start : span.end]
         markers: list[int] = []
-        for m in _MARKER.finditer(piece):
+        for m in CITATION_MARKER.finditer(piece):
             n = int(m.group(1))
             if n not in markers:
                 markers.append(n)
-        bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece))
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", CITATION_MARKER.sub("", piece))
         bare = re.sub(r"\s{2,}", " ", bare).strip()
         if bare or markers:
             raw.append((bare, markers))
@@ -254,7 +244,7 @@ def _missing_facts(sentence: str, paragraph: str) -> list[str]:
     return missing
 
 
-def check_against(sentence: str, vector: np.ndarray, marker: int, evidence: Evidence | None) -> MarkerCheck:
+def check_against(sentence: str, vector: np.ndarray, marker: int, evidence: CitedParagraph | None) -> MarkerCheck:
     """Does `evidence` (the paragraph behind `marker`) support `sentence`?"""
     if evidence is None:
         return MarkerCheck(marker, None, False)
@@ -291,7 +281,7 @@ def check_against(sentence: str, vector: np.ndarray, marker: int, evidence: Evid
     return MarkerCheck(marker, evidence.paragraph_id, supported, similarity, overlap, verbatim, missing, best)
 
 
-def _verbatim_sentences(sentence: str, evidence: Evidence) -> list[int]:
+def _verbatim_sentences(sentence: str, evidence: CitedParagraph) -> list[int]:
     pieces = _pieces(sentence)
     found = []
     for i in evidence.usable:
@@ -303,7 +293,7 @@ def _verbatim_sentences(sentence: str, evidence: Evidence) -> list[int]:
 
 def verify_sentences(
     sentences: list[AnswerSentence] | str,
-    evidence: dict[int, Evidence],
+    evidence: dict[int, CitedParagraph],
     embedder,
     vectors: np.ndarray | None = None,
 ) -> list[SentenceSupport]:
@@ -334,8 +324,8 @@ def verify_sentences(
     return report
 
 
-def evidence_from_text(paragraph_id: str, text: str, embedder, spans: list[Span] | None = None, vectors: np.ndarray | None = None) -> Evidence:
-    """Evidence for a paragraph given as text: sentences split as at ingest, vectors encoded
+def evidence_from_text(paragraph_id: str, text: str, embedder, spans: list[Span] | None = None, vectors: np.ndarray | None = None) -> CitedParagraph:
+    """A CitedParagraph given as text: sentences split as at ingest, vectors encoded
     unless given (the index stores them: `Index.sentence_vectors`)."""
     if not spans:
         from ingest.segment import split_sentences
@@ -343,7 +333,7 @@ def evidence_from_text(paragraph_id: str, text: str, embedder, spans: list[Span]
         spans = split_sentences(text) or [Span(0, len(text))]
     if vectors is None or len(vectors) != len(spans):
         vectors = embedder.encode([text[s.start : s.end] for s in spans])
-    return Evidence(paragraph_id, text, list(spans), vectors)
+    return CitedParagraph(paragraph_id, text, list(spans), vectors)
 
 
 def support_report(answer, embedder) -> list[SentenceSupport]:

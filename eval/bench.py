@@ -1,4 +1,5 @@
-"""`assistant bench ...`: dispatch to the benchmarks, and the helpers they share.
+"""`assistant bench ...`: dispatch to the benchmarks, print and record their results (the helpers the
+benchmarks share are in eval/bench_common.py, which imports none of them).
 
     assistant bench scifact PATH     retrieval quality on BEIR SciFact     (eval/bench_retrieval.py)
     assistant bench squad2 PATH      answer-or-abstain on SQuAD 2.0        (eval/bench_squad.py)
@@ -18,67 +19,19 @@ are cached under --cache (default ~/.cache/cited-assistant/bench), never in the 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
 import sys
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CACHE = Path("~/.cache/cited-assistant/bench").expanduser()
+from eval.bench_common import BenchInputError, BenchResult, out_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_FILE = ROOT / "docs" / "benchmarks.md"
-
-
-@dataclass
-class Table:
-    """A printed table: a title, column headers, rows of cells (numbers are formatted on print)."""
-
-    title: str
-    headers: list[str]
-    rows: list[list] = field(default_factory=list)
-    note: str = ""
-
-    def add(self, *cells) -> None:
-        self.rows.append(list(cells))
-
-    def render(self) -> str:
-        def fmt(cell) -> str:
-            if cell is None:
-                return "-"
-            if isinstance(cell, float):
-                return f"{cell:.3f}" if abs(cell) < 10 else f"{cell:.1f}"
-            return str(cell)
-
-        cells = [[fmt(c) for c in row] for row in self.rows]
-        widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(self.headers)]
-        lines = [f"## {self.title}", ""]
-        lines.append("| " + " | ".join(h.ljust(w) for h, w in zip(self.headers, widths)) + " |")
-        lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        for row in cells:
-            lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
-        if self.note:
-            lines += ["", self.note]
-        return "\n".join(lines)
-
-
-@dataclass
-class BenchResult:
-    """What one benchmark produced: figures (JSON-able), the tables to print, files written."""
-
-    name: str
-    figures: dict
-    tables: list[Table] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    ok: bool = True
-    # What `--record` appends to docs/benchmarks.md: a section with this heading and description, then the
-    # first `recorded_tables` tables (the rest, e.g. per-document tables, stay in the printed output and JSON).
-    record_heading: str = ""
-    record_description: str = ""
-    recorded_tables: int = 0
 
 
 def machine() -> dict:
@@ -112,68 +65,6 @@ def machine() -> dict:
         "platform": platform.platform(),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-
-
-def cache_dir(args) -> Path:
-    folder = Path(getattr(args, "cache", None) or DEFAULT_CACHE).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def out_dir(args) -> Path | None:
-    if not getattr(args, "out", None):
-        return None
-    folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def fingerprint(*parts: str) -> str:
-    """A short stable key for cache files (model name, the texts encoded...)."""
-    h = hashlib.sha1()
-    for part in parts:
-        h.update(part.encode("utf-8", "replace"))
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
-@dataclass
-class Encoded:
-    vectors: np.ndarray
-    seconds: float  # time the encoding took (when it was computed, possibly in an earlier run)
-    cached: bool
-
-
-def cached_encode(embedder, texts: list[str], cache: Path, label: str, batch_size: int = 32, quiet: bool = False) -> Encoded:
-    """Embedder.encode(texts), cached as an .npy (plus a .json with the time it took) keyed by the
-    model and the exact texts."""
-    import time
-
-    key = fingerprint(embedder.name, str(batch_size), *texts)
-    path = cache / f"{label}-{key}.npy"
-    meta = path.with_suffix(".json")
-    if path.exists():
-        vectors = np.load(path)
-        if vectors.shape[0] == len(texts):
-            seconds = json.loads(meta.read_text()).get("seconds", float("nan")) if meta.exists() else float("nan")
-            return Encoded(vectors, seconds, True)
-    if not quiet:
-        print(f"encoding {len(texts):,} texts ({label}); cached in {path}", file=sys.stderr, flush=True)
-    embedder.model  # load the model first: its loading is not encoding time
-    started = time.perf_counter()
-    vectors = embedder.encode(texts, batch_size=batch_size)
-    seconds = time.perf_counter() - started
-    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npy")
-    np.save(tmp, vectors)
-    tmp.replace(path)
-    meta.write_text(json.dumps({"seconds": seconds, "texts": len(texts), "model": embedder.name, "batch_size": batch_size}))
-    return Encoded(vectors, seconds, False)
-
-
-def percentile(values, q: float) -> float | None:
-    if len(values) == 0:
-        return None
-    return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
 def _jsonable(value):
@@ -269,17 +160,3 @@ def run(args) -> int:
     if getattr(args, "record", False) and result.record_heading:
         print(f"appended to {record(result)}")
     return code
-
-
-class BenchInputError(Exception):
-    """The benchmark cannot run on what it was given (missing data folder, wrong layout)."""
-
-
-def require_path(args, what: str, default: str | None = None) -> Path:
-    raw = getattr(args, "path", None) or default
-    if not raw:
-        raise BenchInputError(f"`assistant bench {args.which}` needs PATH: {what}")
-    path = Path(raw).expanduser()
-    if not path.exists():
-        raise BenchInputError(f"{path} does not exist ({what})")
-    return path

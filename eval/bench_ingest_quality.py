@@ -47,7 +47,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.bench import BenchInputError, BenchResult, Table, require_path
+from eval.bench_common import BenchInputError, BenchResult, Table, require_path
 
 TARGET_TITLES_RIGHT = 0.90
 TARGET_SPLIT_RATE = 0.02

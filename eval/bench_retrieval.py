@@ -18,7 +18,6 @@ product's hybrid is written there.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import BenchInputError, BenchResult, Table, cache_dir, cached_encode, out_dir, require_path
+from eval.bench_common import BenchInputError, BenchResult, Table, cache_dir, cached_encode, out_dir, read_jsonl, require_path
 
 PUBLISHED = {  # nDCG@10, Recall@100 on the 300 test queries (shared/bench/README.md)
     "BM25, Anserini flat (published)": (0.6789, 0.9253),
@@ -59,14 +58,10 @@ def load_beir(folder: Path, split: str = "test", limit: int | None = None) -> Be
     for f in (corpus_file, queries_file, qrels_file):
         if not f.exists():
             raise BenchInputError(f"{f} is missing: PATH must be a BEIR folder (corpus.jsonl, queries.jsonl, qrels/{split}.tsv)")
-    doc_ids, titles, texts = [], [], []
-    with corpus_file.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                doc_ids.append(str(row["_id"]))
-                titles.append(row.get("title") or "")
-                texts.append(row.get("text") or "")
+    corpus = read_jsonl(corpus_file)
+    doc_ids = [str(row["_id"]) for row in corpus]
+    titles = [row.get("title") or "" for row in corpus]
+    texts = [row.get("text") or "" for row in corpus]
     qrels: dict[str, dict[str, int]] = {}
     with qrels_file.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh):
@@ -75,12 +70,7 @@ def load_beir(folder: Path, split: str = "test", limit: int | None = None) -> Be
                 continue
             if len(parts) >= 3 and int(parts[2]) > 0:
                 qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    all_queries = {}
-    with queries_file.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                all_queries[str(row["_id"])] = row["text"]
+    all_queries = {str(row["_id"]): row["text"] for row in read_jsonl(queries_file)}
     qids = [q for q in sorted(qrels, key=_natural) if q in all_queries]
     if limit:
         qids = qids[:limit]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import BenchInputError, BenchResult, Table, cache_dir, fingerprint, percentile, require_path
+from eval.bench_common import BenchInputError, BenchResult, Table, cache_dir, fingerprint, percentile, require_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "sources"

@@ -10,7 +10,7 @@ unanswerable questions is the file's) is asked with `Assistant.ask` (extractive,
 Figures: accuracy of the answer/abstain decision, precision and recall of abstaining, over-refusal
 on answerable questions, how often the cited paragraph is the gold one, how often the reader's best
 sentence and the whole answer hold a gold answer string, beside always-abstain. Each question's
-reader score and P(answerable) (from `Assistant.gather`, the evidence step that `Assistant.ask` runs)
+reader score and P(answerable) (from `Assistant.gather`, the grounds step that `Assistant.ask` runs)
 are written to --out/squad2_rows.jsonl. The benchmark counts questions where `gather`'s decision
 and `ask`'s differ (it should be zero). Nothing here is ever fitted or tuned on: the reader is
 trained and calibrated on other data (training/).
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import BenchInputError, BenchResult, Table, cache_dir, fingerprint, out_dir, percentile, require_path
+from eval.bench_common import BenchInputError, BenchResult, Table, cache_dir, fingerprint, out_dir, percentile, read_jsonl, require_path
 
 DEFAULT_LIMIT = 1000
 SEED = 2018
@@ -63,28 +63,23 @@ class SquadRow:
     latency_ms: float
 
 
-def evidence(assistant, question: str):
-    """The product's evidence step for a question asked with no history (`Assistant.gather`, the
+def grounds(assistant, question: str):
+    """The product's grounds step for a question asked with no history (`Assistant.gather`, the
     first half of `Assistant.stream`): passages, the reader's scores and choice, P(answerable)."""
     from assistant.core import validate_question
 
     question = validate_question(question, assistant.config.max_question_chars)
-    return assistant.gather(question, assistant.search_query(question, None))
+    return assistant.gather(assistant.search_query(question, None))
 
 
 # --- data ------------------------------------------------------------------------------------
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def load_questions(folder: Path) -> list[SquadQuestion]:
     return [
         SquadQuestion(str(r["id"]), r["question"], bool(r["is_impossible"]), list(r.get("answers_all") or r.get("answers") or []),
                       str(r.get("gold_doc_id") or ""), r.get("title") or "")
-        for r in _read_jsonl(folder / "questions.jsonl")
+        for r in read_jsonl(folder / "questions.jsonl")
     ]
 
 
@@ -105,7 +100,7 @@ def write_corpus(folder: Path, target: Path) -> dict[str, str]:
     rows = []
     for name in ("corpus.jsonl", "corpus_distractors.jsonl"):
         if (folder / name).exists():
-            rows += _read_jsonl(folder / name)
+            rows += read_jsonl(folder / name)
     if not rows:
         raise BenchInputError(f"{folder} has no corpus.jsonl: PATH must be the squad2 benchmark folder")
     return write_paragraph_files(rows, target)
@@ -181,7 +176,7 @@ def ask_one(assistant, q: SquadQuestion, gold_doc: str) -> SquadRow:
     started = time.perf_counter()
     answer = assistant.ask(q.question, id=q.id)
     latency = (time.perf_counter() - started) * 1000
-    ev = evidence(assistant, q.question)
+    ev = grounds(assistant, q.question)
     passages = [p.paragraph.document_id for p in ev.retrieval.passages]
     gold_rank = passages.index(gold_doc) + 1 if gold_doc in passages else None
     answered = not answer.abstained

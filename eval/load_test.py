@@ -27,6 +27,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
+from eval.bench_common import percentile
+
 MAX_CLIENTS = 64
 MAX_QUESTIONS = 5000
 
@@ -77,14 +79,6 @@ class Report:
             + (" (stopped at --max-seconds)" if self.stopped_early else ""),
             *[f"  error: {e}" for e in self.error_samples],
         ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[rank]
 
 
 def is_loopback_url(url: str) -> bool:
@@ -154,7 +148,7 @@ def run_load(url: str | list[str], clients: int, questions: int, max_seconds: fl
     report.seconds = time.perf_counter() - started
     report.questions = report.ok + report.errors
     report.throughput_qps = report.ok / report.seconds if report.seconds else 0.0
-    report.p50_ms, report.p95_ms, report.p99_ms = (percentile(latencies, q) for q in (50, 95, 99))
+    report.p50_ms, report.p95_ms, report.p99_ms = (percentile(latencies, q) or 0.0 for q in (50, 95, 99))
     report.max_ms = max(latencies, default=0.0)
     return report
 

@@ -45,19 +45,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from assistant.offline import switch_off_telemetry
+from assistant.text import strip_markers
 from eval.dataset import EvalQuestion
 
 switch_off_telemetry()  # before ragas is imported: RAGAS_DO_NOT_TRACK and the HF offline switches
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20240601
-_MARKER = re.compile(r"\s*\[\d{1,3}\]")
 
 
 # --- what the suite hands over --------------------------------------------------------------------
@@ -88,7 +87,7 @@ class QuestionRun:
     @property
     def answer_text(self) -> str:
         """The answer without its [n] markers."""
-        return _MARKER.sub("", self.answer.answer).strip()
+        return strip_markers(self.answer.answer).strip()
 
     @property
     def cites_reference(self) -> bool:
@@ -186,7 +185,7 @@ class AlceResult:
 
 
 class EvidenceCache:
-    """Paragraph -> verify.Evidence (its sentences and their vectors), built once. With an index,
+    """Paragraph -> verify.CitedParagraph (its sentences and their vectors), built once. With an index,
     the sentence spans and vectors stored at ingest are used when the text matches; otherwise
     the text is split and encoded as verify.py does."""
 
@@ -211,9 +210,9 @@ class EvidenceCache:
 
 
 def _joint(evidences: list):
-    """One Evidence standing for several paragraphs read together (ALCE concatenates passages)."""
+    """One CitedParagraph standing for several paragraphs read together (ALCE concatenates passages)."""
     from assistant.records import Span
-    from assistant.verify import Evidence
+    from assistant.verify import CitedParagraph
 
     if len(evidences) == 1:
         return evidences[0]
@@ -222,7 +221,7 @@ def _joint(evidences: list):
         spans.extend(Span(s.start + offset, s.end + offset) for s in e.spans)
         text += e.text + "\n"
         offset = len(text)
-    return Evidence("+".join(e.paragraph_id for e in evidences), text, spans, np.vstack([e.vectors for e in evidences]))
+    return CitedParagraph("+".join(e.paragraph_id for e in evidences), text, spans, np.vstack([e.vectors for e in evidences]))
 
 
 def alce(answer_text: str, cited: dict[int, tuple[str, str]], embedder, cache: EvidenceCache | None = None) -> AlceResult:

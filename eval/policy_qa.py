@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.bench import BenchInputError, BenchResult, Table, fingerprint, percentile, require_path
+from eval.bench_common import BenchInputError, BenchResult, Table, fingerprint, percentile, require_path
 from eval.check_data import normalise
 
 ROOT = Path(__file__).resolve().parents[1]

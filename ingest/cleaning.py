@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.records import Comment, DroppedLine
+from assistant.records import CommentByline, DroppedLine
 from ingest.loaders import Block
 from ingest.reflow import page_starts, rejoin
 
@@ -74,7 +74,7 @@ class CleanParagraph:
     text: str
     section: str = ""
     kind: str = "paragraph"  # "paragraph", "list", "table", "comment", or a non-content kind (records.NON_CONTENT_KINDS)
-    comment: Comment | None = None
+    comment: CommentByline | None = None
     page_starts: list[tuple[int, int]] = field(default_factory=list)  # (character offset, page); PDF only
 
 
@@ -94,10 +94,6 @@ def furniture_kind(text: str) -> str | None:
     """What kind of page furniture `text` is ("skip link", ...), or None when it is not."""
     stripped = text.strip()
     return next((label for label, pattern in _FURNITURE if pattern.match(stripped)), None)
-
-
-def is_furniture(text: str) -> bool:
-    return furniture_kind(text) is not None
 
 
 # --- what a heading looks like ----------------------------------------------------------------
@@ -451,7 +447,7 @@ def _parse_comments(blocks: list[Block], doc: CleanDocument) -> list[CleanParagr
                 doc.drop(text, COMMENT_WITHOUT_TEXT if byline else COMMENT_WITHOUT_BYLINE)
             continue
         role = re.sub(r"\s+", " ", ", ".join(line.strip().rstrip(",") for line in byline[1:]))
-        comment = Comment(author=byline[0], role=role, date=date)
+        comment = CommentByline(author=byline[0], role=role, date=date)
         results += [CleanParagraph(text, "Reader comments", "comment", comment) for text in body]
     return results
 

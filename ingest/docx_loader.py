@@ -116,21 +116,32 @@ class _StyleTable:
         return kind, level
 
     def _resolve(self, style_id: str) -> tuple[str, int]:
-        seen = set()
+        """The first kind met up the basedOn chain; every style walked gets it too, so each chain is
+        walked once in all (thousands of chained styles stay linear) and a loop ends as text."""
+        path: list[str] = []
         current = style_id
-        while current and current in self._styles and current not in seen:
-            seen.add(current)
+        found = None
+        while current and current in self._styles and current not in path:
+            if current in self._kinds:
+                found = self._kinds[current]
+                break
+            path.append(current)
             name, based_on, outline = self._styles[current]
             if name == "title":
-                return "title", 1
-            if m := re.fullmatch(r"heading (\d)", name):
-                return "heading", int(m.group(1))
-            if outline is not None and outline < 9:
-                return "heading", outline + 1
-            if "list" in name:
-                return "item", 0
+                found = ("title", 1)
+            elif m := re.fullmatch(r"heading (\d)", name):
+                found = ("heading", int(m.group(1)))
+            elif outline is not None and outline < 9:
+                found = ("heading", outline + 1)
+            elif "list" in name:
+                found = ("item", 0)
+            if found:
+                break
             current = based_on
-        return "text", 0
+        found = found or ("text", 0)
+        for walked in path:
+            self._kinds[walked] = found
+        return found
 
 
 def _cell_text(cell) -> str:

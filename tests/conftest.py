@@ -78,3 +78,17 @@ def make_report_corpus(folder: Path, n: int) -> None:
         (folder / f"report-{i:03d}.txt").write_text(
             "\n\n".join(" ".join(sentences[k : k + 3]) for k in range(0, 60, 3)), encoding="utf-8"
         )
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports, at the top or inside a function (`from a import b` gives a and a.b)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names

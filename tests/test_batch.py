@@ -298,12 +298,14 @@ def batch_result(assistant, tmp_path_factory):
 
 
 def test_rows_statuses_duplicates_and_blanks(batch_result):
-    from assistant.batch.records import ANSWERED, NOT_IN_SOURCES
+    from assistant.answer import ABSTAINED, ANSWERED
 
     rows = {r.question.text: r for r in batch_result.rows}
     assert len(batch_result.rows) == 5 and batch_result.blank == 1 and batch_result.duplicates == 1
     assert rows[ANSWERABLE].status == ANSWERED and rows[ANSWERABLE].answer.citations
-    assert rows[UNANSWERABLE].status == NOT_IN_SOURCES and not rows[UNANSWERABLE].answer.citations
+    assert rows[UNANSWERABLE].status == ABSTAINED and not rows[UNANSWERABLE].answer.citations
+    # one status vocabulary: the .xlsx/.csv/.md status is the Answer JSON's (.jsonl) status
+    assert all(r.status == r.answer_dict()["status"] for r in batch_result.rows)
     dup = rows["what is   NHS improvement?"]
     assert dup.duplicate_of == "q2" and dup.answer.answer == rows["What is NHS Improvement?"].answer.answer
     assert batch_result.answered_now == 4  # the duplicate was not asked again
@@ -720,7 +722,7 @@ def test_api_batch_returns_the_chosen_format(batch_server, tmp_path):
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
         assert 'filename="consultation-answers.docx"' in r.headers["content-disposition"]
-        assert (r.headers["x-batch-questions"], r.headers["x-batch-answered"], r.headers["x-batch-not-in-sources"],
+        assert (r.headers["x-batch-questions"], r.headers["x-batch-answered"], r.headers["x-batch-abstained"],
                 r.headers["x-batch-failed"], r.headers["x-batch-duplicates"], r.headers["x-batch-blank"]) == \
             ("3", "2", "1", "0", "1", "1")
         (tmp_path / "a.docx").write_bytes(r.content)
@@ -810,7 +812,7 @@ def test_batch_tab_run_writes_xlsx_and_docx(assistant, tmp_path):
     summary, files = run_upload(assistant, assistant.config, str(p), p.name, ANONYMOUS,
                                 progress=lambda done, total, elapsed: seen.append((done, total)))
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)
-    assert "2 questions: 1 answered, 1 not in the sources, 0 failed" in summary
+    assert "2 questions: 1 answered, 1 abstained (not in the sources), 0 failed" in summary
     xlsx, docx_path = map(Path, files)
     assert xlsx.suffix == ".xlsx" and docx_path.suffix == ".docx" and "<" not in xlsx.name
     assert [c.value for c in load_workbook(xlsx)["Answers"]["B"]][1:] == [ANSWERABLE, UNANSWERABLE]
@@ -860,7 +862,7 @@ def test_batch_tab_in_the_browser_upload_progress_download(served_corpus, served
             page.wait_for_function("() => /60 questions: .* failed/.test(document.querySelector('#batch-status').innerText)",
                                    timeout=300_000)
             status = page.inner_text("#batch-status")
-            assert "not in the sources" in status and "0 failed" in status
+            assert "abstained (not in the sources)" in status and "0 failed" in status
             links = page.locator("#batch-files a[download]")
             assert links.count() == 2
             saved = {}
@@ -877,6 +879,6 @@ def test_batch_tab_in_the_browser_upload_progress_download(served_corpus, served
             browser.close()
     ws = load_workbook(saved[".xlsx"])["Answers"]
     assert [c.value for c in ws["B"]][1:] == questions
-    assert ws["C2"].value == "answered" and ws["C3"].value == "not in the sources"
+    assert ws["C2"].value == "answered" and ws["C3"].value == "abstained"
     headings = [p.text for p in docx.Document(str(saved[".docx"])).paragraphs if p.style.name == "Heading 1"]
     assert headings[:2] == [f"q1: {ANSWERABLE}", f"q2: {UNANSWERABLE}"] and headings[-1] == "Sources"

@@ -192,7 +192,7 @@ def test_bench_ask_on_the_bundled_index(sources_data_dir, tmp_path, capsys):
     figures = json.loads((tmp_path / "ask.json").read_text())["figures"]
     assert figures["asks"] == 4 and figures["stages_ms"]["total"]["p50"] > 0 and figures["stages_ms"]["read"]["p50"] > 0
     # The printed percentiles are recomputed from the per-ask measurements written beside them.
-    from eval.bench import percentile
+    from eval.bench_common import percentile
 
     for stage in ("read", "total"):
         assert figures["stages_ms"][stage]["p50"] == percentile(figures["per_ask_ms"][stage], 50)
@@ -230,3 +230,15 @@ def test_bench_needs_its_data_folder(tmp_path, capsys):
     assert main(["bench", "scifact", str(tmp_path / "missing")]) == 2
     assert main(["bench", "squad2"]) == 2
     assert "needs PATH" in capsys.readouterr().err
+
+
+def test_the_benchmarks_never_import_the_dispatcher_back():
+    """eval/bench.py imports each benchmark to run it; they share eval/bench_common.py, never eval/bench.py."""
+    from tests.conftest import imported_modules
+
+    folder = Path(__file__).resolve().parents[1] / "eval"
+    assert {"eval.bench_common", "eval.bench_squad", "eval.policy_qa"} <= imported_modules(folder / "bench.py")
+    benchmarks = [*folder.glob("bench_*.py"), folder / "policy_qa.py", folder / "load_test.py"]
+    assert len(benchmarks) >= 7
+    assert [p.name for p in benchmarks if "eval.bench" in imported_modules(p)] == []
+    assert not {m for m in imported_modules(folder / "bench_common.py") if m.startswith("eval")}

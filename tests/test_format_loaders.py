@@ -396,3 +396,29 @@ def test_docx_with_too_many_paragraphs_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(docx_loader, "MAX_PARAGRAPHS", 20)
     with pytest.raises(UnreadableDocument, match="DOCX has 30 paragraphs, over the 20 read"):
         load(path)
+
+
+def test_docx_long_basedon_chains_are_walked_once(tmp_path, monkeypatch):
+    import re
+    import zipfile
+
+    path = tmp_path / "chain.docx"
+    _docx(path, lambda document: None)
+    n = 1500  # style i is based on style i-1; paragraph i is in style i
+    chain = "".join(f'<w:style w:type="paragraph" w:styleId="C{i}"><w:name w:val="Chain {i}"/>'
+                    + (f'<w:basedOn w:val="C{i - 1}"/>' if i else "") + "</w:style>" for i in range(n))
+    body = "".join(f'<w:p><w:pPr><w:pStyle w:val="C{i}"/></w:pPr><w:r><w:t>Line {i}.</w:t></w:r></w:p>' for i in range(n))
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in members:
+            if info.filename == "word/styles.xml":
+                data = data.replace(b"</w:styles>", chain.encode() + b"</w:styles>")
+            elif info.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + body.encode(), 1)
+            archive.writestr(info, data)
+    steps = []  # each style examined on a walk up a chain matches its name against "heading N" once
+    real = re.fullmatch
+    monkeypatch.setattr(re, "fullmatch", lambda pattern, text, *a: steps.append(text) or real(pattern, text, *a))
+    assert len([b for b in load(path).blocks if b.text.startswith("Line ")]) == n
+    assert len(steps) <= 2 * n  # walking each paragraph's whole chain: n * n / 2, 1.1 million

@@ -90,8 +90,8 @@ def test_a_word_that_occurs_does_not_make_a_question_about_the_corpus(policy_ass
 def test_questions_on_the_corpus_topics_in_other_words_are_not_refused(policy_assistant, question):
     index = policy_assistant.index
     assert unseen(index, content_terms(question))  # worded with words the corpus lacks
-    evidence = policy_assistant.gather(question, question)
-    assert not off_corpus(index, evidence.retrieval.query_terms, evidence.extract.ranked)
+    grounds = policy_assistant.gather(question)
+    assert not off_corpus(index, grounds.retrieval.query_terms, grounds.extract.ranked)
 
 
 def test_a_question_in_other_words_is_answered(policy_assistant):

@@ -138,11 +138,11 @@ def test_metadata_questions_cite_the_header(small_corpus):
     assert ids == ["ferries#p1", "ferries#p2"]
 
 
-def test_evidence_is_in_the_readers_order(small_corpus):
-    evidence = small_corpus.gather("Who is the chief nurse?", "Who is the chief nurse?")
-    assert evidence.retrieval.passages[0].paragraph.id == "riverside#p3"
-    assert "read" in evidence.timings_ms and evidence.answerable
-    assert evidence.extract.best_logit == max(s.logit for s in evidence.extract.ranked)
+def test_grounds_are_in_the_readers_order(small_corpus):
+    grounds = small_corpus.gather("Who is the chief nurse?")
+    assert grounds.retrieval.passages[0].paragraph.id == "riverside#p3"
+    assert "read" in grounds.timings_ms and grounds.answerable
+    assert grounds.extract.best_logit == max(s.logit for s in grounds.extract.ranked)
 
 
 # --- training ---------------------------------------------------------------------------------------------
@@ -251,6 +251,16 @@ def test_training_refuses_a_benchmark_folder(tmp_path):
     result = run_cli("reader", "train", "--data", str(bench), "--out", str(tmp_path / "r"))
     assert result.returncode == 2 and "benchmark" in result.stderr
 
+
+
+def test_the_reader_data_and_the_metadata_pairs_do_not_import_each_other_both_ways():
+    """reader_data uses metadata_pairs; both take Pair and Question from training/pairs.py (no import circle)."""
+    from tests.conftest import imported_modules
+
+    folder = Path(__file__).resolve().parents[1] / "training"
+    assert "training.metadata_pairs" in imported_modules(folder / "reader_data.py")
+    assert not {m for m in imported_modules(folder / "metadata_pairs.py") if m.startswith("training.reader")}
+    assert {"training.pairs.Pair", "training.pairs.Question"} <= imported_modules(folder / "metadata_pairs.py")
 
 # --- a missing or broken reader -----------------------------------------------------------------------------
 

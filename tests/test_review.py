@@ -178,6 +178,30 @@ def test_audit_log_holds_every_step_in_order_and_cannot_be_rewritten(service, as
     assert len(csv_text.strip().splitlines()) == len(entries) + 1
 
 
+def test_the_tables_of_store_py_are_the_schema_migration_0001_makes(database_url, tmp_path):
+    """store.py's tables (what the service reads and writes) and the migrations (what the database
+    holds) are written separately: a column, type, nullability, index or key in one only is a diff."""
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from assistant.review import store
+
+    engine = store.open_engine(Config.from_env(data_dir=tmp_path).replace(database_url=database_url))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, store.metadata) == []
+            # The comparison sees a difference when there is one.
+            drifted = sa.MetaData()
+            for table in store.metadata.tables.values():
+                table.to_metadata(drifted)
+            drifted.tables["review_items"].append_column(sa.Column("note", sa.Text, nullable=True))
+            assert [d[0] for d in compare_metadata(context, drifted)] == ["add_column"]
+    finally:
+        engine.dispose()
+
+
 def test_a_stale_expected_version_is_a_conflict_and_the_first_edit_is_kept(service, assistant, review):
     item = _item(review, "q1")
     first = service.update_item(review.id, item.id, ALICE, comment="alice was here", expected_version=item.version)

@@ -235,3 +235,20 @@ def test_the_reviewer_sees_the_nearest_passages_the_item_does_not_cite(assistant
         assert passage["paragraph_id"] in html
     hostile = [{**nearest[0], "text": "<script>alert(1)</script>"}]
     assert "<script>alert(1)" not in item_html(item, "", hostile)
+
+
+def test_review_names_show_as_typed_in_markdown_messages():
+    """A review's name goes into the tab's Markdown status line: nothing in it may become markup."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    from assistant.review.records import MAX_NAME_CHARS, clean_name
+    from assistant.text import esc_markdown
+
+    name = "**Q3** _draft_ [see](javascript:alert(1)) `code` <b>x</b> & O'Neil #2 ~~old~~ 1. item | a \\ b"
+    rendered = MarkdownIt().renderInline(f"**Review “{esc_markdown(name)}” created:**")
+    assert rendered.count("<strong>") == 1 and "<a" not in rendered and "<code>" not in rendered and "<b>" not in rendered
+    assert html.unescape(rendered) == f"<strong>Review “{name}” created:</strong>"
+    assert clean_name(" Alice\x00\nExample\t") == "Alice Example" and clean_name(None) == ""
+    assert len(clean_name("x" * 500)) == MAX_NAME_CHARS

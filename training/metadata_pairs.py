@@ -23,6 +23,7 @@ import re
 from assistant.reader import candidate_text
 from assistant.records import Document
 from ingest.header import date_in_words, header_sentences
+from training.pairs import Pair, Question
 
 SOURCE = "metadata (synthetic)"
 
@@ -74,10 +75,8 @@ def _metadata_question(doc: Document, rng: random.Random) -> tuple[str, str | No
 
 def metadata_questions(paragraphs: list[tuple[str, list[str], list[str], str]], rng: random.Random, source: str = SOURCE):
     """`paragraphs`: (title, sentences, the paragraph's own questions, paragraph key). Returns
-    `training.reader_data.Question`s: per paragraph, one metadata question over the header and some of
+    `training.pairs.Question`s: per paragraph, one metadata question over the header and some of
     the paragraph's sentences, and one of the paragraph's questions over the header."""
-    from training.reader_data import Pair, Question
-
     out = []
     for title, sentences, own_questions, key in paragraphs:
         doc = _made_up_document(title, rng)

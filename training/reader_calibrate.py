@@ -63,9 +63,9 @@ def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: st
     # A bar on a terminal; a line every 30 s in a log file.
     for question, history in tqdm(questions, desc=desc, unit="q", file=sys.stderr, mininterval=0.1 if sys.stderr.isatty() else 30):
         question = validate_question(question, assistant.config.max_question_chars)
-        evidence = assistant.gather(question, assistant.search_query(question, history))
-        out.append(np.array([s.logit for s in evidence.extract.ranked], dtype=float))
-        refused.append(not evidence.extract.groups or not evidence.about_the_sources)
+        grounds = assistant.gather(assistant.search_query(question, history))
+        out.append(np.array([s.logit for s in grounds.extract.ranked], dtype=float))
+        refused.append(not grounds.extract.groups or not grounds.about_the_sources)
     return out, np.array(refused, dtype=bool)
 
 

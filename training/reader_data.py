@@ -31,6 +31,8 @@ from pathlib import Path
 from assistant.reader import candidate_text
 from ingest.segment import split_sentences
 from training.data_files import TrainingDataError, data_files, held_out_documents, plain_name, read_jsonl, sha256_of
+from training.metadata_pairs import metadata_questions
+from training.pairs import Pair, Question
 
 SQUAD_FILES = ("squad2_dev_other_half.jsonl", "squad11_dev_extra_articles.jsonl")
 SELQA_FILE = "selqa_ass.jsonl"
@@ -39,27 +41,6 @@ SQUAD_SHAPE = ("context", "question", "answers")
 IN_DOMAIN_SHAPE = ("doc", *SQUAD_SHAPE)
 
 __all__ = ["Pair", "Question", "TrainingData", "TrainingDataError", "load_training_data"]
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One (question, candidate sentence) example."""
-
-    question: str
-    candidate: str  # the sentence with its context, as the reader reads it
-    label: float  # 1.0: the sentence answers the question
-    group: str  # the question's id: pairs of one question form a group
-    source: str  # which file it came from
-
-
-@dataclass(frozen=True)
-class Question:
-    """A question with all its candidate pairs (for per-question validation figures)."""
-
-    id: str
-    answerable: bool
-    pairs: tuple[Pair, ...]
-    source: str = ""  # the file it came from
 
 
 @dataclass
@@ -181,7 +162,6 @@ def load_training_data(folder: Path, validation_share: float = 0.12, seed: int =
     examples of training/metadata_pairs.py; then the SQuAD-style files of `qa_extra` (training only)
     and the in-domain questions of `extra_data` (`holdout_docs` documents held out). `limit` keeps the
     first N questions of each file (for smoke tests)."""
-    from training.metadata_pairs import metadata_questions
 
     folder = Path(folder)
     if folder.name in BENCHMARK_FOLDER_NAMES:

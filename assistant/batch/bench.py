@@ -158,7 +158,7 @@ def record(figures: list[BenchFigure], n: int, answered: int, abstained: int, pa
     for f in figures:
         lines.append(f"| {date.today().isoformat()} | {cores} cores, {platform.machine()}, Python {platform.python_version()} "
                      f"| {f.load:.1f} | {f.workers} | {f.questions} | {f.seconds:.1f} | {f.per_second:.1f} |")
-    lines += ["", f"Of the {n}: {answered} answered, {abstained} not in the sources. The load column is the machine's "
+    lines += ["", f"Of the {n}: {answered} answered, {abstained} abstained (not in the sources). The load column is the machine's "
               "1-minute load average when the run started: on a shared machine the figures move with it. "
               "`--workers` pays off most with an LLM server, where each question waits on the network.", ""]
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"

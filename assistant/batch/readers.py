@@ -12,6 +12,14 @@ a missing or empty file, no question column, a CSV that is not UTF-8 (or whose u
 question where they cannot be joined back), a .docx with no list or table,
 ids used twice, more questions than the limit. Each raises BadInput with a message saying what to do.
 Questions without an id get "q1", "q2", ... (their position among the non-blank questions).
+
+The work a file can ask for is bounded, whatever it declares. A sheet is read row by row with its
+declared size (`<dimension>`, which can be forged either way) ignored; a table ends at MAX_BLANK_RUN
+blank rows in a row (a note says when rows follow), and only its first MAX_COLUMNS columns are read.
+Refused, with a message naming the limit: more than MAX_BLANK_ROWS blank rows, a .docx of more than
+MAX_PARAGRAPHS paragraphs, a .docx / .xlsx unpacking to more than MAX_UNPACKED_BYTES (zipfile holds each
+member to its declared size). A .docx paragraph's style comes from a table of the document's styles built
+once, and an empty paragraph without properties is passed over before any style is looked at.
 """
 
 from __future__ import annotations
@@ -29,6 +37,11 @@ from assistant.batch.records import BadInput, Question, QuestionSet
 INPUT_SUFFIXES = (".csv", ".xlsx", ".txt", ".jsonl", ".docx")
 DEFAULT_MAX_ROWS = 5000
 HEADER_SEARCH_ROWS = 20  # a "question" header may sit under a title row or two
+MAX_BLANK_RUN = 1_000  # blank rows in a row that end a table (anything below them is not read, and a note says so)
+MAX_BLANK_ROWS = 10_000  # blank rows in all before the end of a table: more is refused
+MAX_COLUMNS = 100  # columns of a sheet read: one far-right cell would otherwise make every row that wide
+MAX_PARAGRAPHS = 50_000  # paragraphs of a .docx (empty ones included): a 500-page report has about 20,000
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a .docx / .xlsx is a zip: what it unpacks to, as its directory declares
 
 _NUMBERISH = re.compile(r"^[\s\d.,:/%+\-()£$€]*$")  # numbers, dates, amounts: not questions
 _TYPED_LIST_MARKER = re.compile(r"^\s*(?:\(?\d{1,4}[.)]|\(?[a-zA-Z][.)]|[•\u2022\u25aa\u25cf\-–—*])\s+")
@@ -45,6 +58,8 @@ def read_questions(path: Path | str, max_rows: int = DEFAULT_MAX_ROWS, name: str
         raise BadInput(f"{name}: no such file")
     if path.stat().st_size == 0:
         raise BadInput(f"{name} is empty: there are no questions in it")
+    if suffix in (".xlsx", ".docx"):
+        _check_unpacked_size(path, name)
     reader = {".csv": _read_csv, ".xlsx": _read_xlsx, ".txt": _read_txt, ".jsonl": _read_jsonl, ".docx": _read_docx}[suffix]
     result = reader(path, name, max_rows)
     if not result.questions:
@@ -55,6 +70,19 @@ def read_questions(path: Path | str, max_rows: int = DEFAULT_MAX_ROWS, name: str
 
 
 # --- shared helpers --------------------------------------------------------------------------------
+
+
+def _check_unpacked_size(path: Path, name: str) -> None:
+    """Refuse a zip (.docx, .xlsx) that would unpack to more than MAX_UNPACKED_BYTES; a file that is not a
+    zip is left to its reader, which says so."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise BadInput(f"{name} unpacks to {unpacked:,} bytes, more than the {MAX_UNPACKED_BYTES:,} a questions file "
+                       f"may (the limit); split it into smaller files")
 
 
 def _clean(value) -> str:
@@ -136,8 +164,36 @@ def _is_text(value) -> bool:
     return bool(text) and not _NUMBERISH.match(text)
 
 
+def _table_rows(rows, name: str, max_rows: int, where: str = "row") -> tuple[list[list], list[str]]:
+    """The rows of a table, read one at a time up to its end: enough filled rows to know it is over the
+    question limit (`_from_table` says so), or MAX_BLANK_RUN blank rows in a row (then a note, if rows
+    follow). More than MAX_BLANK_ROWS blank rows before that end is refused. Returns (rows, notes)."""
+    kept: list[list] = []
+    filled = blank = run = 0
+    rows = iter(rows)
+    for row in rows:
+        kept.append(list(row))
+        if any(_clean(c) for c in row):
+            filled += 1
+            run = 0
+            if filled > max_rows + HEADER_SEARCH_ROWS:
+                break
+            continue
+        blank += 1
+        run += 1
+        if blank > MAX_BLANK_ROWS:
+            raise BadInput(f"{name} has more than {MAX_BLANK_ROWS:,} blank {where}s among its questions (the limit); "
+                           f"delete the blank {where}s and try again")
+        if run == MAX_BLANK_RUN:
+            if next(rows, None) is not None:
+                return kept, [f"reading stopped at {where} {len(kept):,}, after {MAX_BLANK_RUN:,} blank {where}s in a row: "
+                              f"anything below them was not read"]
+            break
+    return kept, []
+
+
 def _from_table(rows: list[list], name: str, max_rows: int, where: str = "row", header_required: bool = True,
-                header_hint: bool = False, delimiter: str | None = None) -> QuestionSet:
+                header_hint: bool = False, delimiter: str | None = None, notes: list[str] | None = None) -> QuestionSet:
     """Questions from a table (lists of cell values, the first row possibly a header).
 
     With `header_required` (csv, xlsx) the first non-empty row is the header unless a later one of the
@@ -161,14 +217,14 @@ def _from_table(rows: list[list], name: str, max_rows: int, where: str = "row", 
         if any(_clean(c).casefold() in ("question", "questions") for c in r):
             header_at = i
             break
-    notes: list[str] = []
+    notes = list(notes or [])
     if header_at is None and (header_required or header_hint):
         header_at = 0
     if header_at is None:  # a Word table without header: its first column, every row
         collector = _Collector(name, max_rows)
         for n, r in numbered:
             collector.add(r[0] if r else "", where=f"{where} {n}")
-        return collector.result(column="first column")
+        return collector.result(column="first column", notes=notes)
 
     header = [_clean(c) for c in numbered[header_at][1]]
     body = numbered[header_at + 1 :]
@@ -234,18 +290,11 @@ def _read_csv(path: Path, name: str, max_rows: int) -> QuestionSet:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
         pass
-    rows = []
-    filled = 0
     try:
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-            rows.append(row)
-            if any(c.strip() for c in row):
-                filled += 1
-                if filled > max_rows + HEADER_SEARCH_ROWS:
-                    break  # enough to know it is over the limit: _from_table says so
+        rows, notes = _table_rows(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), name, max_rows)
     except csv.Error as exc:
         raise BadInput(f"{name} is not a readable CSV file ({exc})") from None
-    return _from_table(rows, name, max_rows, delimiter=delimiter)
+    return _from_table(rows, name, max_rows, delimiter=delimiter, notes=notes)
 
 
 def _read_xlsx(path: Path, name: str, max_rows: int) -> QuestionSet:
@@ -259,17 +308,14 @@ def _read_xlsx(path: Path, name: str, max_rows: int) -> QuestionSet:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise BadInput(f"{name} has no worksheet")
-        rows = []
-        filled = 0
-        for row in sheet.iter_rows(values_only=True):
-            rows.append(list(row))
-            if any(_clean(c) for c in row):
-                filled += 1
-                if filled > max_rows + HEADER_SEARCH_ROWS:
-                    break
+        # The declared <dimension> can be forged: openpyxl would stop at its last row (hiding the rows
+        # below) and pad every row to its width. Without it rows come as the sheet's XML holds them, at
+        # most MAX_COLUMNS wide; a gap between two rows comes as blank rows, which _table_rows bounds.
+        sheet.reset_dimensions()
+        rows, notes = _table_rows(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), name, max_rows)
     finally:
         workbook.close()
-    return _from_table(rows, name, max_rows)
+    return _from_table(rows, name, max_rows, notes=notes)
 
 
 def _read_txt(path: Path, name: str, max_rows: int) -> QuestionSet:
@@ -302,23 +348,68 @@ def _read_jsonl(path: Path, name: str, max_rows: int) -> QuestionSet:
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_W_T = f"{_W}t"
 
 
-def _is_list_item(paragraph) -> bool:
+class _ParagraphStyles:
+    """What a paragraph's style makes it: "structure" (a heading, title or contents entry), "list" (a List
+    style, or one with Word numbering, itself or through the styles it is based on) or "plain".
+
+    Resolved once per style from a table of the document's paragraph styles: python-docx's
+    `paragraph.style` searches every style for the default one on each call (20,000 empty paragraphs
+    took 11 s). A style id the document does not define means its default paragraph style, as in Word.
+    """
+
+    def __init__(self, document) -> None:
+        self._styles: dict[str, tuple[str, bool, str]] = {}  # id -> (lowercased name, numbered, based-on id)
+        self._default = ""
+        for style in document.styles.element.xpath("w:style"):
+            if (style.get(f"{_W}type") or "paragraph") != "paragraph":
+                continue
+            style_id = style.get(f"{_W}styleId") or ""
+            if not self._default and style.get(f"{_W}default") in ("1", "true", "on"):
+                self._default = style_id
+            name = (style.xpath("string(w:name/@w:val)") or style_id).lower()
+            self._styles[style_id] = (name, bool(style.xpath("w:pPr/w:numPr")), style.xpath("string(w:basedOn/@w:val)"))
+        self._listed: dict[str, bool] = {}  # id -> a list style, itself or through its basedOn chain
+
+    def kind(self, p_element) -> str:
+        style_id = p_element.style or self._default  # CT_P.style: the pStyle id, or None
+        if style_id not in self._styles:
+            style_id = self._default
+        if self._styles.get(style_id, ("",))[0].startswith(("heading", "title", "toc")):
+            return "structure"
+        return "list" if self._is_listed(style_id) else "plain"
+
+    def _is_listed(self, style_id: str) -> bool:
+        """Walks each style's basedOn chain once in all (thousands of chained styles stay linear);
+        a chain that loops back on itself ends as not a list."""
+        path: list[str] = []
+        listed = False
+        while style_id in self._styles and style_id not in self._listed and style_id not in path:
+            path.append(style_id)
+            name, numbered, based_on = self._styles[style_id]
+            if numbered or name.startswith(("list bullet", "list number", "list paragraph")):
+                listed = True
+                break
+            style_id = based_on
+        else:
+            listed = self._listed.get(style_id, False)
+        for walked in path:
+            self._listed[walked] = listed
+        return listed
+
+
+def _is_list_item(paragraph, styles: _ParagraphStyles) -> bool:
     """Numbered or bulleted: Word numbering on the paragraph or its style, a List style, or a typed marker."""
-    style = paragraph.style
-    if style is not None and (style.name or "").lower().startswith(("heading", "title", "toc")):
-        return False  # numbered headings are structure, not questions
     p_pr = paragraph._p.pPr
-    if p_pr is not None and p_pr.numPr is not None:
+    if p_pr is None and next(paragraph._p.iter(_W_T), None) is None:
+        return False  # no text and no properties (the commonest empty paragraph): decided before any style
+    kind = styles.kind(paragraph._p)
+    if kind == "structure":
+        return False  # numbered headings are structure, not questions
+    if kind == "list" or (p_pr is not None and p_pr.numPr is not None):
         return True
-    while style is not None:
-        if (style.name or "").lower().startswith(("list bullet", "list number", "list paragraph")):
-            return True
-        s_pr = style.element.pPr
-        if s_pr is not None and s_pr.numPr is not None:
-            return True
-        style = style.base_style
     return bool(_TYPED_LIST_MARKER.match(paragraph.text)) and len(paragraph.text.strip()) > 3
 
 
@@ -331,7 +422,12 @@ def _read_docx(path: Path, name: str, max_rows: int) -> QuestionSet:
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise BadInput(f"{name} is not a readable .docx document ({exc.__class__.__name__}: {exc})") from None
 
-    items = [p for p in document.paragraphs if _is_list_item(p)]
+    paragraphs = len(document.element.body.xpath(".//w:p"))  # tables' cells included
+    if paragraphs > MAX_PARAGRAPHS:
+        raise BadInput(f"{name} has {paragraphs:,} paragraphs, more than the {MAX_PARAGRAPHS:,} a questions document "
+                       f"may have (the limit); split it into smaller files")
+    styles = _ParagraphStyles(document)
+    items = [p for p in document.paragraphs if _is_list_item(p, styles)]
     if items:
         collector = _Collector(name, max_rows)
         for n, p in enumerate(items, start=1):
@@ -343,16 +439,19 @@ def _read_docx(path: Path, name: str, max_rows: int) -> QuestionSet:
 
     if document.tables:
         table = document.tables[0]
-        rows = []
-        for row in table.rows:
-            cells = []
-            last = None
-            for cell in row.cells:  # merged cells repeat: keep each once
-                if last is not None and cell._tc is last:
-                    continue
-                last = cell._tc
-                cells.append(cell.text)
-            rows.append(cells)
+
+        def cell_texts():
+            for row in table.rows:
+                cells = []
+                last = None
+                for cell in row.cells:  # merged cells repeat: keep each once
+                    if last is not None and cell._tc is last:
+                        continue
+                    last = cell._tc
+                    cells.append(cell.text)
+                yield cells
+
+        rows, notes = _table_rows(cell_texts(), name, max_rows, where="table row")
         header_hint = False
         if table.rows:
             first = table.rows[0]
@@ -360,7 +459,8 @@ def _read_docx(path: Path, name: str, max_rows: int) -> QuestionSet:
             header_hint = tr_pr is not None and tr_pr.find(f"{_W}tblHeader") is not None
             runs = [r for c in first.cells for p in c.paragraphs for r in p.runs if r.text.strip()]
             header_hint = header_hint or (bool(runs) and all(r.bold for r in runs))
-        return _from_table(rows, name, max_rows, where="table row", header_required=False, header_hint=header_hint)
+        return _from_table(rows, name, max_rows, where="table row", header_required=False, header_hint=header_hint,
+                           notes=notes)
 
     raise BadInput(
         f"{name} has no numbered or bulleted list and no table: put the questions in a numbered list, "

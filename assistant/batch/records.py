@@ -10,13 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from assistant.answer import Answer
+from assistant.answer import ABSTAINED, ANSWERED, FAILED, STATUSES, Answer
 from assistant.errors import AssistantError
-
-ANSWERED = "answered"
-NOT_IN_SOURCES = "not in the sources"
-FAILED = "failed"
-STATUSES = (ANSWERED, NOT_IN_SOURCES, FAILED)
 
 
 class BadInput(AssistantError, ValueError):
@@ -73,9 +68,8 @@ class Row:
 
     @property
     def status(self) -> str:
-        if self.answer is None or self.answer.error:
-            return FAILED
-        return NOT_IN_SOURCES if self.answer.abstained else ANSWERED
+        """The Answer JSON's status (answered, abstained or failed), in every output format."""
+        return FAILED if self.answer is None else self.answer.status
 
     @property
     def failure(self) -> str:
@@ -112,7 +106,7 @@ class BatchResult:
     def summary(self) -> str:
         c = self.counts()
         parts = [f"{len(self.rows)} question{'s' if len(self.rows) != 1 else ''}: {c[ANSWERED]} answered, "
-                 f"{c[NOT_IN_SOURCES]} not in the sources, {c[FAILED]} failed"]
+                 f"{c[ABSTAINED]} abstained (not in the sources), {c[FAILED]} failed"]
         extra = []
         if self.duplicates:
             extra.append(f"{self.duplicates} duplicate{'s' if self.duplicates != 1 else ''} answered once")

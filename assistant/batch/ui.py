@@ -13,12 +13,12 @@ from there); folders of earlier runs older than a day are removed.
 
 # No `from __future__ import annotations` here: Gradio reads `request: gr.Request` at run time to
 # pass the request in (the caller's scope comes from it).
-import html
 import tempfile
 from pathlib import Path
 
 from assistant.batch.readers import INPUT_SUFFIXES
-from assistant.downloads import prune_old_folders
+from assistant.downloads import prune_old_folders, safe_stem
+from assistant.text import esc
 
 RUN_PREFIX = "assistant-batch-ui-"
 
@@ -45,13 +45,13 @@ def run_upload(assistant, config, upload_path: str, upload_name: str, caller,
     work = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
     result = run_batch(assistant, questions, work / "checkpoint.jsonl", collections=collections, force=True,
                        progress=progress)
-    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(upload_name).stem).strip("-.")[:80] or "questions"
+    stem = safe_stem(Path(upload_name).stem, "questions")
     files = [str(write_output(result, work / f"{stem}-answers{suffix}")) for suffix in (".xlsx", ".docx")]
-    summary = f"**{html.escape(result.summary())}.**"
+    summary = f"**{esc(result.summary())}.**"
     if result.counts()[FAILED]:
         summary += " The failed questions are marked in the files, with their reasons; upload the file again to retry."
     for note in result.notes:
-        summary += f"\n\nNote: {html.escape(note)}."
+        summary += f"\n\nNote: {esc(note)}."
     return summary, files
 
 
@@ -66,13 +66,13 @@ def answer_request(request, policy, get_assistant, config, path: str, progress=N
         caller = caller_from_gradio(request, policy)
         return run_upload(get_assistant(), config, path, Path(path).name, caller, progress=progress)
     except (AuthError, Forbidden) as exc:
-        return f"**Not allowed:** {html.escape(str(exc))}", None
+        return f"**Not allowed:** {esc(str(exc))}", None
     except BadInput as exc:
-        return f"**The file cannot be used:** {html.escape(str(exc))}", None
+        return f"**The file cannot be used:** {esc(str(exc))}", None
     except AssistantError as exc:
-        return f"**The assistant could not answer:** {html.escape(str(exc))}", None
+        return f"**The assistant could not answer:** {esc(str(exc))}", None
     except Exception as exc:  # say so, never a stack trace
-        return f"**Not done:** {html.escape(str(exc) or exc.__class__.__name__)}", None
+        return f"**Not done:** {esc(str(exc) or exc.__class__.__name__)}", None
 
 
 def build_batch_tab(assistant, config, policy):

@@ -11,6 +11,9 @@
           question says "Not answered (failed)" with its error.
 - .csv / .md  plain forms of the same (the .csv with the .xlsx's columns, the .md with each status).
 
+Every format says a question's status with the Answer JSON's words: answered, abstained (the sources
+do not answer it; the answer says so) or failed.
+
 Every file is written to a temporary name in the output's folder, fsync'd and renamed over the output,
 so a reader (or a crash) never sees half a file. Text a spreadsheet would run as a formula (starting
 with = + - @, tab or carriage return): in .csv it gets a leading apostrophe (a CSV cell has no type);
@@ -29,8 +32,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from assistant.answer import Citation
-from assistant.batch.records import ANSWERED, FAILED, NOT_IN_SOURCES, BadInput, BatchResult, Row
+from assistant.answer import ABSTAINED, ANSWERED, FAILED, Citation
+from assistant.batch.records import BadInput, BatchResult, Row
 
 OUTPUT_SUFFIXES = (".jsonl", ".xlsx", ".docx", ".csv", ".md")
 MEDIA_TYPES = {
@@ -256,7 +259,7 @@ def write_xlsx(result: BatchResult, path: Path) -> None:
     fill = PatternFill("solid", fgColor="DDE5F0")
     status_fill = {
         ANSWERED: PatternFill("solid", fgColor="E2F0D9"),
-        NOT_IN_SOURCES: PatternFill("solid", fgColor="FFF2CC"),
+        ABSTAINED: PatternFill("solid", fgColor="FFF2CC"),
         FAILED: PatternFill("solid", fgColor="F8CBAD"),
     }
 
@@ -299,7 +302,7 @@ def write_xlsx(result: BatchResult, path: Path) -> None:
         ("collections searched", ", ".join(result.collections or []) or "all"),
         ("questions", len(result.rows)),
         (ANSWERED, counts[ANSWERED]),
-        (NOT_IN_SOURCES, counts[NOT_IN_SOURCES]),
+        (f"{ABSTAINED} (not in the sources)", counts[ABSTAINED]),
         (FAILED, counts[FAILED]),
         ("duplicates (answered once)", result.duplicates),
         ("blank rows skipped", result.blank),

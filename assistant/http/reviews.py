@@ -24,7 +24,6 @@ without `override`, or `expected_version` older than the item), ReviewError -> 4
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
-import re
 import threading
 from pathlib import Path
 from typing import Optional
@@ -37,10 +36,9 @@ from starlette.concurrency import run_in_threadpool
 from assistant.auth import Caller
 from assistant.downloads import safe_stem
 from assistant.http.shared import caller_scope
+from assistant.review.records import LOCAL_REVIEWER, clean_name
 
-LOCAL_REVIEWER = "local user"
 REVIEWER_HEADER = "x-reviewer"
-MAX_REVIEWER_CHARS = 100
 MAX_SEARCH_RESULTS = 25
 
 EXPORT_TYPES = {
@@ -97,11 +95,6 @@ class ReviewServiceHolder:
 # --- who is reviewing ---------------------------------------------------------------------------------
 
 
-def _clean_name(value) -> str:
-    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value or "")).strip()
-    return text[:MAX_REVIEWER_CHARS].strip()
-
-
 def reviewer_caller(request: Request, caller: Caller, given: str | None = None) -> Caller:
     """The caller to act as. With auth configured it is the authenticated caller, whatever the
     request says; in local single-user mode (no auth) the name comes from the `X-Reviewer` header or
@@ -113,7 +106,7 @@ def reviewer_caller(request: Request, caller: Caller, given: str | None = None) 
     policy = getattr(request.app.state, "auth_policy", None)
     if policy is None or policy.enabled:
         return caller
-    name = _clean_name(request.headers.get(REVIEWER_HEADER)) or _clean_name(given) or LOCAL_REVIEWER
+    name = clean_name(request.headers.get(REVIEWER_HEADER)) or clean_name(given) or LOCAL_REVIEWER
     return Caller(name, caller.collections)
 
 
@@ -241,7 +234,7 @@ def router(get_service, get_assistant, config=None) -> APIRouter:
         given = form.get("reviewer") if isinstance(form.get("reviewer"), str) else None
         actor = reviewer_caller(request, caller, given)
         name = form.get("name") if isinstance(form.get("name"), str) else ""
-        name = _clean_name(name) or _clean_name(Path(filename).stem) or "review"
+        name = clean_name(name) or clean_name(Path(filename).stem) or "review"
         requested = _requested_collections(
             form.getlist("collections") + form.getlist("collection")
             + request.query_params.getlist("collections") + request.query_params.getlist("collection"))

@@ -21,6 +21,9 @@ import os
 import sys
 from pathlib import Path
 
+NO_REVIEWS = "no reviews yet: `assistant review create QUESTIONS --name NAME`"
+NO_STALE = "no stale items"
+
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
     """The `review` subcommand and its actions."""
@@ -68,7 +71,12 @@ def run(args) -> int:
     caller = Caller(actor(args), None)
     action = {"create": _create, "list": _list, "show": _show, "stale": _stale, "export": _export, "audit": _audit}
     try:
-        service = ReviewService.open(config)
+        if args.review_action == "create" or config.database_url:
+            service = ReviewService.open(config)
+        else:  # looking creates no reviews.db: without one there is no review to show
+            service = ReviewService.open_existing(config)
+            if service is None:
+                return _without_database(args)
         try:
             return action[args.review_action](args, service, caller, config)
         finally:
@@ -99,10 +107,21 @@ def _create(args, service, caller, config) -> int:
     return 0
 
 
+def _without_database(args) -> int:
+    """A read-only action when no review has ever been created (no database)."""
+    if args.review_action == "list":
+        print(NO_REVIEWS)
+    elif args.review_action == "stale":
+        print(NO_STALE)
+    else:
+        return _error(f"no review {args.id}", 1)
+    return 0
+
+
 def _list(args, service, caller, config) -> int:
     reviews = service.list_reviews(caller)
     if not reviews:
-        print("no reviews yet: `assistant review create QUESTIONS --name NAME`")
+        print(NO_REVIEWS)
     for summary in reviews:
         review = service.get(summary.id, caller)
         counts = ", ".join(f"{k} {v}" for k, v in review.counts().items() if v)
@@ -128,7 +147,7 @@ def _show(args, service, caller, config) -> int:
 def _stale(args, service, caller, config) -> int:
     items = service.stale(caller)
     if not items:
-        print("no stale items")
+        print(NO_STALE)
     for item in items:
         print(f"review {item.review_id} item {item.id} ({item.question_id}, {item.status}): {item.question}")
         for p in item.stale_paragraphs:

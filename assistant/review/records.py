@@ -12,6 +12,7 @@ texts). Every change to an item appends an `AuditEntry`; the audit log is never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from assistant.answer import Citation
@@ -23,6 +24,15 @@ NEEDS_WORK = "needs-work"
 REJECTED = "rejected"
 ITEM_STATUSES = (DRAFT, APPROVED, NEEDS_WORK, REJECTED)
 SYSTEM_ACTOR = "system"  # the actor of changes nobody made by hand (staleness)
+LOCAL_REVIEWER = "local user"  # the reviewer in local single-user mode (no auth) when no name is given
+MAX_NAME_CHARS = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean_name(value) -> str:
+    """A name someone typed (a reviewer's, a review's) on one line: control characters become spaces,
+    trimmed, at most MAX_NAME_CHARS; "" when nothing is left."""
+    return _CONTROL.sub(" ", str(value or "")).strip()[:MAX_NAME_CHARS].strip()
 
 
 # The three errors are siblings (none subclasses another), so each maps to one HTTP status whatever
@@ -41,7 +51,9 @@ class ReviewConflict(AssistantError):
 
 
 @dataclass
-class Comment:
+class ReviewComment:
+    """A reviewer's comment on a review item."""
+
     author: str
     at: str
     text: str
@@ -80,7 +92,7 @@ class ReviewItem:
     approved_answer: str | None = None
     approved_citations: list[str] = field(default_factory=list)  # paragraph ids, in marker order
     override: bool = False  # approved although some sentences were unsupported
-    comments: list[Comment] = field(default_factory=list)
+    comments: list[ReviewComment] = field(default_factory=list)
     version: int = 1  # increases with every change; pass it back as expected_version
     abstained: bool = False
     confidence: float | None = None

@@ -37,8 +37,8 @@ from assistant.review.records import (
     NEEDS_WORK,
     SYSTEM_ACTOR,
     AuditEntry,
-    Comment,
     Review,
+    ReviewComment,
     ReviewConflict,
     ReviewError,
     ReviewItem,
@@ -229,11 +229,11 @@ class ReviewService:
             query = query.where(store.items.c.id == item_id)
         rows = conn.execute(query.order_by(store.items.c.position)).all()
         ids = [row.id for row in rows]
-        notes: dict[int, list[Comment]] = {i: [] for i in ids}
+        notes: dict[int, list[ReviewComment]] = {i: [] for i in ids}
         if ids:
             query = store.comments.select().where(store.comments.c.item_id.in_(ids)).order_by(store.comments.c.id)
             for row in conn.execute(query):
-                notes[row.item_id].append(Comment(row.author, row.at, row.text))
+                notes[row.item_id].append(ReviewComment(row.author, row.at, row.text))
         return [_item(row, notes[row.id]) for row in rows]
 
     def _item(self, conn, review_id: int, item_id: int) -> ReviewItem:
@@ -489,7 +489,7 @@ def _review(row) -> Review:
     return Review(row.id, row.name, collections, row.created_by, row.created_at, [])
 
 
-def _item(row, comments: list[Comment]) -> ReviewItem:
+def _item(row, comments: list[ReviewComment]) -> ReviewItem:
     return ReviewItem(
         id=row.id, review_id=row.review_id, position=row.position, question_id=row.question_id,
         question=row.question, answer=row.answer,
