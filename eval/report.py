@@ -3,9 +3,11 @@ figure with its 95% bootstrap interval (same name, .png), and the per-question d
 (same name, .json) for scripts.
 
 The Markdown holds: the run's settings (split, machine, date, answerer, judge), the figures with
-their intervals, counts and NaNs and thresholds, a breakdown by question category, the judge's
-failures, and a table of every failed question (question, expected paragraphs, cited paragraphs,
-the answer, why it failed), so whoever reads it sees what went wrong.
+their intervals, counts and NaNs and thresholds, a breakdown by question category, and for the dev
+split only the judge's failures and a table of every failed question (question, expected paragraphs,
+cited paragraphs, the answer, why it failed), so whoever tunes on dev sees what went wrong. A report
+on the test split (or on all questions) holds aggregate figures only, in the Markdown and the JSON:
+the test split is frozen, and per-question outcomes would invite tuning on it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class ReportData:
     judge_failures: list[JudgeFailure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def per_question(self) -> bool:
+        """Whether the report may show each question's outcome: on the dev split only."""
+        return self.split == "dev"
 
 
 def _fmt(x: float) -> str:
@@ -137,6 +144,12 @@ def render_markdown(data: ReportData, chart_name: str) -> str:
             "check of assistant/verify.py as the support criterion (no NLI model offline).", ""]
     out += ["## By category", ""] + _category_rows(data) + [""]
 
+    if not data.per_question:
+        out += ["## Per-question detail", "",
+                f"Not shown for the {data.split} split: it holds aggregate figures only, so nobody tunes on test "
+                f"questions ({len(data.judge_failures)} judge failures counted as NaN). Run `--split dev` for the detail.", ""]
+        return "\n".join(out)
+
     if data.judge is not None:
         out += ["## Judge failures (counted as NaN)", ""]
         if data.judge_failures:
@@ -165,12 +178,18 @@ def render_markdown(data: ReportData, chart_name: str) -> str:
 
 
 def to_json(data: ReportData) -> dict:
-    return {
+    """The report for scripts; the judge failures and each question's outcome on the dev split only."""
+    aggregate = {
         "split": data.split, "questions": data.questions, "limit": data.limit, "date": data.started,
         "machine": data.machine, "answerer": data.answerer, "judge": data.judge, "notes": data.notes,
         "metrics": {s.name: {"value": s.value, "low": s.low, "high": s.high, "n": s.n, "nan": s.n_nan,
                              "population": s.n_population} for s in data.summaries},
         "gate": {"ran": data.gate_ran, "failures": [str(f) for f in data.gate_failures]},
+        "judge_failure_count": len(data.judge_failures),
+    }
+    if not data.per_question:
+        return aggregate
+    return aggregate | {
         "judge_failures": [f.__dict__ for f in data.judge_failures],
         "questions_detail": [
             {

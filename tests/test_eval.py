@@ -233,18 +233,20 @@ def _metrics(report: Path) -> dict:
     return json.loads(report.with_suffix(".json").read_text())["metrics"]
 
 
+# The gate itself runs on the test split once, in scripts/test.sh; the tests never run test questions.
+
+
 @pytest.mark.slow
-def test_eval_gate_passes_on_the_current_product_and_writes_the_report(sources_data_dir, tmp_path):
+def test_eval_writes_the_report_with_each_failed_dev_question(sources_data_dir, tmp_path):
     report = tmp_path / "reports" / "latest.md"
-    result = run_cli("eval", "--split", "test", "--gate", "--report", str(report), data_dir=sources_data_dir, timeout=1200)
+    result = run_cli("eval", "--split", "dev", "--report", str(report), data_dir=sources_data_dir, timeout=1200)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "gate passed" in result.stdout
     text = report.read_text()
     assert "## Figures" in text and "## Failures" in text and "latest.png" in text
     assert "ALCE citation recall" in text and "Abstention precision" in text
     assert report.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = _metrics(report)
-    assert metrics["decision_accuracy"]["population"] == len(load_questions(split="test"))
+    assert metrics["decision_accuracy"]["population"] == len(load_questions(split="dev"))
     for name in ("retrieved_id_recall", "cited_id_recall", "rouge_l", "abstention_recall", "cites_answer"):
         assert 0.0 <= metrics[name]["value"] <= 1.0
         assert metrics[name]["low"] <= metrics[name]["value"] <= metrics[name]["high"]
@@ -257,21 +259,46 @@ def test_eval_gate_passes_on_the_current_product_and_writes_the_report(sources_d
                 assert f"`{pid}`" in text
 
 
+@pytest.fixture()
+def stand_in_test_split(tmp_path, monkeypatch):
+    """A two-question evaluation set standing in for eval/data/questions.jsonl, so the gate runs without
+    the real test split: one question sources/ answers, one it does not."""
+    from eval import suite
+
+    rows = [{"id": "x-1", "split": "test", "question": "Who is the chief executive of Salford Royal?", "answerable": True,
+             "reference": "David Dalton.", "paragraph_ids": ["kf-2014-leaders-reform-from-within#p4"], "category": "fact",
+             "history": []},
+            {"id": "x-2", "split": "test", "question": "Who painted the Mona Lisa?", "answerable": False, "reference": "",
+             "paragraph_ids": [], "category": "unanswerable_off_topic", "history": []}]
+    path = tmp_path / "questions.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    monkeypatch.setattr(suite, "DATASET_PATH", path)
+    return path
+
+
 @pytest.mark.slow
-def test_gate_fails_with_an_impossible_threshold_and_names_it(sources_data_dir, tmp_path):
+def test_gate_fails_with_an_impossible_threshold_and_names_it(stand_in_test_split, sources_data_dir, tmp_path, monkeypatch, capsys):
+    from assistant.cli import main
+
     thresholds = tmp_path / "impossible.toml"
     thresholds.write_text("[floors]\ndecision_accuracy = 1.01\nrouge_l = 0.0\n[ceilings]\nover_refusal_rate = -0.01\n")
-    result = run_cli("eval", "--split", "test", "--limit", "4", "--gate", "--report", str(tmp_path / "r.md"),
-                     data_dir=sources_data_dir, env={"ASSISTANT_EVAL_THRESHOLDS": str(thresholds)}, timeout=900)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "gate FAILED" in result.stderr
-    assert "decision_accuracy" in result.stderr and "below its floor 1.010" in result.stderr
-    assert "over_refusal_rate" in result.stderr and "above its ceiling" in result.stderr
-    assert "rouge_l" not in result.stderr
+    common = ["eval", "--split", "test", "--gate", "--data-dir", str(sources_data_dir)]
+    monkeypatch.setenv("ASSISTANT_EVAL_THRESHOLDS", str(thresholds))
+    assert main([*common, "--report", str(tmp_path / "r.md")]) == 1
+    err = capsys.readouterr().err
+    assert "gate FAILED" in err
+    assert "decision_accuracy" in err and "below its floor 1.010" in err
+    assert "over_refusal_rate" in err and "above its ceiling" in err
+    assert "rouge_l" not in err
+    # a test-split report holds aggregate figures only: no question, outcome or id
+    report = tmp_path / "r.md"
+    text = report.read_text()
+    assert "## Figures" in text and "## Failures" not in text and "Mona Lisa" not in text and "x-1" not in text
+    assert "questions_detail" not in json.loads(report.with_suffix(".json").read_text())
     # the same file through the option
-    result = run_cli("eval", "--split", "test", "--limit", "2", "--gate", "--thresholds", str(thresholds),
-                     "--report", str(tmp_path / "r2.md"), data_dir=sources_data_dir, timeout=900)
-    assert result.returncode == 1 and "decision_accuracy" in result.stderr
+    monkeypatch.delenv("ASSISTANT_EVAL_THRESHOLDS")
+    assert main([*common, "--thresholds", str(thresholds), "--report", str(tmp_path / "r2.md")]) == 1
+    assert "decision_accuracy" in capsys.readouterr().err
 
 
 def test_bad_usage_exits_2(sources_data_dir, tmp_path):
@@ -279,7 +306,7 @@ def test_bad_usage_exits_2(sources_data_dir, tmp_path):
     assert result.returncode == 2 and "test split" in result.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[floors]\nno_such_metric = 0.5\n")
-    result = run_cli("eval", "--thresholds", str(bad), "--report", str(tmp_path / "r.md"), data_dir=sources_data_dir)
+    result = run_cli("eval", "--split", "dev", "--thresholds", str(bad), "--report", str(tmp_path / "r.md"), data_dir=sources_data_dir)
     assert result.returncode == 2 and "no_such_metric" in result.stderr
     result = run_cli("eval", "--split", "test", "--gate", "--questions", "eval/data/calibration.jsonl",
                      "--report", str(tmp_path / "r.md"), data_dir=sources_data_dir)
