@@ -53,6 +53,15 @@ def write_curves_plot(record: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _started_from(record: dict) -> str:
+    """The card's line on where the weights began: the base with a new head, or a trained reader (`--init`)."""
+    started = record.get("started_from")
+    if not started:
+        return "the base's first layers with a new one-logit head"
+    return (f"the trained reader {started['version']} (`--init {started['folder']}`): training continued from its weights "
+            "with the data above, instead of repeating its whole training")
+
+
 def _table(rows: list[tuple[str, object]]) -> str:
     return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
 
@@ -154,6 +163,7 @@ float16 ({size:.1f} MB in all). `CrossEncoder(folder)` alone would leave the wor
     ("loss", "binary cross-entropy per pair"),
     ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay, gradient clip 1.0"),
     ("batches", f"{settings['batch_size']} pairs, from length-sorted chunks; {settings['epochs']} epoch(s), {record['pairs_seen']:,} pairs seen"),
+    ("started from", _started_from(record)),
     ("frozen", "word embeddings"),
     ("seed", settings["seed"]),
     ("wall time", f"{record['training_seconds'] / 60:.1f} min training, {record['total_seconds'] / 60:.1f} min in all"),
@@ -161,7 +171,9 @@ float16 ({size:.1f} MB in all). `CrossEncoder(folder)` alone would leave the wor
                 f"torch {machine['torch']}, {machine.get('device', 'cpu')}"),
     ("command", f"`assistant reader train --data {Path(settings['data']).name} --layers {settings['layers']} --epochs {settings['epochs']}"
                 + "".join(f" --qa-extra {Path(p).name}" for p in settings.get("qa_extra", []))
-                + "".join(f" --extra-data {Path(p).name}" for p in settings.get("extra_data", [])) + "`"),
+                + "".join(f" --extra-data {Path(p).name}" for p in settings.get("extra_data", []))
+                + (f" --init {settings['init']}" if settings.get("init") else "") + f" --learning-rate {settings['learning_rate']}"
+                + (f" --time-budget {settings['time_budget']:g}" if settings.get("time_budget") else "") + "`"),
 ])}
 
 Data files (../shared/bench/qa-train and the extra data named above; never the benchmarks in ../shared/bench/squad2 or scifact):

@@ -129,7 +129,7 @@ def held_out_articles(model: Path, qa_train: Path, limit: int, seed: int = 13) -
 TOP_K = 5  # the decision's mean of the top-k logits: k chosen on the dev split (docs/benchmarks.md)
 
 
-MAX_OVER_REFUSAL = 0.05  # on each of the product's dev sources: refuse at most 1 in 20 answerable questions
+MAX_OVER_REFUSAL = 0.08  # on each of the product's dev sources: the target is <= 0.10 on test; 0.08 leaves a margin (0.05, 0.07, 0.08, 0.10 compared on dev: docs/benchmarks.md)
 PRODUCT_SOURCES = ("bundled dev", "policy dev")  # the sources the threshold is chosen on, where present
 
 

@@ -231,6 +231,10 @@ def train(settings: Settings, log=print) -> dict:
                              "refit on the product's dev data with `assistant reader calibrate`")
     record = {**run_record(settings, result, base_description(base), described, unreached), "decision": decision,
               "total_seconds": round(time.perf_counter() - started, 1)}
+    if settings.init:
+        from assistant.reader import read_reader_json
+
+        record["started_from"] = {"folder": settings.init, "version": read_reader_json(Path(settings.init)).get("version")}
     out = Path(settings.out)
     model.to("cpu")
     save_folder(model, tokenizer, out, READER_FILE, record, base, SIGMOID)
