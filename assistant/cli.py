@@ -379,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", action="store_true", help="bench ingest-quality, policy-qa: append the figures to docs/benchmarks.md")
     p.add_argument("--split", default="dev", choices=["dev", "test"],
                    help="bench policy-qa: the question split (test: frozen, aggregate figures only)")
+    p.add_argument("--gate", action="store_true",
+                   help="bench policy-qa: exit 1 when a figure is outside its bound in eval/policy_thresholds.toml")
     p.set_defaults(func=cmd_bench)
     return parser
 

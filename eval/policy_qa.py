@@ -56,6 +56,8 @@ MIN_SHARED_WORDS = 3  # quotes with fewer content words are matched as text only
 OVERLAP_WORDS = 5  # words a paragraph's end must share with a quote's start (or its start with the end)
 HEADER_SUFFIX = "#p0"
 
+GATE_FILE = ROOT / "eval" / "policy_thresholds.toml"
+
 NEAR_MISS = "unanswerable_on_topic"
 OFF_TOPIC = "unanswerable_off_topic"
 FOLLOW_UP = "follow_up"
@@ -307,6 +309,24 @@ def aggregate(outcomes: list[Outcome]) -> dict:
     return figures
 
 
+def gate_failures(figures: dict, path: Path = GATE_FILE) -> list[str]:
+    """The figures outside their bounds in `path` ([floors] and [ceilings] of aggregate rates), as lines
+    to print; a figure that could not be computed (no question of its kind) fails too."""
+    import tomllib
+
+    bounds = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    failures = []
+    for section, kind in (("floors", "floor"), ("ceilings", "ceiling")):
+        for name, bound in bounds.get(section, {}).items():
+            if name not in figures or not isinstance(figures[name], dict):
+                raise BenchInputError(f"{path}: {name!r} is not a rate of the policy QA figures")
+            value = figures[name]["rate"]
+            if value is None or (kind == "floor" and value < bound) or (kind == "ceiling" and value > bound):
+                shown = "not computed" if value is None else f"{value:.3f}"
+                failures.append(f"{name} = {shown} is {'below its floor' if kind == 'floor' else 'above its ceiling'} {bound:.3f}")
+    return failures
+
+
 def _cells(rate: dict) -> tuple:
     return rate["rate"], f"{rate['n']} / {rate['of']}"
 
@@ -436,6 +456,13 @@ def bench_policy_qa(args) -> BenchResult:
                             f"index; {figures['answerer']}."),
         recorded_tables=2,  # the summary and the categories; the per-document table stays in the output and the JSON
     )
+    if getattr(args, "gate", False):
+        failures = gate_failures(figures)
+        result.ok = not failures
+        if failures:
+            print(f"policy gate FAILED on the {split} split ({GATE_FILE}):\n  " + "\n  ".join(failures), file=sys.stderr)
+        else:
+            print(f"policy gate passed: every figure within its bound ({GATE_FILE})", file=sys.stderr)
     folder = Path(args.out) if getattr(args, "out", None) else None
     if folder is not None and split == "dev":  # never per question for the frozen test split
         folder.mkdir(parents=True, exist_ok=True)

@@ -123,6 +123,22 @@ def test_figures():
     assert figures["targets"]["cited_evidence"]["met"] is False
 
 
+def test_the_gate_compares_rates_with_their_bounds(tmp_path):
+    figures = {"cited_evidence": {"rate": 0.72, "n": 72, "of": 100}, "over_refused": {"rate": 0.12, "n": 12, "of": 100},
+               "metadata_cited": {"rate": None, "n": 0, "of": 0}, "questions": 100}
+    bounds = tmp_path / "bounds.toml"
+    bounds.write_text("[floors]\ncited_evidence = 0.70\n[ceilings]\nover_refused = 0.10\n")
+    assert policy_qa.gate_failures(figures, bounds) == ["over_refused = 0.120 is above its ceiling 0.100"]
+    bounds.write_text("[floors]\ncited_evidence = 0.75\nmetadata_cited = 0.5\n")
+    assert policy_qa.gate_failures(figures, bounds) == ["cited_evidence = 0.720 is below its floor 0.750",
+                                                        "metadata_cited = not computed is below its floor 0.500"]
+    bounds.write_text("[floors]\nquestions = 10\n")  # a count, not a rate: a mistake in the bounds file
+    with pytest.raises(policy_qa.BenchInputError, match="questions"):
+        policy_qa.gate_failures(figures, bounds)
+    # the committed bounds name figures the benchmark computes
+    assert policy_qa.gate_failures(aggregate([]), policy_qa.GATE_FILE)
+
+
 def test_load_questions_keeps_the_split_and_history(tmp_path):
     path = tmp_path / "q.jsonl"
     rows = [{"id": "d1", "split": "dev", "question": "Who?", "answerable": True, "reference": "x", "category": "follow_up",
@@ -201,3 +217,7 @@ def test_the_command_on_a_tiny_corpus(tiny_policy_corpus, tmp_path, capsys):
     assert [p.name for p in test_out.iterdir()] == ["policy-qa-test.json"]
     assert "t-1" not in printed and "#p" not in printed
     assert json.loads((test_out / "policy-qa-test.json").read_text())["figures"]["ingest"].startswith("added 0, changed 0")
+    # --gate: the exit code says whether every figure is within eval/policy_thresholds.toml (two questions
+    # cannot reach its floors on off-topic refusals and follow-ups, which this corpus has none of)
+    assert main(["bench", "policy-qa", str(tiny_policy_corpus), "--split", "test", "--data-dir", str(data_dir), "--gate"]) == 1
+    assert "policy gate FAILED" in capsys.readouterr().err
