@@ -142,6 +142,24 @@ def test_redraft_answers_again_and_is_audited(service, assistant, review):
     assert answers == [item.answer, INVENTED, item.answer]
 
 
+def test_a_redraft_holds_no_transaction_while_it_answers(service, assistant, review):
+    """Another reviewer can write while an answer is being drafted (an LLM call may take many seconds);
+    the redraft then finds the item changed and stores nothing over it."""
+    item = _item(review, "q1")
+
+    class CommentsWhileAnswering:  # the real assistant; another reviewer comments during its answer
+        embedder = assistant.embedder
+
+        def ask(self, *args, **kwargs):
+            service.update_item(review.id, item.id, ALICE, comment="looking at this too")
+            return assistant.ask(*args, **kwargs)
+
+    with pytest.raises(ReviewConflict, match="changed since you opened it"):
+        service.update_item(review.id, item.id, BOB, redraft=True, assistant=CommentsWhileAnswering())
+    stored = service.get_item(review.id, item.id, BOB)
+    assert stored.version == item.version + 1 and stored.comments[-1].text == "looking at this too"
+
+
 def test_citations_out_of_the_index_or_bad_status_are_refused(service, assistant, review):
     item = _item(review, "q1")
     with pytest.raises(ReviewError, match="no paragraph nope#p1"):

@@ -267,16 +267,20 @@ class ReviewService:
             raise ReviewError(f"unknown status {status!r}; use one of {', '.join(ITEM_STATUSES)}")
         if comment is not None and not comment.strip():
             raise ReviewError("the comment is empty")
+        redrafted = None
+        if redraft:
+            # Answering may take an LLM call of many seconds: it runs outside any transaction, and the
+            # write below stores it only if the item is still the version it was drafted from.
+            with self.engine.connect() as conn:
+                review = self._review(conn, review_id, caller)
+                item = self._item(conn, review_id, item_id)
+            self._check_version(item, expected_version)
+            redrafted = self._redrafted(item, review, caller, assistant)
         with self.engine.begin() as conn:
             review = self._review(conn, review_id, caller)
             item = self._item(conn, review_id, item_id)
-            if expected_version is not None and expected_version != item.version:
-                raise ReviewConflict(
-                    f"the item changed since you opened it (you had version {expected_version}, it is now "
-                    f"version {item.version}); reload it and apply your change again")
-            new = item
-            if redraft:
-                new = self._redrafted(new, review, caller, assistant)
+            self._check_version(item, expected_version if redrafted is None else redrafted.version)
+            new = item if redrafted is None else redrafted
             if answer is not None or citations is not None:
                 new = self._edited(new, review, caller, answer, citations, assistant, embedder)
             if status is not None:
@@ -285,6 +289,13 @@ class ReviewService:
                 new = self._with_status(new, DRAFT, caller, False)
             self._write(conn, review_id, item, new, caller.name, comment)
             return self._item(conn, review_id, item_id)
+
+    @staticmethod
+    def _check_version(item: ReviewItem, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != item.version:
+            raise ReviewConflict(
+                f"the item changed since you opened it (you had version {expected_version}, it is now "
+                f"version {item.version}); reload it and apply your change again")
 
     def _write(self, conn, review_id: int, old: ReviewItem, new: ReviewItem, actor: str, comment: str | None) -> None:
         """Store `new` over `old` (only if nobody changed it meanwhile) and audit every changed field."""
