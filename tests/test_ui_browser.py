@@ -14,7 +14,6 @@ from serving_helpers import (  # noqa: F401 - fixtures
     HOSTILE_QUESTION,
     ServerThread,
     StrippingProxy,
-    launch_chromium,
     served_assistant,
     served_corpus,
     wait_ready,
@@ -37,16 +36,6 @@ def server(served_corpus, served_assistant):
         with StrippingProxy(port, free_port(), "/chat") as proxy:
             wait_ready(proxy.url)
             yield proxy.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()

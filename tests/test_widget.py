@@ -21,7 +21,6 @@ from serving_helpers import (
     HOSTILE_DOC,
     HOSTILE_QUESTION,
     ServerThread,
-    launch_chromium,
     wait_ready,
     write_hostile_and_secret,
 )
@@ -173,16 +172,6 @@ def sites(widget_assistant):
         }
         with HostPages(intranet_port, pages) as listed, HostPages(other_port, pages) as unlisted:
             yield url, listed.url, unlisted.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()
