@@ -11,7 +11,8 @@
     assistant eval                                    score answers on the evaluation set
     assistant bench ...                               speed and quality benchmarks
     assistant reader train|calibrate|info             train the reader model, fit its decision, describe it
-    assistant verifier train                          train the claim checker (an NLI cross-encoder)
+    assistant verifier train|calibrate|info           train the claim checker (an NLI cross-encoder), fit its thresholds
+    assistant verify CLAIMS.jsonl --out OUT.jsonl     check claims against the passages given with them
 
 Every command takes --data-dir (or ASSISTANT_DATA_DIR; default .assistant/).
 Exit codes: 0 ok, 1 failure, 2 bad input (e.g. an empty or over-long question).
@@ -243,10 +244,61 @@ def _training_options(args) -> tuple[list[str], str | None]:
 
 
 def cmd_verifier(args) -> int:
-    from training.verifier_train import main as train
+    options, _ = _training_options(args)  # the verifier reads data files and passages, not an index
+    if args.action == "train":
+        from training.verifier_train import main as train
 
-    options, _ = _training_options(args)  # training reads its data files, not an index
-    return train(options)
+        return train(options)
+    if args.action == "calibrate":
+        from training.verifier_calibrate import main as calibrate
+
+        return calibrate(options)
+    from assistant.entailment import VERIFIER_DIR, VerifierError, read_verifier_json
+
+    info = argparse.ArgumentParser(prog="assistant verifier info",
+                                   description="Describe the verifier model: its version, size, training and thresholds.")
+    info.add_argument("folder", nargs="?", help="the model folder (default: the shipped verifier)")
+    folder = Path(info.parse_args(options).folder or VERIFIER_DIR)
+    try:
+        meta = read_verifier_json(folder)
+    except VerifierError as exc:
+        return _error(str(exc))
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
+    decision = meta.get("decision") or {}
+    print(f"verifier {meta.get('version')} in {folder}/ ({size:.1f} MB): {meta.get('layers')} layers, "
+          f"trained {meta.get('training_seconds', 0) / 60:.1f} min on {meta.get('data', {}).get('train_pairs', 0):,} pairs")
+    print(f"labels: {', '.join(meta.get('labels', []))}")
+    print(f"supported when P(entailment) >= {decision.get('supported', 0.5)} (and the names and numbers are in the passage); "
+          f"else contradicted when P(contradiction) >= {decision.get('contradicted', 0.5)}")
+    print(f"the model card: {folder / 'README.md'}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from assistant.claim_check import ClaimInputError, check, read_claims_file
+    from assistant.embedding import Embedder
+    from assistant.entailment import VerifierError, get_verifier
+
+    config = _config(args)
+    try:
+        claims = read_claims_file(Path(args.claims))
+        verifier = get_verifier(config.verifier_model_path)
+    except ClaimInputError as exc:
+        return _error(str(exc), 2)
+    except VerifierError as exc:
+        return _error(str(exc))
+    embedder = Embedder(config.embed_model_path)
+    results = check(claims, embedder, verifier)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for result in results:
+            fh.write(json.dumps(result, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    counts = {label: sum(r["label"] == label for r in results) for label in ("supported", "contradicted", "unsupported")}
+    print(f"checked {len(results):,} claims: " + ", ".join(f"{n:,} {label}" for label, n in counts.items()) + f"; wrote {out}")
+    return 0
 
 
 def cmd_reader(args) -> int:
@@ -358,13 +410,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
     p.set_defaults(func=cmd_reader)
 
-    p = sub.add_parser("verifier", parents=[common], help="the claim checker model: `verifier train` (has --help)")
-    p.add_argument("action", choices=["train"])
+    p = sub.add_parser("verifier", parents=[common],
+                       help="the claim checker model: `verifier train`, `verifier calibrate`, `verifier info` (each has --help)")
+    p.add_argument("action", choices=["train", "calibrate", "info"])
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant verifier train --help`)")
     p.set_defaults(func=cmd_verifier)
 
-    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ingest-quality, ask, batch, retrieval (scifact), refusal (squad2), policy-qa")
-    p.add_argument("which", choices=["ingest", "ingest-quality", "ask", "batch", "scifact", "squad2", "startup", "policy-qa"])
+    p = sub.add_parser("verify", parents=[common], help="check claims against passages: JSONL {id, claim, source} in, "
+                       "{id, label, score, evidence} out")
+    p.add_argument("claims", help="a JSONL file, one {\"id\", \"claim\", \"source\"} per line (source: the passage text)")
+    p.add_argument("--out", required=True, help="the JSONL file to write: {\"id\", \"label\", \"score\", \"evidence\"} per line")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("bench", parents=[common], help="benchmarks: ingest, ingest-quality, ask, batch, retrieval (scifact), refusal (squad2), policy-qa, claims")
+    p.add_argument("which", choices=["ingest", "ingest-quality", "ask", "batch", "scifact", "squad2", "startup", "policy-qa", "claims"])
     p.add_argument("path", nargs="?", help="corpus or benchmark data folder")
     p.add_argument("--limit", type=int, default=None, help="use at most this many queries/questions")
     p.add_argument("--out", default=None, help="where to write run files or figures")
@@ -376,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bench ingest: time the ingest only, without the raw encode baseline (for comparing two ingests)")
     p.add_argument("--sources-md", default=None,
                    help="bench ingest-quality: reference titles, publishers, dates (default: SOURCES.md in PATH or beside it)")
-    p.add_argument("--record", action="store_true", help="bench ingest-quality, policy-qa: append the figures to docs/benchmarks.md")
+    p.add_argument("--record", action="store_true", help="bench ingest-quality, policy-qa, claims: append the figures to docs/benchmarks.md")
     p.add_argument("--split", default="dev", choices=["dev", "test"],
                    help="bench policy-qa: the question split (test: frozen, aggregate figures only)")
     p.add_argument("--gate", action="store_true",

@@ -61,6 +61,7 @@ def validate_question(question: object, max_chars: int) -> str:
 
 class Assistant:
     def __init__(self, config: Config, index, embedder):
+        from assistant.entailment import get_verifier
         from assistant.reader import get_reader
         from assistant.retrieval import Retriever
 
@@ -69,11 +70,13 @@ class Assistant:
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, config)
         self.reader = get_reader(config.reader_model_path, config.reader_int8)  # a missing or broken reader fails here, at start
+        # The citation check's model (assistant/verify.py): loaded on first use, at start when an LLM answers.
+        self.verifier = get_verifier(config.verifier_model_path)
         self._llm = None
         if config.uses_llm:
             from assistant.llm_answer import LLMAnswerer
 
-            self._llm = LLMAnswerer(config, embedder, index)
+            self._llm = LLMAnswerer(config, embedder, index, verifier=self.verifier)
 
     @classmethod
     def open(cls, data_dir=None, config: Config | None = None, **overrides) -> "Assistant":
@@ -92,6 +95,8 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the models and the indexes now rather than on the first question."""
         self.reader.load()
+        if self._llm is not None:
+            self.verifier.load()
         self.ask("warm up")
 
     # --- llama-index (assistant/llama_index_adapters.py; imported here so the CLI starts without it) ---

@@ -51,6 +51,7 @@ neither the question nor the conversation); None sends core.py to the determinis
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import threading
 import time
@@ -71,6 +72,8 @@ from assistant.verify import (
     split_answer,
     verify_sentences,
 )
+
+log = logging.getLogger("assistant.llm")
 
 SYSTEM_PROMPT = """You answer questions using only the numbered paragraphs between <sources> and </sources>.
 Rules:
@@ -103,6 +106,7 @@ NOTICE_BROKEN_OFF = (
     "The language model stopped before finishing ({reason}); the sentences shown were checked, but the answer may be incomplete."
 )
 NOTICE_DROPPED = "{n} sentence{s} of the language model's answer {were} left out: the cited paragraphs do not support {them}."
+NOTICE_CONTRADICTED = " ({which} contradicted by them)."
 NOTICE_UNSUPPORTED = "The language model's answer is not supported by the sources, so none of it is shown."
 NOTICE_DECLINED = "The language model found no answer in the sources."
 NOTICE_UNSUPPORTED_EXTRACTIVE = "The language model's answer is not supported by the sources; this answer is extractive."
@@ -124,9 +128,13 @@ class LLMAnswerer:
         *,
         attribute_uncited: bool = True,
         trust_refusal: bool = True,
+        verifier=None,
     ):
+        from assistant.entailment import get_verifier
+
         self.config = config
         self.embedder = embedder
+        self.verifier = verifier or get_verifier(config.verifier_model_path)
         self.index = index
         self.attribute_uncited = attribute_uncited
         self.trust_refusal = trust_refusal
@@ -195,7 +203,7 @@ class LLMAnswerer:
             answer = _fallback(extractive, down) if down is not None else extractive
             yield answer.answer
             return answer
-        checked = CheckedAnswer(numbered, self.embedder, self.attribute_uncited)
+        checked = CheckedAnswer(numbered, self.embedder, self.attribute_uncited, self.verifier)
         try:
             yield from self._checked_pieces(question, retrieval.query, numbered, checked)
         except LLMUnavailable as exc:
@@ -259,7 +267,7 @@ class LLMAnswerer:
     def verified_answer(self, question: str, text: str, numbered: list[NumberedPassage], passages) -> Answer:
         """The generated `text` checked sentence by sentence against the numbered paragraphs (the
         same check, and the same text, as streaming it would give)."""
-        checked = CheckedAnswer(numbered, self.embedder, self.attribute_uncited)
+        checked = CheckedAnswer(numbered, self.embedder, self.attribute_uncited, self.verifier)
         for sentence in split_answer(text):
             checked.add(sentence)
         return checked.answer(question, passages)
@@ -275,14 +283,16 @@ class CheckedAnswer:
     its citations those markers, each quoting the paragraph sentences that support the answer.
     """
 
-    def __init__(self, numbered: list[NumberedPassage], embedder, attribute_uncited: bool = True):
+    def __init__(self, numbered: list[NumberedPassage], embedder, attribute_uncited: bool = True, verifier=None):
         self.by_marker = {n.marker: n for n in numbered}
         self.embedder = embedder
         self.attribute_uncited = attribute_uncited
+        self.verifier = verifier
         self.pieces: list[str] = []
         self.renumber: dict[int, int] = {}  # prompt marker -> marker shown
         self.quotes: dict[int, set[int]] = {}  # prompt marker -> supporting sentence indices
         self.dropped = 0
+        self.contradicted = 0  # of the dropped: contradicted by a paragraph they cite
         self.declined = 0
 
     def add(self, sentence: AnswerSentence) -> str | None:
@@ -293,6 +303,11 @@ class CheckedAnswer:
         support = self._check(sentence)
         if not support.supported:
             self.dropped += 1
+            if support.contradicted:
+                # Never shown; logged, so that an operator can see what the model made up.
+                self.contradicted += 1
+                log.warning("left out an LLM sentence its cited paragraph contradicts (P=%.2f): %r",
+                            max(c.contradiction for c in support.checks), support.text[:300])
             return None
         markers = [self._shown_marker(c) for c in support.checks if c.supported]
         piece = _as_sentence(support.text) + " " + "".join(f"[{m}]" for m in dict.fromkeys(markers))
@@ -306,14 +321,15 @@ class CheckedAnswer:
         sentence = AnswerSentence(sentence.text, markers, sentence.inherited)
         vectors = self.embedder.encode([sentence.text])
         evidence = {m: n.evidence for m, n in self.by_marker.items()}
-        support = verify_sentences([sentence], evidence, self.embedder, vectors)[0]
+        support = verify_sentences([sentence], evidence, self.embedder, vectors, self.verifier)[0]
         if markers or not self.attribute_uncited:
             return support
-        checks = [check_against(sentence.text, vectors[0], m, n.evidence) for m, n in self.by_marker.items()]
+        checks = [check_against(sentence.text, vectors[0], m, n.evidence, self.verifier) for m, n in self.by_marker.items()]
         good = [c for c in checks if c.supported]
         if not good:
-            return support
-        best = max(good, key=lambda c: (c.verbatim, c.similarity, c.overlap))
+            # Contradicted by any numbered paragraph counts as contradicted (it is logged, never shown).
+            return SentenceSupport(sentence.text, [], False, checks)
+        best = max(good, key=lambda c: (c.verbatim, c.score, c.similarity))
         return SentenceSupport(sentence.text, [best.marker], True, [best])
 
     def _shown_marker(self, check: MarkerCheck) -> int:
@@ -341,7 +357,12 @@ class CheckedAnswer:
         n = self.dropped
         if not n:
             return ""
-        return NOTICE_DROPPED.format(n=n, s="" if n == 1 else "s", were="was" if n == 1 else "were", them="it" if n == 1 else "them")
+        notice = NOTICE_DROPPED.format(n=n, s="" if n == 1 else "s", were="was" if n == 1 else "were", them="it" if n == 1 else "them")
+        if self.contradicted:
+            k = self.contradicted
+            which = "it is" if n == 1 else f"{k} {'is' if k == 1 else 'are'}"
+            notice = notice[:-1] + NOTICE_CONTRADICTED.format(which=which)
+        return notice
 
 
 # --- helpers -------------------------------------------------------------------------------------

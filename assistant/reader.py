@@ -20,32 +20,32 @@ What the reader reads of a candidate (`candidate_text`) is defined here once, fo
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import math
-import os
 import re
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.pair_model import (
+    BATCH,
+    FORMAT,
+    WEIGHTS_FILE,
+    WORD_EMBEDDINGS,
+    PairModel,
+    read_model_json,
+)
+from assistant.pair_model import load_cross_encoder as _load_cross_encoder
+from assistant.pair_model import tensor_sha256 as _tensor_sha256
 
 READER_DIR = Path(__file__).with_name("reader_model")
-WEIGHTS_FILE = "model.safetensors"
 READER_FILE = "reader.json"  # format, base model, input limits, the decision's calibration
-FORMAT = 1
-WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
-BASE_WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 # Words a candidate keeps: a long sentence is cut, and the sentence before is only a reminder.
 MAX_SENTENCE_WORDS = 60
 MAX_PREVIOUS_WORDS = 30
-# Candidates per forward pass: small, length-sorted batches pad little (docs/benchmarks.md).
-BATCH = 8
 
 
 class ReaderError(AssistantError):
@@ -89,78 +89,15 @@ def candidate_text(sentence: str, title: str, section: str = "", previous: str |
 # --- the model folder ------------------------------------------------------------------------------
 
 
-def base_model_path() -> str:
-    from assistant.embedding import bundled_model_path
-
-    return bundled_model_path()
-
-
-def _tensor_sha256(tensor) -> str:
-    return hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
-
-
 def read_reader_json(folder: Path = READER_DIR) -> dict:
-    folder = Path(folder)
-    path = folder / READER_FILE
-    for name in (READER_FILE, WEIGHTS_FILE, "config.json", "tokenizer.json"):
-        if not (folder / name).is_file():
-            raise ReaderError(
-                f"the reader model in {folder}/ is incomplete ({name} is missing); reinstall the project "
-                f"or retrain it with `assistant reader train --out {folder}`"
-            )
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReaderError(f"{path} is not readable JSON ({exc}): the reader model is corrupt") from exc
-    if meta.get("format") != FORMAT:
-        raise ReaderError(f"{path} has format {meta.get('format')!r}; this version reads format {FORMAT}")
-    return meta
+    return read_model_json(folder, READER_FILE, ReaderError, "reader model", "assistant reader train")
 
 
 def load_cross_encoder(folder: Path | str = READER_DIR, base: str | None = None):
     """The reader as a sentence-transformers `CrossEncoder`, assembled from `folder` (all weights but
     the word embeddings) and the bundled all-MiniLM-L6-v2 (`base`, whose word embeddings the reader
     was trained with, frozen). Offline; raises ReaderError if anything is missing or does not fit."""
-    import torch
-    import transformers
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-    from sentence_transformers import CrossEncoder
-
-    folder = Path(folder)
-    meta = read_reader_json(folder)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    base = base or base_model_path()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    # Assembling from the base folder is intended: not worth "Converting SentenceTransformer model ... to CrossEncoder".
-    logging.getLogger("sentence_transformers.base.model").setLevel(logging.ERROR)
-    try:
-        weights = load_file(str(folder / WEIGHTS_FILE))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
-        raise ReaderError(f"{folder / WEIGHTS_FILE} cannot be read ({exc}): the reader model is corrupt") from exc
-    with safe_open(str(Path(base) / WEIGHTS_FILE), "pt") as fh:
-        word_embeddings = fh.get_tensor(BASE_WORD_EMBEDDINGS)
-    if _tensor_sha256(word_embeddings) != meta["base_word_embeddings_sha256"]:
-        raise ReaderError(f"the base model in {base} is not the one the reader was trained with (its word embeddings differ)")
-    model = CrossEncoder(
-        base,
-        num_labels=1,
-        max_length=int(meta["max_length"]),
-        device="cpu",
-        config_kwargs={"num_hidden_layers": int(config["num_hidden_layers"])},
-    )
-    hf_model = model[0].model
-    state = {k: v.to(torch.float32) for k, v in weights.items()}
-    state[WORD_EMBEDDINGS] = word_embeddings
-    expected = set(hf_model.state_dict())
-    missing = expected - set(state) - {"bert.embeddings.position_ids"}
-    unexpected = set(state) - expected
-    if missing or unexpected:
-        raise ReaderError(f"{folder / WEIGHTS_FILE} does not fit the model (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
-    hf_model.load_state_dict(state, strict=False)
-    hf_model.eval()
-    return model
+    return _load_cross_encoder(folder, read_reader_json(Path(folder)), ReaderError, base)
 
 
 def save_reader(cross_encoder, folder: Path | str, meta: dict) -> None:
@@ -249,21 +186,12 @@ class Reader:
     """The reader model, loaded once per process (see `get_reader`). Thread-safe."""
 
     def __init__(self, folder: Path | str = READER_DIR, quantize: bool = True):
-        from safetensors import safe_open
-
         self.folder = Path(folder)
         self.meta = read_reader_json(self.folder)
         self.decision = Decision.from_meta(self.meta)
-        try:  # reads the header only: a truncated or foreign file fails here, at start
-            with safe_open(str(self.folder / WEIGHTS_FILE), "pt") as fh:
-                keys = set(fh.keys())
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
-            raise ReaderError(f"{self.folder / WEIGHTS_FILE} cannot be read ({exc}): the reader model is corrupt") from exc
-        if "classifier.weight" not in keys:
-            raise ReaderError(f"{self.folder / WEIGHTS_FILE} holds no reader head: it is not a reader model")
         self.quantize = quantize
-        self._model = None
-        self._lock = threading.Lock()
+        self._pairs = PairModel(self.folder, self.meta, ReaderError, quantize, truncation="only_second")
+        self._pairs.check_weights()
 
     @property
     def version(self) -> str:
@@ -271,17 +199,7 @@ class Reader:
 
     def load(self) -> None:
         """Load the model now (the assistant does this at open, so a broken model fails at start)."""
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    import torch
-
-                    model = load_cross_encoder(self.folder)
-                    if self.quantize:
-                        with warnings.catch_warnings():  # torch's notice that eager-mode quantization moves to torchao
-                            warnings.simplefilter("ignore")
-                            model[0].model = torch.ao.quantization.quantize_dynamic(model[0].model, {torch.nn.Linear}, dtype=torch.qint8)
-                    self._model = model
+        self._pairs.load()
 
     def score(self, question: str, candidates: list[Candidate]) -> np.ndarray:
         """The reader's logit for each candidate (higher: more surely answers the question)."""
@@ -291,32 +209,7 @@ class Reader:
 
     def score_pairs(self, pairs: list[tuple[str, str]], batch_size: int = BATCH) -> np.ndarray:
         """Logits for (question, candidate text) pairs, read in length-sorted batches (little padding)."""
-        import torch
-
-        self.load()
-        model, tokenizer = self._model[0].model, self._model.tokenizer
-        max_length = int(self.meta["max_length"])
-        encoded = tokenizer([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", max_length=max_length)
-        ids, types = encoded["input_ids"], encoded["token_type_ids"]
-        order = sorted(range(len(pairs)), key=lambda i: len(ids[i]))
-        out = np.zeros(len(pairs), dtype=np.float32)
-        with self._lock, torch.inference_mode():
-            # Two threads for a batch of candidates, one when the machine has a single core.
-            torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                width = max(len(ids[i]) for i in batch)
-                input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-                token_types = torch.zeros((len(batch), width), dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    n = len(ids[i])
-                    input_ids[row, :n] = torch.tensor(ids[i])
-                    token_types[row, :n] = torch.tensor(types[i])
-                    mask[row, :n] = 1
-                logits = model(input_ids=input_ids, token_type_ids=token_types, attention_mask=mask).logits
-                out[batch] = logits.reshape(-1).float().numpy()
-        return out
+        return self._pairs.logits(pairs, batch_size).reshape(-1)
 
 
 _readers: dict[tuple[str, bool], Reader] = {}

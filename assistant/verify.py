@@ -1,36 +1,40 @@
-"""The citation check: is each sentence of an answer supported by the paragraph(s) it cites?
+"""The citation check: is each sentence of an answer supported by the paragraph(s) it cites, contradicted
+by them, or neither?
 
-Owns the one definition of "supported" that the LLM answerer (to drop what it cannot stand
-behind) and the evaluation (citation recall/precision, support rate) both use.
+Owns the one definition of "supported" that the LLM answerer (to show only what the sources back), the
+review (to flag edits) and the evaluation (citation recall/precision, support rate) all use, and
+`assistant verify` / `POST /api/verify` expose.
 
 An answer is split into sentences; each sentence's markers are the `[n]` written in it, or, when
 it has none, those of the next sentence that has some (the extractive convention: "S1. S2. [1]"
-cites paragraph 1 for both). A sentence is supported by one cited paragraph when ALL hold:
+cites paragraph 1 for both). One sentence against one cited paragraph (`check_against`) gets one of
+three labels, with a score, P(supported), and the paragraph sentences the verdict rests on:
 
-1. it says something: it has content words (assistant/text.py `content_terms`);
-2. every number and date in it (`numbers`) appears verbatim in the paragraph, and every
-   capitalised name in it (`capitalised_names`) is a word of the paragraph;
-3. it is either a verbatim piece of the paragraph (the extractive answerer's sentences, and
-   lists rendered as "lead-in: item; item."), or
-   - at least MIN_OVERLAP of its content words occur in the paragraph, and
-   - some sentence of the paragraph (or two adjacent ones, for a sentence that merges them) is
-     close to it in embedding space: cosine >= MIN_SIMILARITY with L2-normalised vectors.
+1. It must say something: a sentence with fewer than MIN_TERMS content words
+   (assistant/text.py `content_terms`) is `unsupported`.
+2. A verbatim piece of the paragraph (the extractive answerer's sentences, and lists rendered as
+   "lead-in: item; item.") is `supported`, score 1, without asking the model.
+3. Otherwise the verifier (assistant/entailment.py, the project's trained entailment model) reads
+   the paragraph against the sentence: the whole paragraph when it is short, else the windows of up
+   to WINDOW_SENTENCES sentences around the MAX_WINDOWS paragraph sentences closest to it in
+   embedding space. The score is its best P(entailment) over those readings.
+   - `supported` when the score reaches the fitted threshold AND every number and date in the
+     sentence (`numbers`) appears in the paragraph and every capitalised name (`capitalised_names`)
+     is a word of it (the names-and-numbers rule, a hard constraint the model cannot overrule);
+   - else `contradicted` when the model's best P(contradiction) reaches its threshold;
+   - else `unsupported`.
+   Both thresholds are fitted on held-out claims (`assistant verifier calibrate`).
 
 A sentence is supported when at least one of its cited paragraphs supports it (ALCE's citation
-recall, with this check standing in for the NLI model that is not available offline); each
-(sentence, marker) pair is also judged on its own (a simplified ALCE citation precision). Markers
-that point to no paragraph count as citing nothing. Sentences of a paragraph that address an AI
-("ignore your previous instructions…") are never evidence for anything.
-
-The thresholds were set on the cases in tests/test_llm.py (CHECK_CASES: faithful paraphrases and
-fabrications of the bundled sources, SmolLM2's own inventions among them; all judged right), and
-checked on every sentence of the bundled sources against another paragraph of its own document
-(1 of 147 accepted, a near-duplicate sentence). Known limit: without an NLI model, a sentence that
-reuses a paragraph's words with a different meaning can pass.
+recall); it is contradicted when none supports it and one contradicts it. Each (sentence, marker)
+pair is also judged on its own (a simplified ALCE citation precision). Markers that point to no
+paragraph count as citing nothing. Sentences of a paragraph that address an AI ("ignore your
+previous instructions…") are never evidence for anything.
 
 `support_report(answer, embedder)` runs the check on any Answer (extractive or LLM), reading
 the cited paragraphs from its citations; `verify_sentences(text, evidence, embedder)` runs it on
-raw text against paragraphs numbered by marker.
+raw text against paragraphs numbered by marker; `check_claims` checks claims against passages given
+as text (the CLI and the API).
 
 `SentenceBuffer` turns a stream of text pieces (an LLM's tokens) into the same sentences that
 `split_answer` finds in the whole text, each released only once it is complete and its markers are
@@ -47,9 +51,14 @@ import numpy as np
 from assistant.records import Span
 from assistant.text import CITATION_MARKER, capitalised_names, content_terms, numbers, words
 
-MIN_SIMILARITY = 0.6
-MIN_OVERLAP = 0.75
-MAX_NOVEL_SHARE = 0.15  # content words absent from the paragraph: at most max(2, 15%)
+SUPPORTED, CONTRADICTED, UNSUPPORTED = "supported", "contradicted", "unsupported"
+LABELS = (SUPPORTED, CONTRADICTED, UNSUPPORTED)
+# What the verifier reads of a long paragraph: windows of this many sentences around the paragraph
+# sentences closest to the claim. A paragraph of at most WHOLE_WORDS words is read whole. The model
+# was trained on passages of one to a few sentences, at most 128 tokens with the claim.
+WINDOW_SENTENCES = 3
+MAX_WINDOWS = 3
+WHOLE_WORDS = 70
 MIN_TERMS = 2  # a sentence with fewer content words asserts nothing checkable
 MIN_VERBATIM_WORDS = 4
 
@@ -98,12 +107,17 @@ class MarkerCheck:
 
     marker: int
     paragraph_id: str | None  # None: the marker points to no paragraph
-    supported: bool
-    similarity: float = 0.0
-    overlap: float = 0.0
+    label: str = UNSUPPORTED  # SUPPORTED, CONTRADICTED or UNSUPPORTED
+    score: float = 0.0  # P(supported): the verifier's best P(entailment) (1.0 for a verbatim piece)
+    contradiction: float = 0.0  # the verifier's best P(contradiction)
+    similarity: float = 0.0  # cosine of the closest paragraph sentence (chooses what the model reads)
     verbatim: bool = False
     missing: list[str] = field(default_factory=list)  # numbers/names not found in the paragraph
-    best_sentences: list[int] = field(default_factory=list)  # the paragraph's sentences that support it
+    best_sentences: list[int] = field(default_factory=list)  # the paragraph's sentences the verdict rests on
+
+    @property
+    def supported(self) -> bool:
+        return self.label == SUPPORTED
 
 
 @dataclass
@@ -115,6 +129,24 @@ class SentenceSupport:
     supported: bool  # at least one cited paragraph supports it
     checks: list[MarkerCheck] = field(default_factory=list)
     reason: str = ""  # why not, when not supported
+    label: str = ""  # SUPPORTED, CONTRADICTED (no cited paragraph supports it, one contradicts it) or UNSUPPORTED
+    score: float = 0.0  # the best P(supported) over its cited paragraphs
+
+    def __post_init__(self):
+        if not self.label:
+            self.label = _sentence_label(self.supported, self.checks)
+        if not self.score and self.checks:
+            self.score = max(c.score for c in self.checks)
+
+    @property
+    def contradicted(self) -> bool:
+        return self.label == CONTRADICTED
+
+
+def _sentence_label(supported: bool, checks: list[MarkerCheck]) -> str:
+    if supported:
+        return SUPPORTED
+    return CONTRADICTED if any(c.label == CONTRADICTED for c in checks) else UNSUPPORTED
 
 
 # --- splitting an answer -----------------------------------------------------------------------
@@ -244,41 +276,73 @@ def _missing_facts(sentence: str, paragraph: str) -> list[str]:
     return missing
 
 
-def check_against(sentence: str, vector: np.ndarray, marker: int, evidence: CitedParagraph | None) -> MarkerCheck:
-    """Does `evidence` (the paragraph behind `marker`) support `sentence`?"""
-    if evidence is None:
-        return MarkerCheck(marker, None, False)
+def _windows(evidence: CitedParagraph, vector: np.ndarray) -> tuple[list[list[int]], float]:
+    """What the verifier reads of `evidence` for a claim with embedding `vector`: lists of paragraph
+    sentence indices (the whole usable paragraph when it is short, else windows around its sentences
+    closest to the claim, closest first), and the best single-sentence cosine."""
     usable = evidence.usable
-    source = "\n".join(evidence.sentence(i) for i in usable)
-    terms = _terms(sentence)
+    if not usable:
+        return [], 0.0
+    sims = evidence.vectors[usable] @ vector
+    best_similarity = float(np.max(sims))
+    if sum(len(evidence.sentence(i).split()) for i in usable) <= WHOLE_WORDS:
+        return [list(usable)], best_similarity
+    before = (WINDOW_SENTENCES - 1) // 2
+    windows: list[list[int]] = []
+    for position in np.argsort(-sims, kind="stable")[:MAX_WINDOWS]:
+        lo = max(0, int(position) - before)
+        hi = min(len(usable), lo + WINDOW_SENTENCES)
+        lo = max(0, hi - WINDOW_SENTENCES)
+        window = [usable[j] for j in range(lo, hi) if abs(usable[j] - usable[int(position)]) <= WINDOW_SENTENCES]
+        if window not in windows:
+            windows.append(window)
+    return windows, best_similarity
+
+
+def _window_text(evidence: CitedParagraph, window: list[int]) -> str:
+    return " ".join(evidence.sentence(i).strip() for i in window)
+
+
+def check_against(sentence: str, vector: np.ndarray, marker: int, evidence: CitedParagraph | None, verifier=None) -> MarkerCheck:
+    """Does `evidence` (the paragraph behind `marker`) support `sentence`, contradict it, or neither?
+    `verifier`: an assistant.entailment.Verifier (default: the shipped one)."""
+    if evidence is None:
+        return MarkerCheck(marker, None)
+    source = "\n".join(evidence.sentence(i) for i in evidence.usable)
     verbatim = _is_verbatim(sentence, source)
     # A sentence found word for word in the source has its numbers and names there too (the fact
     # check's tokens can differ from the source's: "in May.The Fund" read as the name "May").
     missing = [] if verbatim else _missing_facts(sentence, source)
-    novel = len(terms - _terms(source))
-    overlap = (1 - novel / len(terms)) if terms else 0.0
-    few_novel = novel <= max(2, int(MAX_NOVEL_SHARE * len(terms)))
-    similarity, best = 0.0, []
-    if usable:
-        vectors = evidence.vectors[usable]
-        sims = vectors @ vector
-        i = int(np.argmax(sims))
-        similarity, best = float(sims[i]), [usable[i]]
-        # Two adjacent sentences, for an answer sentence that merges them.
-        for a, b in zip(range(len(usable) - 1), range(1, len(usable))):
-            if usable[b] != usable[a] + 1:
-                continue
-            pair = vectors[a] + vectors[b]
-            pair_sim = float(pair @ vector / max(float(np.linalg.norm(pair)), 1e-9))
-            if pair_sim > similarity + 0.02:
-                similarity, best = pair_sim, [usable[a], usable[b]]
+    windows, similarity = _windows(evidence, vector)
+    check = MarkerCheck(marker, evidence.paragraph_id, similarity=similarity, verbatim=verbatim, missing=missing)
+    if len(_terms(sentence)) < MIN_TERMS or not windows:
+        return check
     if verbatim:
-        similarity = 1.0
-        best = _verbatim_sentences(sentence, evidence) or best
-    supported = len(terms) >= MIN_TERMS and not missing and (
-        verbatim or (overlap >= MIN_OVERLAP and few_novel and similarity >= MIN_SIMILARITY)
-    )
-    return MarkerCheck(marker, evidence.paragraph_id, supported, similarity, overlap, verbatim, missing, best)
+        check.label, check.score, check.similarity = SUPPORTED, 1.0, 1.0
+        check.best_sentences = _verbatim_sentences(sentence, evidence) or windows[0]
+        return check
+    if verifier is None:
+        from assistant.entailment import get_verifier
+
+        verifier = get_verifier()
+    from assistant.entailment import CONTRADICTION, ENTAILMENT
+
+    probs = verifier.probabilities([(_window_text(evidence, w), sentence) for w in windows])
+    entails, contradicts = int(np.argmax(probs[:, ENTAILMENT])), int(np.argmax(probs[:, CONTRADICTION]))
+    check.score, check.contradiction = float(probs[entails, ENTAILMENT]), float(probs[contradicts, CONTRADICTION])
+    check.label = decide(check.score, check.contradiction, bool(missing), verifier.thresholds)
+    check.best_sentences = windows[contradicts] if check.label == CONTRADICTED else windows[entails]
+    return check
+
+
+def decide(score: float, contradiction: float, facts_missing: bool, thresholds) -> str:
+    """The label of a checked pair: the model's best P(entailment) and P(contradiction), whether the
+    names-and-numbers rule found something missing, and the fitted `thresholds`."""
+    if score >= thresholds.supported and not facts_missing:
+        return SUPPORTED
+    if contradiction >= thresholds.contradicted:
+        return CONTRADICTED
+    return UNSUPPORTED
 
 
 def _verbatim_sentences(sentence: str, evidence: CitedParagraph) -> list[int]:
@@ -296,6 +360,7 @@ def verify_sentences(
     evidence: dict[int, CitedParagraph],
     embedder,
     vectors: np.ndarray | None = None,
+    verifier=None,
 ) -> list[SentenceSupport]:
     """Check each sentence against the paragraphs its markers point to (`evidence` by marker).
     `sentences` may be raw answer text; `vectors` (one per sentence) saves encoding them again."""
@@ -305,23 +370,27 @@ def verify_sentences(
         vectors = embedder.encode([s.text for s in sentences]) if sentences else np.zeros((0, 1), np.float32)
     report = []
     for sentence, vector in zip(sentences, vectors):
-        checks = [check_against(sentence.text, vector, m, evidence.get(m)) for m in sentence.markers]
+        checks = [check_against(sentence.text, vector, m, evidence.get(m), verifier) for m in sentence.markers]
         supported = any(c.supported for c in checks)
-        reason = ""
-        if not supported:
-            if not sentence.markers:
-                reason = "cites nothing"
-            elif all(c.paragraph_id is None for c in checks):
-                reason = "its markers point to no paragraph"
-            elif not content_terms(sentence.text):
-                reason = "says nothing checkable"
-            elif any(c.missing for c in checks if c.paragraph_id):
-                missing = sorted({m for c in checks for m in c.missing})
-                reason = "not in the cited paragraph: " + ", ".join(missing)
-            else:
-                reason = "the cited paragraph does not say this"
-        report.append(SentenceSupport(sentence.text, list(sentence.markers), supported, checks, reason))
+        report.append(SentenceSupport(sentence.text, list(sentence.markers), supported, checks, _reason(sentence, checks)))
     return report
+
+
+def _reason(sentence: AnswerSentence, checks: list[MarkerCheck]) -> str:
+    """Why a sentence is not supported ("" when it is)."""
+    if any(c.supported for c in checks):
+        return ""
+    if not sentence.markers:
+        return "cites nothing"
+    if all(c.paragraph_id is None for c in checks):
+        return "its markers point to no paragraph"
+    if len(_terms(sentence.text)) < MIN_TERMS:
+        return "says nothing checkable"
+    if any(c.label == CONTRADICTED for c in checks):
+        return "the cited paragraph contradicts this"
+    if any(c.missing for c in checks if c.paragraph_id):
+        return "not in the cited paragraph: " + ", ".join(sorted({m for c in checks for m in c.missing}))
+    return "the cited paragraph does not say this"
 
 
 def evidence_from_text(paragraph_id: str, text: str, embedder, spans: list[Span] | None = None, vectors: np.ndarray | None = None) -> CitedParagraph:
@@ -336,13 +405,43 @@ def evidence_from_text(paragraph_id: str, text: str, embedder, spans: list[Span]
     return CitedParagraph(paragraph_id, text, list(spans), vectors)
 
 
-def support_report(answer, embedder) -> list[SentenceSupport]:
+def support_report(answer, embedder, verifier=None) -> list[SentenceSupport]:
     """The check on any Answer: its sentences against the paragraphs of its own citations.
     An abstention reports no sentences (it asserts nothing from the sources)."""
     if answer.abstained:
         return []
     evidence = {c.marker: evidence_from_text(c.paragraph_id, c.text, embedder) for c in answer.citations}
-    return verify_sentences(answer.answer, evidence, embedder)
+    return verify_sentences(answer.answer, evidence, embedder, verifier=verifier)
+
+
+@dataclass
+class ClaimVerdict:
+    """A claim checked against a passage given as text (`assistant verify`, `POST /api/verify`)."""
+
+    id: str
+    label: str  # SUPPORTED, CONTRADICTED or UNSUPPORTED
+    score: float  # P(supported)
+    evidence: str  # the passage's sentence(s) the verdict rests on ("" when there are none)
+    reason: str = ""
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "score": round(self.score, 4), "evidence": self.evidence}
+
+
+def check_claims(items: list[tuple[str, str, str]], embedder, verifier=None) -> list[ClaimVerdict]:
+    """(id, claim, source passage) triples -> one verdict each, in order: the claim checked against
+    the passage as an answer sentence is against the paragraph it cites."""
+    if not items:
+        return []
+    claim_vectors = embedder.encode([claim for _, claim, _ in items])
+    verdicts = []
+    for (item_id, claim, source), vector in zip(items, claim_vectors):
+        passage = evidence_from_text("source", source, embedder)
+        sentence = AnswerSentence(" ".join(claim.split()), [1])
+        check = check_against(sentence.text, vector, 1, passage, verifier)
+        quote = " ".join(passage.sentence(i).strip() for i in check.best_sentences) if check.label != UNSUPPORTED or check.score else ""
+        verdicts.append(ClaimVerdict(item_id, check.label, check.score, quote, _reason(sentence, [check])))
+    return verdicts
 
 
 def support_rate(report: list[SentenceSupport]) -> float | None:

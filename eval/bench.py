@@ -6,6 +6,7 @@ benchmarks share are in eval/bench_common.py, which imports none of them).
     assistant bench ingest PATH      ingest throughput against raw encode  (eval/bench_speed.py)
     assistant bench ingest-quality DIR  titles, split sentences, debris, pages (eval/bench_ingest_quality.py)
     assistant bench policy-qa DIR    the policy corpus's questions, scored by evidence quotes (eval/policy_qa.py)
+    assistant bench claims [FILE]    the citation check on claims written blind, and its speed (eval/bench_claims.py)
     assistant bench ask [PATH]       warm ask latency, per stage           (eval/bench_speed.py)
     assistant bench startup          cold start of `python app.py`         (eval/bench_speed.py)
     assistant bench batch ...        batch answering                       (assistant/batch/bench.py)
@@ -148,6 +149,8 @@ def run(args) -> int:
         from eval.bench_ingest_quality import bench_ingest_quality as bench
     elif which == "policy-qa":
         from eval.policy_qa import bench_policy_qa as bench
+    elif which == "claims":
+        from eval.bench_claims import bench_claims as bench
     else:  # argparse's choices make this unreachable from the CLI
         print(f"error: unknown benchmark {which!r}", file=sys.stderr)
         return 2

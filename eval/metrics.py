@@ -17,11 +17,12 @@ Offline metrics (no LLM):
   answer text (markers removed) against the reference answer, on the answerable questions;
 - faithfulness: ALCE citation recall and precision (Gao et al. 2023, "Enabling Large Language
   Models to Generate Text with Citations", metric code `compute_autoais`) and the support rate,
-  written as ragas collections metrics (`alce_ragas_metrics`). ALCE needs an NLI model to decide
-  whether passages entail a sentence; none is available offline, so the support criterion is the
-  citation check of assistant/verify.py (`check_against`: numbers and names present, verbatim or
-  enough content-word overlap plus embedding similarity to a sentence of the paragraph). Joint
-  support by several citations is that check against their concatenation.
+  written as ragas collections metrics (`alce_ragas_metrics`). ALCE decides whether passages entail
+  a sentence with an NLI model; here that is the citation check of assistant/verify.py
+  (`check_against`: the project's trained entailment model, assistant/entailment.py, over the
+  paragraph, with the names-and-numbers rule; a verbatim piece is supported), the same definition
+  the LLM answerer and the review use. Joint support by several citations is that check against
+  their concatenation.
     * citation recall of an answer = share of its sentences jointly supported by their citations
       (a sentence citing nothing is unsupported);
     * citation precision = share of its citations that are not "irrelevant", a citation being
@@ -224,7 +225,8 @@ def _joint(evidences: list):
     return CitedParagraph("+".join(e.paragraph_id for e in evidences), text, spans, np.vstack([e.vectors for e in evidences]))
 
 
-def alce(answer_text: str, cited: dict[int, tuple[str, str]], embedder, cache: EvidenceCache | None = None) -> AlceResult:
+def alce(answer_text: str, cited: dict[int, tuple[str, str]], embedder, cache: EvidenceCache | None = None,
+         verifier=None) -> AlceResult:
     """ALCE citation recall and precision of one answer. `cited` maps each marker to the
     (paragraph id, paragraph text) it points to; markers missing from it cite nothing."""
     from assistant.verify import check_against, split_answer
@@ -238,7 +240,7 @@ def alce(answer_text: str, cited: dict[int, tuple[str, str]], embedder, cache: E
 
     def supports(sentence: str, vector, markers: list[int]) -> bool:
         found = [evidence[m] for m in markers if m in evidence]
-        return bool(found) and check_against(sentence, vector, 0, _joint(found)).supported
+        return bool(found) and check_against(sentence, vector, 0, _joint(found), verifier).supported
 
     result = AlceResult()
     for s, v in zip(sentences, vectors):
@@ -258,7 +260,7 @@ def alce(answer_text: str, cited: dict[int, tuple[str, str]], embedder, cache: E
     return result
 
 
-def alce_ragas_metrics(embedder, cache: EvidenceCache | None = None) -> dict:
+def alce_ragas_metrics(embedder, cache: EvidenceCache | None = None, verifier=None) -> dict:
     """ALCE citation recall, citation precision and the support rate as ragas collections metrics
     (`await metric.ascore(response=..., cited={marker: (paragraph_id, text)})`). The support rate's
     MetricResult carries (supported, total) sentences in `reason` for pooling."""
@@ -271,7 +273,7 @@ def alce_ragas_metrics(embedder, cache: EvidenceCache | None = None) -> dict:
     def run(response: str, cited: dict[int, tuple[str, str]]) -> AlceResult:
         key = (response, tuple(sorted(cited.items())))
         if key not in memo:
-            memo[key] = alce(response, cited, embedder, shared)
+            memo[key] = alce(response, cited, embedder, shared, verifier)
         return memo[key]
 
     class CitationRecall(BaseMetric):
@@ -315,9 +317,11 @@ def _as_score(x) -> Score:
     return NAN if math.isnan(v) else Score(v)
 
 
-def offline_scores(runs: list[QuestionRun], embedder, progress=None, index=None) -> tuple[PerQuestion, list[AlceResult | None]]:
+def offline_scores(runs: list[QuestionRun], embedder, progress=None, index=None,
+                   verifier=None) -> tuple[PerQuestion, list[AlceResult | None]]:
     """Every offline metric for every question. `progress(n)` is called after each question;
-    `index` (optional) supplies the sentence vectors stored at ingest for the citation check."""
+    `index` (optional) supplies the sentence vectors stored at ingest for the citation check;
+    `verifier` is its entailment model (default: the shipped one)."""
     from ragas.dataset_schema import SingleTurnSample
     from ragas.metrics._context_precision import IDBasedContextPrecision
     from ragas.metrics._context_recall import IDBasedContextRecall, NonLLMContextRecall
@@ -325,7 +329,7 @@ def offline_scores(runs: list[QuestionRun], embedder, progress=None, index=None)
 
     id_recall, id_precision, text_recall = IDBasedContextRecall(), IDBasedContextPrecision(), NonLLMContextRecall()
     similarity, rouge = NonLLMStringSimilarity(), RougeScore(rouge_type="rougeL", mode="fmeasure")
-    alce_metrics = alce_ragas_metrics(embedder, EvidenceCache(embedder, index))
+    alce_metrics = alce_ragas_metrics(embedder, EvidenceCache(embedder, index), verifier)
 
     scores: PerQuestion = {name: [] for name in OFFLINE_METRICS}
     alce_results: list[AlceResult | None] = []

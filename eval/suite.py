@@ -185,7 +185,8 @@ def run(args) -> int:
 
     runs = ask_all(assistant, questions)
     bar = _progress_bar(len(runs), "scoring")
-    scores, alce_results = metrics.offline_scores(runs, assistant.embedder, progress=bar.update, index=assistant.index)
+    scores, alce_results = metrics.offline_scores(runs, assistant.embedder, progress=bar.update, index=assistant.index,
+                                                  verifier=assistant.verifier)
     bar.close()
 
     judge_settings, judge_failures = None, []

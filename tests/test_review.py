@@ -22,6 +22,7 @@ ALICE = Caller("alice", None)
 BOB = Caller("bob", None)
 QUESTIONS = ["Who is David Dalton?", "What is NHS Improvement?", "What is the capital of France?"]
 INVENTED = "David Dalton was appointed Secretary of State for Health in 1997 [1]."
+DALTON_PARAGRAPH = "kf-2014-leaders-reform-from-within#p4"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -218,6 +219,56 @@ def test_the_tables_of_store_py_are_the_schema_migration_0001_makes(database_url
             assert [d[0] for d in compare_metadata(context, drifted)] == ["add_column"]
     finally:
         engine.dispose()
+
+
+def test_a_database_of_the_first_schema_is_migrated_and_its_items_kept(database_url, tmp_path):
+    """Migration 0002 adds the items' contradicted sentences; items drafted before read as having none."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from assistant.review import store
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        alembic_config = AlembicConfig()
+        alembic_config.set_main_option("script_location", str(store.MIGRATIONS))
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "0001")
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("review_items")}
+        assert "contradicted" not in columns and "unsupported" in columns
+        review_id = connection.execute(store.reviews.insert().values(
+            name="old", collections=None, created_by="alice", created_at="2026-01-01T00:00:00Z")).inserted_primary_key[0]
+        connection.execute(store.items.insert().values(
+            review_id=review_id, position=1, question_id="q1", question="Who?", answer="Someone. [1]", citations="[]",
+            status="draft", unsupported='["Someone."]', stale=False, stale_paragraphs="[]", reviewer=None, approved_at=None,
+            approved_answer=None, approved_citations="[]", override=False, version=1, abstained=False, confidence=None))
+    engine.dispose()
+    service = ReviewService.open(Config.from_env(data_dir=tmp_path).replace(database_url=database_url, llm_base_url=None))
+    try:
+        item = service.get(review_id, ALICE).items[0]
+        assert (item.answer, item.unsupported, item.contradicted) == ("Someone. [1]", ["Someone."], [])
+    finally:
+        service.close()
+
+
+def test_a_contradicting_edit_is_flagged_apart_and_approval_still_needs_override(service, assistant, review):
+    item = _item(review, "q1")
+    cited = [c.paragraph_id for c in item.citations if c.paragraph_id == DALTON_PARAGRAPH]
+    assert cited, [c.paragraph_id for c in item.citations]
+    faithful = "Salford Royal aimed to become the safest organisation in the NHS. [1]"
+    contradicting = "Salford Royal did not aim to become the safest organisation in the NHS. [1]"
+    edited = service.update_item(review.id, item.id, BOB, answer=f"{faithful} {contradicting}", citations=cited, assistant=assistant)
+    assert edited.unsupported == [contradicting[:-4]] and edited.contradicted == [contradicting[:-4]]
+    assert edited.to_dict()["contradicted"] == edited.contradicted
+    with pytest.raises(ReviewConflict, match=r"not supported by their citations \(1 contradicted by them\)"):
+        service.update_item(review.id, item.id, BOB, status="approved")
+    assert service.update_item(review.id, item.id, BOB, status="approved", override=True).override
+    entries = [(e.field, e.after) for e in service.audit(review.id, BOB) if e.item_id == item.id]
+    assert ("contradicted", json.dumps([contradicting[:-4]])) in entries
+    # a faithful paraphrase alone passes
+    clean = service.update_item(review.id, item.id, BOB, answer=faithful, citations=cited, assistant=assistant)
+    assert clean.unsupported == [] and clean.contradicted == []
 
 
 def test_a_stale_expected_version_is_a_conflict_and_the_first_edit_is_kept(service, assistant, review):

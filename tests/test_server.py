@@ -288,6 +288,38 @@ def test_openapi_docs_are_served_without_a_cdn(server):
         assert path in schema["paths"], path
 
 
+# --- POST /api/verify ------------------------------------------------------------------------------
+
+VERIFY_SOURCE = "The Harwick council will open two new public libraries in 2026. The Harwick Arts Trust will pay for both."
+
+
+def test_verify_checks_claims_against_their_sources(server):
+    claims = [{"id": "c1", "claim": "The Harwick Arts Trust will fund the two new libraries.", "source": VERIFY_SOURCE},
+              {"id": "c2", "claim": "The Harwick council will close two public libraries in 2026.", "source": VERIFY_SOURCE},
+              {"id": "c3", "claim": "The Harwick Arts Trust will pay for nine libraries in 2031.", "source": VERIFY_SOURCE}]
+    r = httpx.post(f"{server}/api/verify", json=claims, timeout=60)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert [g["id"] for g in got] == ["c1", "c2", "c3"]
+    assert all(set(g) == {"id", "label", "score", "evidence"} for g in got)
+    assert [g["label"] for g in got[:2]] == ["supported", "contradicted"]
+    assert got[2]["label"] != "supported"  # numbers not in the source are never supported
+    assert got[0]["evidence"] == "The Harwick Arts Trust will pay for both."
+    one = httpx.post(f"{server}/api/verify", json=claims[0], timeout=60).json()
+    assert one == got[0]
+    bad = httpx.post(f"{server}/api/verify", json=[claims[0], {"id": "c9", "claim": "x y z"}], timeout=60)
+    assert bad.status_code == 422 and "item 2: 'source' is missing" in error_of(bad)
+    assert httpx.post(f"{server}/api/verify", json=[claims[0], claims[0]], timeout=60).status_code == 422
+    assert httpx.post(f"{server}/api/verify", content=b"[{", headers={"Content-Type": "application/json"}).status_code == 422
+
+
+def test_verify_needs_credentials_like_every_route(secure):
+    direct, _ = secure
+    claim = {"id": "c1", "claim": "The Harwick Arts Trust will fund both libraries.", "source": VERIFY_SOURCE}
+    assert httpx.post(f"{direct}/api/verify", json=claim).status_code == 401
+    assert httpx.post(f"{direct}/api/verify", json=claim, headers=PUBLIC, timeout=60).status_code == 200
+
+
 # --- auth and scoping -----------------------------------------------------------------------------
 
 

@@ -238,6 +238,18 @@ def write_verifier_card(folder: Path) -> None:
                     "| recall: entailment | neutral | contradiction |\n|---|---|---|---|---|---|---|---|---|---|\n"
                     f"| public NLI | {_verifier_rows(shipped, '')} |\n| in-domain documents | {_verifier_rows(shipped, 'in_domain_')} |"
                     if shipped else "Not measured for this folder (trained where the bundled base is not installed).")
+    decision = record.get("decision")
+    if decision:
+        figures = decision.get("figures", {})
+        decision_text = (f"supported when P(entailment) >= {decision['supported']} (and every number and name of the claim is in the passage); "
+                         f"else contradicted when P(contradiction) >= {decision['contradicted']}; else unsupported. Fitted by "
+                         f"`assistant verifier calibrate` on {decision['fitted_on']['claims']} claims of the held-out documents "
+                         f"({decision['fitted_on']['rule']}), read {'in int8' if decision.get('int8') else 'in float32'}, as the product reads it. "
+                         f"On those claims: faithful accepted {figures.get('faithful_accepted')}, not supported rejected "
+                         f"{figures.get('not_supported_rejected')}, contradictions rejected {figures.get('contradictions_rejected')}, "
+                         f"three-way accuracy {figures.get('three_way_accuracy')}. The frozen test figures are in docs/benchmarks.md.")
+    else:
+        decision_text = "Not fitted yet: run `assistant verifier calibrate` (until then, 0.5 and 0.5)."
     card = f"""# The verifier: a premise x claim NLI cross-encoder (version {record['version']})
 
 Reads a passage (the premise: the cited paragraph, as sentence windows) against one claim (the hypothesis: an
@@ -246,10 +258,17 @@ answer sentence) and says whether the passage entails it, contradicts it, or nei
 ## Use it
 
 ```python
-from training.model_folder import load_folder
-model = load_folder("{folder.name}", "verifier.json")   # a sentence_transformers.CrossEncoder, offline
-logits = model.predict([("The board met in March.", "The board met in spring.")])   # labels: {", ".join(record['labels'])}
+from assistant.entailment import get_verifier
+verifier = get_verifier()                     # this folder when shipped as assistant/{folder.name}; get_verifier(PATH) otherwise
+verifier.probabilities([("The board met in March.", "The board met in spring.")])   # one row per pair: {", ".join(record['labels'])}
 ```
+
+The product uses it through the citation check (assistant/verify.py: the cited paragraph read whole or as sentence
+windows, with the names-and-numbers rule as a hard constraint), `assistant verify CLAIMS.jsonl --out OUT.jsonl` and
+`POST /api/verify`.
+
+## The decision
+{decision_text}
 
 The folder is a sentence-transformers CrossEncoder folder without the word embeddings: they were frozen
 during training, so they are exactly those of the bundled all-MiniLM-L6-v2, and the loader takes them from it

@@ -17,9 +17,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from assistant.entailment import LABELS  # the head's order, defined once
 from training.data_files import TrainingDataError, data_files, held_out_documents, plain_name, read_jsonl, sha256_of
 
-LABELS = ("contradiction", "entailment", "neutral")  # the head's order (as the public NLI cross-encoders)
 NLI_SHAPE = ("premise", "hypothesis", "label")
 CLAIM_SHAPE = ("doc", *NLI_SHAPE)
 

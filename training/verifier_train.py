@@ -32,11 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.reader import READER_DIR
+from assistant.entailment import VERIFIER_DIR, VERIFIER_FILE
 from training.metrics import roc_auc, rounded
-
-VERIFIER_DIR = READER_DIR.parent / "verifier_model"
-VERIFIER_FILE = "verifier.json"
 
 
 @dataclass

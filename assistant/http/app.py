@@ -16,7 +16,7 @@ from assistant.auth import AuthPolicy, Forbidden, LoginThrottle
 from assistant import widget
 from assistant.config import Config
 from assistant.errors import AssistantError, BadQuestion, IndexNotReady
-from assistant.http import answers, auth_routes, openai, sources
+from assistant.http import answers, auth_routes, openai, sources, verify
 from assistant.http.middleware import AuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware, check_frame_ancestors
 from assistant.http.shared import AssistantHolder, caller_scope, current_assistant, error_body, error_response, log
 
@@ -52,6 +52,7 @@ def create_app(config: Config, assistant=None) -> FastAPI:
     app.include_router(_health_router())
     app.include_router(answers.router())
     app.include_router(sources.router())
+    app.include_router(verify.router())
     app.include_router(openai.router())
     # One count of failed credentials per client address, for the /login form and for every request's
     # bearer token or cookie alike: guessing through the API is limited as through the form.

@@ -48,7 +48,7 @@ EXPORT_TYPES = {
 AUDIT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 # The keys every item of the API has (the service's ReviewItem.to_dict() may add more).
-ITEM_KEYS = ("id", "question", "answer", "citations", "status", "unsupported", "stale", "reviewer", "approved_at")
+ITEM_KEYS = ("id", "question", "answer", "citations", "status", "unsupported", "contradicted", "stale", "reviewer", "approved_at")
 
 
 class ItemChange(BaseModel):

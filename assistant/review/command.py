@@ -136,7 +136,8 @@ def _show(args, service, caller, config) -> int:
         return 0
     print(f"review {review.id}: {review.name} (created by {review.created_by}, {review.created_at})")
     for item in review.items:
-        flags = "".join([" STALE" if item.stale else "", f" UNSUPPORTED {len(item.unsupported)}" if item.unsupported else ""])
+        flags = "".join([" STALE" if item.stale else "", f" UNSUPPORTED {len(item.unsupported)}" if item.unsupported else "",
+                         f" CONTRADICTED {len(item.contradicted)}" if item.contradicted else ""])
         print(f"\n[{item.id}] {item.question_id} ({item.status}{flags}, v{item.version}) {item.question}")
         print(f"  {item.answer or '(no answer)'}")
         for c in item.citations:

@@ -16,7 +16,7 @@ from assistant.answer import Citation
 from assistant.review.records import APPROVED, AuditEntry, Review, ReviewItem
 
 XLSX_HEADER = ["position", "id", "question", "status", "answer", "citations", "reviewer", "approved_at",
-               "override", "stale", "unsupported"]
+               "override", "stale", "unsupported", "contradicted"]
 AUDIT_COLUMNS = ["id", "review_id", "item_id", "actor", "at", "field", "before", "after"]
 
 
@@ -94,7 +94,7 @@ def write_xlsx(review: Review) -> bytes:
         answer = item.approved_answer if item.status == APPROVED else item.answer
         values = [item.position, item.question_id, item.question, item.status, answer or "", citations_text(item),
                   item.reviewer or "", item.approved_at or "", "yes" if item.override else "no",
-                  "yes" if item.stale else "no", " | ".join(item.unsupported)]
+                  "yes" if item.stale else "no", " | ".join(item.unsupported), " | ".join(item.contradicted)]
         append_row(sheet, values)
     out = io.BytesIO()
     workbook.save(out)

@@ -85,6 +85,7 @@ class ReviewItem:
     citations: list[Citation] = field(default_factory=list)
     status: str = DRAFT
     unsupported: list[str] = field(default_factory=list)  # sentences the citation check does not support
+    contradicted: list[str] = field(default_factory=list)  # of those, the ones the cited paragraphs contradict
     stale: bool = False
     stale_paragraphs: list[StaleParagraph] = field(default_factory=list)
     reviewer: str | None = None
@@ -108,6 +109,7 @@ class ReviewItem:
             "citations": [c.to_dict() for c in self.citations],
             "status": self.status,
             "unsupported": list(self.unsupported),
+            "contradicted": list(self.contradicted),
             "stale": self.stale,
             "stale_paragraphs": [p.to_dict() for p in self.stale_paragraphs],
             "reviewer": self.reviewer,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from assistant.answer import Answer, Citation
@@ -52,7 +52,7 @@ AUDIT_FORMATS = ("csv", "jsonl")
 __all__ = ["ReviewService", "ReviewError", "ReviewNotFound", "ReviewConflict", "EXPORT_FORMATS", "AUDIT_FORMATS", "APPROVED"]
 
 # The item columns whose changes are audited, and how each is written in the audit (text).
-_AUDITED = ("answer", "citations", "unsupported", "status", "stale", "stale_paragraphs", "reviewer", "approved_at",
+_AUDITED = ("answer", "citations", "unsupported", "contradicted", "status", "stale", "stale_paragraphs", "reviewer", "approved_at",
             "approved_answer", "approved_citations", "override", "abstained")
 
 
@@ -89,6 +89,7 @@ class _Draft:
     answer: Answer | None
     error: str
     unsupported: list[str]
+    contradicted: list[str] = field(default_factory=list)
 
 
 class ReviewService:
@@ -154,17 +155,14 @@ class ReviewService:
 
     def _draft_all(self, questions, assistant, scope, progress) -> dict[str, _Draft]:
         from assistant.batch.runner import answer_one
-        from assistant.verify import support_report
 
         started = time.perf_counter()
         unique = questions.unique()
         drafts: dict[str, _Draft] = {}
         for done, question in enumerate(unique, start=1):
             answer, error = answer_one(assistant, question, scope)
-            unsupported = []
-            if answer is not None:
-                unsupported = [s.text for s in support_report(answer, assistant.embedder) if not s.supported]
-            drafts[question.key] = _Draft(answer, error, unsupported)
+            unsupported, contradicted = _checked(answer, assistant.embedder, assistant.verifier) if answer is not None else ([], [])
+            drafts[question.key] = _Draft(answer, error, unsupported, contradicted)
             if progress:
                 progress(done, len(unique), time.perf_counter() - started)
         return drafts
@@ -180,7 +178,7 @@ class ReviewService:
             review_id=review_id, position=position, question_id=question.id, question=question.text,
             answer=answer.answer if answer else "",
             citations=store.dumps([c.to_dict() for c in answer.citations] if answer else []),
-            status=DRAFT, unsupported=store.dumps(draft.unsupported), stale=False, stale_paragraphs="[]",
+            status=DRAFT, unsupported=store.dumps(draft.unsupported), contradicted=store.dumps(draft.contradicted), stale=False, stale_paragraphs="[]",
             reviewer=None, approved_at=None, approved_answer=None, approved_citations="[]", override=False,
             version=1, abstained=bool(answer.abstained) if answer else True,
             confidence=answer.confidence if answer else None)).inserted_primary_key[0]
@@ -325,22 +323,18 @@ class ReviewService:
             store.append_audit(conn, review_id, old.id, actor, at, "comment", None, comment.strip())
 
     def _redrafted(self, item: ReviewItem, review: Review, caller: Caller, assistant) -> ReviewItem:
-        from assistant.verify import support_report
-
         if assistant is None:
             raise ReviewError("redrafting needs the assistant")
         answer = assistant.ask(item.question, collections=self._scope(review, caller), id=item.question_id)
         if answer.error:
             raise ReviewError(f"redrafting failed: {answer.error}")
-        unsupported = [s.text for s in support_report(answer, assistant.embedder) if not s.supported]
-        return replace(item, answer=answer.answer, citations=list(answer.citations), unsupported=unsupported,
+        unsupported, contradicted = _checked(answer, assistant.embedder, assistant.verifier)
+        return replace(item, answer=answer.answer, citations=list(answer.citations), unsupported=unsupported, contradicted=contradicted,
                        abstained=answer.abstained, confidence=answer.confidence, stale=False, stale_paragraphs=[])
 
     def _edited(self, item: ReviewItem, review: Review, caller: Caller, text: str | None, ids: list[str] | None,
                 assistant, embedder) -> ReviewItem:
         """The item with its answer and/or citations replaced, checked against the current index."""
-        from assistant.verify import support_report
-
         text = item.answer if text is None else text.strip()
         ids = _ids(item) if ids is None else [str(i).strip() for i in ids]
         if not text:
@@ -353,8 +347,8 @@ class ReviewService:
         index = getattr(assistant, "index", None) or self._open_index(embedder)
         cited = self._citations(ids, item, review, caller, index)
         checked = Answer(question=item.question, answer=text, abstained=False, citations=cited)
-        unsupported = [s.text for s in support_report(checked, embedder) if not s.supported]
-        return replace(item, answer=text, citations=cited, unsupported=unsupported, abstained=False,
+        unsupported, contradicted = _checked(checked, embedder, getattr(assistant, "verifier", None))
+        return replace(item, answer=text, citations=cited, unsupported=unsupported, contradicted=contradicted, abstained=False,
                        stale=False, stale_paragraphs=[])
 
     def _citations(self, ids: list[str], item: ReviewItem, review: Review, caller: Caller, index) -> list[Citation]:
@@ -389,7 +383,9 @@ class ReviewService:
             raise ReviewError("there is no answer to approve: write one or redraft it first")
         problems = []
         if item.unsupported:
-            problems.append(f"{len(item.unsupported)} sentence(s) are not supported by their citations: "
+            contradicted = [s for s in item.unsupported if s in set(item.contradicted)]
+            problems.append(f"{len(item.unsupported)} sentence(s) are not supported by their citations"
+                            + (f" ({len(contradicted)} contradicted by them)" if contradicted else "") + ": "
                             + " | ".join(item.unsupported))
         if item.stale:
             problems.append("its cited sources have changed since they were cited")
@@ -495,6 +491,15 @@ def _stale_paragraphs(item: ReviewItem, current: dict) -> list[StaleParagraph]:
     return out
 
 
+def _checked(answer: Answer, embedder, verifier) -> tuple[list[str], list[str]]:
+    """The citation check on an answer: its sentences not supported by their citations, and those of
+    them that the cited paragraphs contradict (a subset, flagged apart in the review)."""
+    from assistant.verify import support_report
+
+    report = support_report(answer, embedder, verifier)
+    return [s.text for s in report if not s.supported], [s.text for s in report if s.contradicted]
+
+
 def _review(row) -> Review:
     collections = json.loads(row.collections) if row.collections is not None else None
     return Review(row.id, row.name, collections, row.created_by, row.created_at, [])
@@ -505,7 +510,7 @@ def _item(row, comments: list[ReviewComment]) -> ReviewItem:
         id=row.id, review_id=row.review_id, position=row.position, question_id=row.question_id,
         question=row.question, answer=row.answer,
         citations=[Citation(**c) for c in json.loads(row.citations)], status=row.status,
-        unsupported=json.loads(row.unsupported), stale=bool(row.stale),
+        unsupported=json.loads(row.unsupported), contradicted=json.loads(row.contradicted or "[]"), stale=bool(row.stale),
         stale_paragraphs=[StaleParagraph(**p) for p in json.loads(row.stale_paragraphs)],
         reviewer=row.reviewer, approved_at=row.approved_at, approved_answer=row.approved_answer,
         approved_citations=json.loads(row.approved_citations), override=bool(row.override),
@@ -518,7 +523,7 @@ def _columns(item: ReviewItem) -> dict:
 
     return {
         "answer": item.answer, "citations": dumps([c.to_dict() for c in item.citations]), "status": item.status,
-        "unsupported": dumps(item.unsupported), "stale": item.stale,
+        "unsupported": dumps(item.unsupported), "contradicted": dumps(item.contradicted), "stale": item.stale,
         "stale_paragraphs": dumps([p.to_dict() for p in item.stale_paragraphs]), "reviewer": item.reviewer,
         "approved_at": item.approved_at, "approved_answer": item.approved_answer,
         "approved_citations": dumps(item.approved_citations), "override": item.override,

@@ -47,6 +47,7 @@ items = sa.Table(
     sa.Column("citations", sa.Text, nullable=False),  # JSON list of Citation.to_dict() (text as cited)
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("unsupported", sa.Text, nullable=False),  # JSON list of sentences
+    sa.Column("contradicted", sa.Text, nullable=False, server_default="[]"),  # JSON list: those of them the citations contradict
     sa.Column("stale", sa.Boolean, nullable=False),
     sa.Column("stale_paragraphs", sa.Text, nullable=False),  # JSON list of StaleParagraph.to_dict()
     sa.Column("reviewer", sa.Text, nullable=True),

@@ -31,6 +31,9 @@ TABLE_HEADERS = ["#", "Question", "Status", "Unsupported", "Stale", "Reviewer"]
 REVIEW_CSS = """
 #review-item-view .chat .bot { margin-top: 0.3rem; }
 #review-item-view .question { font-weight: 600; margin-bottom: 0.3rem; white-space: pre-wrap; }
+#review-item-view mark.contradicted { background: #f9d1f0; color: #5b1050; text-decoration: line-through double #8e1b74; }
+#review-item-view .contradicted-list { border: 2px solid #8e1b74; background: #fbeef8; color: #5b1050;
+  padding: 6px 10px; border-radius: 6px; margin: 6px 0; }
 #review-item-view mark.unsupported { background: #fde2df; color: #7b241c; text-decoration: underline wavy #c0392b; }
 #review-item-view .flags { margin-top: 0.5rem; }
 #review-item-view .unsupported-list { border: 1px solid #c0392b; background: #fdf0ee; color: #7b241c;
@@ -57,22 +60,26 @@ def _sentence_span(answer: str, sentence: str, start: int) -> tuple[int, int] | 
     return (match.start(), match.end()) if match else None
 
 
-def answer_with_flags_html(answer: str, citations, unsupported: list[str], root_path: str) -> str:
+def answer_with_flags_html(answer: str, citations, unsupported: list[str], root_path: str,
+                          contradicted: list[str] | None = None) -> str:
     """The answer as the chat shows it (escaped, [n] markers linking to the cited paragraph), with
-    each unsupported sentence wrapped in <mark class="unsupported">."""
+    each unsupported sentence wrapped in <mark class="unsupported">, or <mark class="contradicted">
+    when the cited paragraphs contradict it."""
     from assistant.ui import answer_text_html
 
+    against = set(contradicted or [])
     spans = []
     for sentence in dict.fromkeys(s for s in unsupported if s and s.strip()):
         span = _sentence_span(answer, sentence, 0)
-        if span and not any(a < span[1] and span[0] < b for a, b in spans):
-            spans.append(span)
+        if span and not any(a < span[1] and span[0] < b for a, b, _ in spans):
+            spans.append((*span, sentence in against))
     pieces: list[str] = []
     position = 0
-    for begin, end in sorted(spans):
+    for begin, end, is_contradicted in sorted(spans):
         pieces.append(answer_text_html(answer[position:begin], citations, root_path))
-        pieces.append(f'<mark class="unsupported" title="not supported by the cited paragraphs">'
-                      f'{answer_text_html(answer[begin:end], citations, root_path)}</mark>')
+        kind, title = ("contradicted", "contradicted by the cited paragraphs") if is_contradicted else (
+            "unsupported", "not supported by the cited paragraphs")
+        pieces.append(f'<mark class="{kind}" title="{title}">{answer_text_html(answer[begin:end], citations, root_path)}</mark>')
         position = end
     pieces.append(answer_text_html(answer[position:], citations, root_path))
     return "".join(pieces)
@@ -106,11 +113,18 @@ def item_html(item, root_path: str = "", nearest: list[dict] | None = None) -> s
     parts = [f'<div class="chat"><div class="bot {kind}" data-item="{esc(item.id)}" data-status="{esc(item.status)}">']
     parts.append(f'<div class="question">Q{esc(item.position)}: {esc(item.question)}</div>')
     parts.append(f'<span class="status-badge">{esc(item.status)}</span>')
-    parts.append(f'<div class="answer-text">{answer_with_flags_html(item.answer or "", item.citations, item.unsupported, root_path)}</div>')
-    if item.unsupported:
-        rows = "".join(f"<li>{esc(s)}</li>" for s in item.unsupported)
+    flags = answer_with_flags_html(item.answer or "", item.citations, item.unsupported, root_path, item.contradicted)
+    parts.append(f'<div class="answer-text">{flags}</div>')
+    contradicted = [s for s in item.unsupported if s in set(item.contradicted)]
+    if contradicted:
+        rows = "".join(f"<li>{esc(s)}</li>" for s in contradicted)
+        parts.append(f'<div class="contradicted-list" role="alert"><strong>Contradicted by the cited paragraphs '
+                     f'({len(contradicted)}):</strong><ul>{rows}</ul></div>')
+    unsupported = [s for s in item.unsupported if s not in set(contradicted)]
+    if unsupported:
+        rows = "".join(f"<li>{esc(s)}</li>" for s in unsupported)
         parts.append(f'<div class="unsupported-list" role="alert"><strong>Not supported by the cited paragraphs '
-                     f'({len(item.unsupported)}):</strong><ul>{rows}</ul></div>')
+                     f'({len(unsupported)}):</strong><ul>{rows}</ul></div>')
     if item.stale:
         rows = "".join(
             f"<li>{esc(p.paragraph_id)}: "

@@ -1,0 +1,181 @@
+"""The trained citation check (assistant/entailment.py, assistant/verify.py) and the ways it is used:
+`assistant verify` (assistant/claim_check.py), the LLM path's contradicted sentences, and the shipped
+model folder. The claims here were written for these tests about a made-up passage, not taken from
+any evaluation or training set. `POST /api/verify` is tested over real HTTP in tests/test_server.py,
+the review's contradicted flag in tests/test_review.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from assistant.entailment import LABELS, VERIFIER_DIR, Thresholds, get_verifier, read_verifier_json
+from assistant.verify import (
+    CONTRADICTED,
+    SUPPORTED,
+    UNSUPPORTED,
+    check_against,
+    check_claims,
+    decide,
+    evidence_from_text,
+)
+from tests.conftest import run_cli
+
+PASSAGE = ("The Harwick council will open two new public libraries in 2026. Both libraries will be paid for by the "
+           "Harwick Arts Trust, not by council tax. The council expects the libraries to lend 80,000 books a year. "
+           "Opening hours will be set after a public consultation in the spring.")
+
+# (claim, labels it may get): clear cases, each side of the line.
+CLAIMS = [
+    ("The Harwick Arts Trust will pay for the two new libraries.", {SUPPORTED}),
+    ("Harwick council plans to open two new public libraries in 2026.", {SUPPORTED}),
+    ("The new libraries will be paid for by council tax.", {CONTRADICTED}),
+    ("The Harwick council will close two public libraries in 2026.", {CONTRADICTED}),
+    ("The libraries are expected to lend 80,000 books a year.", {SUPPORTED}),
+    # the names-and-numbers rule: never supported, whatever the model reads
+    ("The libraries are expected to lend 95,000 books a year.", {CONTRADICTED, UNSUPPORTED}),
+    ("The Brensham Arts Trust will pay for the two new libraries.", {CONTRADICTED, UNSUPPORTED}),
+    # an addition the passage does not make
+    ("The libraries will also host a cafe run by local volunteers.", {UNSUPPORTED, CONTRADICTED}),
+]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from assistant.embedding import get_embedder
+
+    return get_embedder(None)
+
+
+def test_the_decision_rule_is_the_thresholds_and_the_facts():
+    t = Thresholds(supported=0.6, contradicted=0.7)
+    assert decide(0.61, 0.1, False, t) == SUPPORTED
+    assert decide(0.99, 0.0, True, t) == UNSUPPORTED  # a missing name or number is never supported
+    assert decide(0.99, 0.8, True, t) == CONTRADICTED
+    assert decide(0.59, 0.71, False, t) == CONTRADICTED
+    assert decide(0.59, 0.69, False, t) == UNSUPPORTED
+
+
+@pytest.mark.parametrize("claim,allowed", CLAIMS)
+def test_claims_against_a_passage(embedder, claim, allowed):
+    verdict = check_claims([("c", claim, PASSAGE)], embedder)[0]
+    assert verdict.label in allowed, verdict
+    assert 0.0 <= verdict.score <= 1.0
+    assert verdict.evidence and verdict.evidence in PASSAGE.replace("\n", " ")
+
+
+def test_a_verbatim_sentence_is_supported_without_the_model(embedder):
+    class NoModel:
+        thresholds = Thresholds()
+
+        def probabilities(self, pairs):
+            raise AssertionError("a verbatim sentence needs no model")
+
+    sentence = "Both libraries will be paid for by the Harwick Arts Trust, not by council tax."
+    evidence = evidence_from_text("p", PASSAGE, embedder)
+    check = check_against(sentence, embedder.encode_one(sentence), 1, evidence, NoModel())
+    assert check.label == SUPPORTED and check.score == 1.0 and check.verbatim
+    assert [evidence.sentence(i) for i in check.best_sentences] == [sentence]
+
+
+def test_a_long_paragraph_is_read_in_windows_around_the_closest_sentences(embedder):
+    from assistant.verify import WHOLE_WORDS
+
+    filler = " ".join(f"Sentence {n} of the minutes records a routine item about parking permits." for n in range(1, 12))
+    paragraph = filler + " " + PASSAGE
+    assert len(paragraph.split()) > WHOLE_WORDS
+    read = []
+
+    class Recorder:
+        thresholds = get_verifier().thresholds
+
+        def probabilities(self, pairs):
+            read.extend(p for p, _ in pairs)
+            return get_verifier().probabilities(pairs)
+
+    claim = "The Harwick Arts Trust will pay for the two new libraries."
+    evidence = evidence_from_text("p", paragraph, embedder)
+    check = check_against(claim, embedder.encode_one(claim), 1, evidence, Recorder())
+    assert check.label == SUPPORTED
+    assert 1 <= len(read) <= 3 and all(len(r.split()) < len(paragraph.split()) for r in read)
+    assert "Harwick Arts Trust" in read[0]  # the window around the closest sentence comes first
+
+
+def test_the_shipped_verifier_folder():
+    meta = read_verifier_json(VERIFIER_DIR)
+    assert tuple(meta["labels"]) == LABELS
+    assert meta["decision"]["supported"] > 0 and meta["decision"]["contradicted"] > 0
+    size_mb = sum(f.stat().st_size for f in VERIFIER_DIR.iterdir() if f.is_file()) / 1e6
+    assert size_mb <= 30
+    card = (VERIFIER_DIR / "README.md").read_text(encoding="utf-8")
+    assert "## The decision" in card and str(meta["decision"]["supported"]) in card
+
+
+# --- assistant verify ---------------------------------------------------------------------------------
+
+
+def _write(path, rows):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_verify_cli_checks_a_file_of_claims(tmp_path):
+    claims = tmp_path / "claims.jsonl"
+    _write(claims, [{"id": "a", "claim": CLAIMS[0][0], "source": PASSAGE}, "",
+                    {"id": 7, "claim": CLAIMS[2][0], "source": PASSAGE}])
+    out = tmp_path / "out" / "verdicts.jsonl"
+    result = run_cli("verify", str(claims), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a", "7"]
+    assert all(set(r) == {"id", "label", "score", "evidence"} for r in rows)
+    assert rows[0]["label"] == SUPPORTED and rows[1]["label"] == CONTRADICTED
+    assert rows[0]["score"] > rows[1]["score"]
+    assert "checked 2 claims: 1 supported, 1 contradicted, 0 unsupported" in result.stdout
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([{"id": "a", "claim": "x y z", "source": PASSAGE}, "{not json"], "line 2: not JSON"),
+    ([{"id": "a", "claim": "x y z", "source": PASSAGE}, "", {"id": "b", "claim": "", "source": PASSAGE}], "line 3: 'claim' is missing or empty"),
+    ([{"id": "a", "claim": "x y z", "source": PASSAGE}, {"id": "a", "claim": "u v w", "source": PASSAGE}], "line 2: the id 'a' was given already"),
+    ([{"id": "a", "claim": "x y z"}], "line 1: 'source' is missing"),
+    (["[1, 2]"], "line 1: expected an object"),
+    ([{"id": "a", "claim": "x y z", "source": "s " * 20_000}], "give the passage the claim rests on"),
+])
+def test_verify_cli_refuses_bad_input_whole_and_writes_nothing(tmp_path, rows, message):
+    claims, out = tmp_path / "claims.jsonl", tmp_path / "out.jsonl"
+    _write(claims, rows)
+    result = run_cli("verify", str(claims), "--out", str(out))
+    assert result.returncode == 2 and message in result.stderr and str(claims) in result.stderr
+    assert not out.exists()
+
+
+def test_verify_cli_refuses_a_file_that_is_not_utf8(tmp_path):
+    claims, out = tmp_path / "claims.jsonl", tmp_path / "out.jsonl"
+    claims.write_bytes(b'{"id": "a", "claim": "caf\xe9", "source": "x"}\n')
+    result = run_cli("verify", str(claims), "--out", str(out))
+    assert result.returncode == 2 and "not UTF-8" in result.stderr and not out.exists()
+
+
+# --- the LLM path: contradicted sentences are never shown, and are logged ---------------------------
+
+
+def test_a_contradicted_llm_sentence_is_left_out_and_logged(assistant, caplog):
+    from assistant.llm_answer import LLMAnswerer
+
+    question = "What was the aim at Salford Royal?"
+    retrieval = assistant.retriever.search(question, k=3)
+    config = assistant.config.replace(llm_base_url="http://127.0.0.1:9/v1")  # never contacted here
+    answerer = LLMAnswerer(config, assistant.embedder, assistant.index)
+    numbered = answerer._number(retrieval.passages)
+    target = next(n.marker for n in numbered if n.passage.paragraph.id == "kf-2014-leaders-reform-from-within#p4")
+    text = (f"Salford Royal aimed to become the safest organisation in the NHS [{target}]. "
+            f"Salford Royal did not aim to become the safest organisation in the NHS [{target}].")
+    with caplog.at_level(logging.WARNING, logger="assistant.llm"):
+        answer = answerer.verified_answer(question, text, numbered, retrieval.passages)
+    assert answer.answer == "Salford Royal aimed to become the safest organisation in the NHS. [1]"
+    assert "did not aim" not in answer.answer
+    assert "contradicted by them" in answer.notice
+    logged = [r.getMessage() for r in caplog.records if r.name == "assistant.llm"]
+    assert any("contradicts" in m and "did not aim" in m for m in logged)
