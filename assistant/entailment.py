@@ -61,7 +61,7 @@ def read_verifier_json(folder: Path | str = VERIFIER_DIR) -> dict:
 class Verifier:
     """The verifier model, loaded once per process (see `get_verifier`). Thread-safe."""
 
-    def __init__(self, folder: Path | str = VERIFIER_DIR, quantize: bool = True):
+    def __init__(self, folder: Path | str = VERIFIER_DIR, quantize: bool = False):
         self.folder = Path(folder)
         self.meta = read_verifier_json(self.folder)
         self.thresholds = Thresholds.from_meta(self.meta)
@@ -90,9 +90,10 @@ _verifiers: dict[tuple[str, bool], Verifier] = {}
 _verifiers_lock = threading.Lock()
 
 
-def get_verifier(folder: Path | str | None = None, quantize: bool = True) -> Verifier:
+def get_verifier(folder: Path | str | None = None, quantize: bool = False) -> Verifier:
     """One Verifier per model folder per process (None: the shipped one; `Config.verifier_model_path`
-    names another)."""
+    names another). Read in float32: unlike the reader's, its int8 quantization costs too much
+    (0.08 of faithful claims accepted on the held-out claims, docs/benchmarks.md)."""
     folder = folder or VERIFIER_DIR
     key = (str(Path(folder).resolve()), quantize)
     with _verifiers_lock:

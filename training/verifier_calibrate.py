@@ -8,15 +8,18 @@ no claim the model was trained on is used. Each is checked as the product checks
 against the paragraph it cites (assistant/verify.py `check_claims`: what the model reads, the names
 and numbers rule), then:
 
-- `supported`: the P(entailment) threshold that maximises the mean of faithful claims accepted and
-  not-supported claims rejected (balanced accuracy, so that neither side is traded away for the
-  other because the held-out set has more of one);
+- `supported`: the P(entailment) threshold that clears the product's three targets (faithful claims
+  accepted >= 0.85, not-supported claims rejected >= 0.80, contradictions rejected >= 0.85; issue 21)
+  by the widest margin (or misses them by the least), i.e. that maximises the smallest of the three
+  differences, so no side is traded away for another;
 - `contradicted`: given that, the P(contradiction) threshold that labels the most rejected claims
   right (contradictions as contradicted, unsupported additions and faithful claims the check did
   not accept as unsupported).
 
 Both go into verifier.json's "decision", with the figures on the held-out claims and what they
-were fitted on. Never fit on eval/data/claims_test.jsonl: that set is frozen, for measuring only.
+were fitted on, and one figure that is not fitted on: unrelated claims rejected (up to 300 held-out
+claims, each set against a passage of another held-out document, as when a sentence cites the wrong
+paragraph). Never fit on eval/data/claims_test.jsonl: that set is frozen, for measuring only.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+TARGETS = {"faithful_accepted": 0.85, "not_supported_rejected": 0.80, "contradictions_rejected": 0.85}
 
 
 def held_out_claims(claim_paths: list[str], documents: list[str]) -> list[dict]:
@@ -93,12 +97,25 @@ def figures_at(found: list[dict], supported: float, contradicted: float) -> dict
     }
 
 
-def fit(found: list[dict]) -> tuple[float, float]:
-    def balanced(t):
-        f = figures_at(found, t, 1.01)
-        return (f["faithful_accepted"] or 0) + (f["not_supported_rejected"] or 0)
+def unrelated_rows(rows: list[dict], limit: int = 300, seed: int = 0) -> list[dict]:
+    """Held-out claims set against a passage of another document, labelled neutral."""
+    import random
 
-    supported = float(max(GRID, key=lambda t: (round(balanced(t), 6), -abs(t - 0.5))))
+    rng = random.Random(seed)
+    out = []
+    for row in rng.sample(rows, min(limit, len(rows))):
+        others = [r for r in rows if r["doc"] != row["doc"]]
+        if others:
+            out.append({**row, "premise": rng.choice(others)["premise"], "label": "neutral", "kind": "unrelated"})
+    return out
+
+
+def fit(found: list[dict]) -> tuple[float, float]:
+    def margin(t):
+        f = figures_at(found, t, 1.01)
+        return min((f[name] or 0) - target for name, target in TARGETS.items())
+
+    supported = float(max(GRID, key=lambda t: (round(margin(t), 6), -abs(t - 0.5))))
     contradicted = float(max(GRID, key=lambda t: (figures_at(found, supported, t)["three_way_accuracy"], -abs(t - 0.5))))
     return supported, contradicted
 
@@ -112,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(VERIFIER_DIR), help=f"the verifier folder (default: {VERIFIER_DIR})")
     parser.add_argument("--claims", action="append", default=[], metavar="PATH",
                         help="the in-domain claim files the model was trained with (their held-out documents are read)")
-    parser.add_argument("--float32", action="store_true", help="read the model unquantized (the product reads it in int8)")
+    parser.add_argument("--int8", action="store_true",
+                        help="read the model with int8 dynamic quantization (the product reads it in float32: int8 cost "
+                             "0.08 of faithful claims accepted on the held-out claims)")
     parser.add_argument("--dry-run", action="store_true", help="print the fit, do not write verifier.json")
     args = parser.parse_args(argv)
     try:
@@ -126,13 +145,18 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no claims of the held-out documents "
               f"({', '.join(documents) or 'none recorded'}) in the --claims files", file=sys.stderr)
         return 2
-    verifier = Verifier(args.model, quantize=not args.float32)
-    found = measured(rows, verifier, Embedder())
+    verifier = Verifier(args.model, quantize=args.int8)
+    embedder = Embedder()
+    found = measured(rows, verifier, embedder)
     supported, contradicted = fit(found)
     figures = figures_at(found, supported, contradicted)
-    decision = {"supported": supported, "contradicted": contradicted, "int8": not args.float32,
+    unrelated = labels_at(measured(unrelated_rows(rows), verifier, embedder), supported, contradicted)
+    figures["unrelated_rejected"] = round(float(np.mean([label != "supported" for label in unrelated])), 4) if unrelated else None
+    decision = {"supported": supported, "contradicted": contradicted, "int8": args.int8,
                 "fitted_on": {"claims": len(rows), "documents": documents,
-                              "rule": "supported: max balanced accuracy; contradicted: max three-way accuracy"},
+                              "rule": "supported: widest margin over the targets (faithful accepted 0.85, not supported rejected 0.80, "
+                                      "contradictions rejected 0.85); "
+                                      "contradicted: max three-way accuracy"},
                 "figures": figures}
     print(json.dumps(decision, indent=2))
     if not args.dry_run:

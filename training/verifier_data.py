@@ -9,6 +9,11 @@ entailment, neutral or contradiction.
   swap, antonym, addition), seen `claims_repeat` times per epoch because they are few. Whole
   documents are held out for validation, the same ones the reader holds out
   (training/data_files.py `held_out_documents`), so the in-domain figures measure unseen documents.
+- Unrelated pairs (`unrelated`): a claim set against a passage about something else (a premise of
+  another document, or for NLI of another premise), labelled neutral, kind "unrelated". Neither data
+  set has such pairs, yet the product meets them whenever a sentence cites the wrong paragraph; a
+  model never shown one said "entailment" with P 0.99 for a sentence about goals against a paragraph
+  about ambulance waits. They are drawn at random (seeded) from the training pairs only.
 """
 
 from __future__ import annotations
@@ -80,11 +85,31 @@ def _pairs(rows: list[dict], source: str, left_out: dict) -> list[NliPair]:
     return out
 
 
+UNRELATED = "unrelated"  # the source name (and kind) of the unrelated pairs
+
+
+def unrelated_pairs(pairs: list[NliPair], share: float, rng: random.Random) -> list[NliPair]:
+    """About `share` x len(pairs) neutral pairs: a hypothesis of `pairs` against a premise of another
+    document (in-domain claims) or another premise (NLI pairs, which have no document)."""
+    out = []
+    if len(pairs) < 2 or share <= 0:
+        return out
+    for pair in rng.sample(pairs, min(len(pairs), round(share * len(pairs)))):
+        for _ in range(20):  # a few tries to find a passage from elsewhere
+            other = pairs[rng.randrange(len(pairs))]
+            if other.premise != pair.premise and (not pair.doc or other.doc != pair.doc):
+                out.append(NliPair(other.premise, pair.hypothesis, LABELS.index("neutral"), UNRELATED, UNRELATED, other.doc))
+                break
+    return out
+
+
 def load_verifier_data(nli: list, claims: list, validation_share: float = 0.1, seed: int = 13, limit: int | None = None,
-                       claims_repeat: int = 8, holdout_docs: int = 3, log=None) -> VerifierData:
+                       claims_repeat: int = 8, holdout_docs: int = 3, log=None, unrelated: float = 0.0) -> VerifierData:
     """The NLI pairs of `nli` (files or folders; a `validation_share` of premises held out) and the
     claims of `claims` (`holdout_docs` documents held out, the rest seen `claims_repeat` times per
-    epoch). `limit` keeps the first N records of each file (smoke tests)."""
+    epoch), plus `unrelated` x as many unrelated pairs as there are training claims (and a tenth of
+    that share of the NLI pairs), seen twice per epoch. `limit` keeps the first N records of each file
+    (smoke tests)."""
     data = VerifierData()
     rng = random.Random(seed)
     try:
@@ -107,10 +132,17 @@ def load_verifier_data(nli: list, claims: list, validation_share: float = 0.1, s
         raise TrainingDataError(f"a record lacks the field {exc}") from exc
     data.held_out_documents = held_out_documents([p.doc for pairs in claim_pairs.values() for p in pairs], holdout_docs, seed)
     held_docs = set(data.held_out_documents)
+    nli_train = list(data.train)
+    claims_train = []
     for name, pairs in claim_pairs.items():
-        data.train += [p for p in pairs if p.doc not in held_docs]
+        claims_train += [p for p in pairs if p.doc not in held_docs]
         data.in_domain_validation += [p for p in pairs if p.doc in held_docs]
         data.repeats[name] = max(1, claims_repeat)
+    data.train += claims_train
+    if unrelated > 0:
+        extra = unrelated_pairs(claims_train, unrelated, rng) + unrelated_pairs(nli_train, unrelated / 10, rng)
+        data.train += extra
+        data.repeats[UNRELATED] = 2
     if not data.train:
         raise TrainingDataError("no training pairs: give --nli and/or --claims files or folders")
     return data

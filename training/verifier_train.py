@@ -51,6 +51,7 @@ class Settings:
     seed: int = 13
     validation_share: float = 0.1  # of the NLI premises
     claims_repeat: int = 8  # times the in-domain claims are seen per epoch
+    unrelated: float = 1.0  # unrelated (neutral) pairs per training claim (training/verifier_data.py)
     holdout_docs: int = 3  # in-domain documents held out for validation
     evaluations: int = 4
     limit: int | None = None  # records per data file (smoke tests)
@@ -135,7 +136,7 @@ def train(settings: Settings, log=print) -> dict:
     torch.set_num_threads(settings.threads)
     base = settings.base or bundled_base()
     data = load_verifier_data(settings.nli, settings.claims, settings.validation_share, settings.seed, settings.limit,
-                              settings.claims_repeat, settings.holdout_docs, log)
+                              settings.claims_repeat, settings.holdout_docs, log, settings.unrelated)
     described = data.describe()
     log(f"data: {described['train_pairs']:,} training pairs ({described['train_pairs_per_epoch']:,} per epoch with repeats; "
         f"{described['train_labels']}), {described['validation_pairs']:,} NLI validation pairs, "
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=defaults.out, help=f"model folder to write (default: {defaults.out})")
     for name in ("layers", "batch_size", "max_length", "seed", "evaluations", "threads", "claims_repeat", "holdout_docs", "checkpoint_every"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    for name in ("epochs", "learning_rate", "warmup_share", "weight_decay", "validation_share"):
+    for name in ("epochs", "learning_rate", "warmup_share", "weight_decay", "validation_share", "unrelated"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     parser.add_argument("--limit", type=int, default=None, help="records per data file (a quick run)")
     parser.add_argument("--max-steps", type=int, default=None)
