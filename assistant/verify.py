@@ -17,7 +17,8 @@ three labels, with a score, P(supported), and the paragraph sentences the verdic
 3. Otherwise the verifier (assistant/entailment.py, the project's trained entailment model) reads
    the paragraph against the sentence: the whole paragraph when it is short, else the windows of up
    to WINDOW_SENTENCES sentences around the MAX_WINDOWS paragraph sentences closest to it in
-   embedding space. The score is its best P(entailment) over those readings.
+   embedding space, and those closest sentences read together (for a sentence that merges facts
+   stated apart). The score is its best P(entailment) over those readings.
    - `supported` when the score reaches the fitted threshold AND every number and date in the
      sentence (`numbers`) appears in the paragraph and every capitalised name (`capitalised_names`)
      is a word of it (the names-and-numbers rule, a hard constraint the model cannot overrule);
@@ -288,14 +289,20 @@ def _windows(evidence: CitedParagraph, vector: np.ndarray) -> tuple[list[list[in
     if sum(len(evidence.sentence(i).split()) for i in usable) <= WHOLE_WORDS:
         return [list(usable)], best_similarity
     before = (WINDOW_SENTENCES - 1) // 2
+    closest = [int(p) for p in np.argsort(-sims, kind="stable")]
     windows: list[list[int]] = []
-    for position in np.argsort(-sims, kind="stable")[:MAX_WINDOWS]:
-        lo = max(0, int(position) - before)
+    for position in closest[:MAX_WINDOWS]:
+        lo = max(0, position - before)
         hi = min(len(usable), lo + WINDOW_SENTENCES)
         lo = max(0, hi - WINDOW_SENTENCES)
-        window = [usable[j] for j in range(lo, hi) if abs(usable[j] - usable[int(position)]) <= WINDOW_SENTENCES]
+        window = [usable[j] for j in range(lo, hi) if abs(usable[j] - usable[position]) <= WINDOW_SENTENCES]
         if window not in windows:
             windows.append(window)
+    # A sentence that merges facts from sentences far apart (or from two cited paragraphs read
+    # together) is read against its closest sentences together, in their order.
+    merged = [usable[j] for j in sorted(closest[:WINDOW_SENTENCES])]
+    if merged not in windows:
+        windows.append(merged)
     return windows, best_similarity
 
 
@@ -439,7 +446,7 @@ def check_claims(items: list[tuple[str, str, str]], embedder, verifier=None) -> 
         passage = evidence_from_text("source", source, embedder)
         sentence = AnswerSentence(" ".join(claim.split()), [1])
         check = check_against(sentence.text, vector, 1, passage, verifier)
-        quote = " ".join(passage.sentence(i).strip() for i in check.best_sentences) if check.label != UNSUPPORTED or check.score else ""
+        quote = " ".join(passage.sentence(i).strip() for i in check.best_sentences)
         verdicts.append(ClaimVerdict(item_id, check.label, check.score, quote, _reason(sentence, [check])))
     return verdicts
 

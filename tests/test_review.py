@@ -256,7 +256,7 @@ def test_a_contradicting_edit_is_flagged_apart_and_approval_still_needs_override
     item = _item(review, "q1")
     cited = [c.paragraph_id for c in item.citations if c.paragraph_id == DALTON_PARAGRAPH]
     assert cited, [c.paragraph_id for c in item.citations]
-    faithful = "Salford Royal aimed to become the safest organisation in the NHS. [1]"
+    faithful = "Key ingredients included setting specific goals for improvement. [1]"
     contradicting = "Salford Royal did not aim to become the safest organisation in the NHS. [1]"
     edited = service.update_item(review.id, item.id, BOB, answer=f"{faithful} {contradicting}", citations=cited, assistant=assistant)
     assert edited.unsupported == [contradicting[:-4]] and edited.contradicted == [contradicting[:-4]]
@@ -266,7 +266,7 @@ def test_a_contradicting_edit_is_flagged_apart_and_approval_still_needs_override
     assert service.update_item(review.id, item.id, BOB, status="approved", override=True).override
     entries = [(e.field, e.after) for e in service.audit(review.id, BOB) if e.item_id == item.id]
     assert ("contradicted", json.dumps([contradicting[:-4]])) in entries
-    # a faithful paraphrase alone passes
+    # the faithful sentence alone passes
     clean = service.update_item(review.id, item.id, BOB, answer=faithful, citations=cited, assistant=assistant)
     assert clean.unsupported == [] and clean.contradicted == []
 

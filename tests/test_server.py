@@ -294,17 +294,17 @@ VERIFY_SOURCE = "The Harwick council will open two new public libraries in 2026.
 
 
 def test_verify_checks_claims_against_their_sources(server):
-    claims = [{"id": "c1", "claim": "The Harwick Arts Trust will fund the two new libraries.", "source": VERIFY_SOURCE},
-              {"id": "c2", "claim": "The Harwick council will close two public libraries in 2026.", "source": VERIFY_SOURCE},
+    claims = [{"id": "c1", "claim": "The Harwick Arts Trust will pay for both.", "source": VERIFY_SOURCE},
+              {"id": "c2", "claim": "The Brensham council will open two new public libraries in 2026.", "source": VERIFY_SOURCE},
               {"id": "c3", "claim": "The Harwick Arts Trust will pay for nine libraries in 2031.", "source": VERIFY_SOURCE}]
     r = httpx.post(f"{server}/api/verify", json=claims, timeout=60)
     assert r.status_code == 200, r.text
     got = r.json()
     assert [g["id"] for g in got] == ["c1", "c2", "c3"]
     assert all(set(g) == {"id", "label", "score", "evidence"} for g in got)
-    assert [g["label"] for g in got[:2]] == ["supported", "contradicted"]
-    assert got[2]["label"] != "supported"  # numbers not in the source are never supported
-    assert got[0]["evidence"] == "The Harwick Arts Trust will pay for both."
+    assert (got[0]["label"], got[0]["score"], got[0]["evidence"]) == ("supported", 1.0, "The Harwick Arts Trust will pay for both.")
+    # names and numbers not in the source are never supported
+    assert {got[1]["label"], got[2]["label"]} <= {"contradicted", "unsupported"}
     one = httpx.post(f"{server}/api/verify", json=claims[0], timeout=60).json()
     assert one == got[0]
     bad = httpx.post(f"{server}/api/verify", json=[claims[0], {"id": "c9", "claim": "x y z"}], timeout=60)
