@@ -208,3 +208,19 @@ def test_a_contradicted_llm_sentence_is_left_out_and_logged(assistant, caplog):
     assert "contradicted by them" in answer.notice
     logged = [r.getMessage() for r in caplog.records if r.name == "assistant.llm"]
     assert any("contradicts" in m and "did not aim" in m for m in logged)
+
+
+def test_unrelated_training_pairs_set_a_claim_against_another_documents_passage():
+    import random
+
+    from training.verifier_data import UNRELATED, NliPair, unrelated_pairs
+
+    pairs = [NliPair(f"passage {d}-{n}", f"claim {d}-{n}", LABELS.index("entailment"), "f.jsonl", "paraphrase", f"doc{d}")
+             for d in range(3) for n in range(10)]
+    made = unrelated_pairs(pairs, 0.5, random.Random(0))
+    assert len(made) == 15
+    for pair in made:
+        own = next(p for p in pairs if p.hypothesis == pair.hypothesis)
+        assert pair.doc != own.doc and pair.premise != own.premise
+        assert (LABELS[pair.label], pair.kind, pair.source) == ("neutral", UNRELATED, UNRELATED)
+    assert unrelated_pairs(pairs, 0.0, random.Random(0)) == []
