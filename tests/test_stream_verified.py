@@ -42,7 +42,9 @@ from assistant.verify import SentenceBuffer
 
 QUESTION = "What was Salford Royal's aim?"
 P4 = "kf-2014-leaders-reform-from-within#p4"
-SUPPORTED_1 = "Salford Royal aimed to become the safest organisation in the NHS"
+# Word for word from the paragraph, so that the deterministic part of the check passes it: these tests
+# are about what the stream holds back and shows, not about the trained model (tests/test_verify.py).
+SUPPORTED_1 = "Transparent reporting of the results helped to stimulate change"
 INVENTED = "Salford Royal was a non-profit organisation focused on the British people"
 SUPPORTED_2 = "Key ingredients included setting specific goals for improvement and measuring progress towards them"
 INVENTED_WORDS = ("non-profit", "British people")

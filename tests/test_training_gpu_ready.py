@@ -190,7 +190,7 @@ def test_the_verifier_writes_a_three_label_folder_that_loads(runs):
     folder = runs["out"]["verifier"]
     meta = json.loads((folder / "verifier.json").read_text())
     assert meta["labels"] == ["contradiction", "entailment", "neutral"]
-    assert meta["data"]["repeats"] == {"claims_p1.jsonl": 8}
+    assert meta["data"]["repeats"] == {"claims_p1.jsonl": 8, "unrelated": 2}
     assert set(meta["data"]["files_sha256"]) == {"nli_pairs.jsonl", "claims_p1.jsonl"}  # questions and WikiQA are not NLI
     assert meta["data"]["in_domain_validation_pairs"] == 3 and meta["data"]["validation_pairs"] > 0
     final = meta["final_validation"]

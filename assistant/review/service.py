@@ -161,7 +161,7 @@ class ReviewService:
         drafts: dict[str, _Draft] = {}
         for done, question in enumerate(unique, start=1):
             answer, error = answer_one(assistant, question, scope)
-            unsupported, contradicted = _checked(answer, assistant.embedder, assistant.verifier) if answer is not None else ([], [])
+            unsupported, contradicted = _checked(answer, assistant.embedder, getattr(assistant, "verifier", None)) if answer is not None else ([], [])
             drafts[question.key] = _Draft(answer, error, unsupported, contradicted)
             if progress:
                 progress(done, len(unique), time.perf_counter() - started)
@@ -328,7 +328,7 @@ class ReviewService:
         answer = assistant.ask(item.question, collections=self._scope(review, caller), id=item.question_id)
         if answer.error:
             raise ReviewError(f"redrafting failed: {answer.error}")
-        unsupported, contradicted = _checked(answer, assistant.embedder, assistant.verifier)
+        unsupported, contradicted = _checked(answer, assistant.embedder, getattr(assistant, "verifier", None))
         return replace(item, answer=answer.answer, citations=list(answer.citations), unsupported=unsupported, contradicted=contradicted,
                        abstained=answer.abstained, confidence=answer.confidence, stale=False, stale_paragraphs=[])
 
