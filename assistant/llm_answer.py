@@ -328,7 +328,7 @@ class CheckedAnswer:
         good = [c for c in checks if c.supported]
         if not good:
             # Contradicted by any numbered paragraph counts as contradicted (it is logged, never shown).
-            return SentenceSupport(sentence.text, [], False, checks)
+            return SentenceSupport(sentence.text, [], False, checks, support.reason)
         best = max(good, key=lambda c: (c.verbatim, c.score, c.similarity))
         return SentenceSupport(sentence.text, [best.marker], True, [best])
 

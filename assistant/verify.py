@@ -441,9 +441,12 @@ def check_claims(items: list[tuple[str, str, str]], embedder, verifier=None) -> 
     if not items:
         return []
     claim_vectors = embedder.encode([claim for _, claim, _ in items])
+    passages: dict[str, CitedParagraph] = {}  # several claims often rest on one passage: split and encode it once
     verdicts = []
     for (item_id, claim, source), vector in zip(items, claim_vectors):
-        passage = evidence_from_text("source", source, embedder)
+        if source not in passages:
+            passages[source] = evidence_from_text("source", source, embedder)
+        passage = passages[source]
         sentence = AnswerSentence(" ".join(claim.split()), [1])
         check = check_against(sentence.text, vector, 1, passage, verifier)
         quote = " ".join(passage.sentence(i).strip() for i in check.best_sentences)
