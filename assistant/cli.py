@@ -10,7 +10,7 @@
     assistant serve                                   the HTTP API and the web chat
     assistant eval                                    score answers on the evaluation set
     assistant bench ...                               speed and quality benchmarks
-    assistant reader train|calibrate|info             train the reader model, fit its decision, describe it
+    assistant reader train|train-decision|calibrate|info   train the reader and the decision model, fit the decision, describe them
     assistant verifier train|calibrate|info           train the claim checker (an NLI cross-encoder), fit its thresholds
     assistant verify CLAIMS.jsonl --out OUT.jsonl     check claims against the passages given with them
 
@@ -307,16 +307,22 @@ def cmd_reader(args) -> int:
 
         options, _ = _training_options(args)  # training reads its data files, not an index
         return train(options)
+    if args.action == "train-decision":
+        from training.decision_train import main as train_decision
+
+        options, _ = _training_options(args)  # it builds its own index of the corpus's train documents
+        return train_decision(options)
     if args.action == "calibrate":
         from training.reader_calibrate import main as calibrate
 
         options, data_dir = _training_options(args)  # calibrating answers from an index: this one
         return calibrate(options + (["--data-dir", data_dir] if data_dir else []))
-    from assistant.reader import READER_DIR, ReaderError, read_reader_json
+    from assistant.reader import DECISION_DIR, READER_DIR, ReaderError, read_reader_json
 
     info = argparse.ArgumentParser(prog="assistant reader info",
-                                   description="Describe the reader model: its version, size, training and decision.")
-    info.add_argument("folder", nargs="?", help="the model folder (default: the shipped reader)")
+                                   description="Describe the reader model (or the decision model): its version, size, training and decision.")
+    info.add_argument("folder", nargs="?", help="the model folder (default: the shipped reader; the decision model is in "
+                      f"{DECISION_DIR.name}/ beside it)")
     info.add_argument("--data-dir", help="taken, as by every command; the reader model is not in the index")
     folder = Path(info.parse_args(args.options).folder or READER_DIR)
     try:
@@ -329,8 +335,11 @@ def cmd_reader(args) -> int:
           f"trained {meta.get('training_seconds', 0) / 60:.1f} min on {meta.get('data', {}).get('train_pairs', 0):,} pairs")
     print(f"validation (held-out articles): {meta.get('final_validation')}")
     weights = decision.get("weights") or [None, None]
+    reads = decision.get("reads")
+    over = (f" of the best {reads['sentences']} sentences the reader {reads['reader_version']} ranks" if reads
+            else " (in use only when ASSISTANT_DECISION_MODEL names this folder)")
     print(f"decision: answer when sigmoid({weights[0]} x best logit + {weights[1]} x mean of the top {decision.get('top_k')} "
-          f"+ {decision.get('bias')}) >= {decision.get('threshold')}")
+          f"+ {decision.get('bias')}) >= {decision.get('threshold')}, over this model's logits{over}")
     print(f"the model card: {folder / 'README.md'}")
     return 0
 
@@ -405,8 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     # The actions' options (--help included) are parsed by the actions themselves; --data-dir is taken
     # before or after the action.
     p = sub.add_parser("reader", parents=[common],
-                       help="the reader model: `reader train`, `reader calibrate`, `reader info` (each has --help)")
-    p.add_argument("action", choices=["train", "calibrate", "info"])
+                       help="the reader and decision models: `reader train`, `reader train-decision`, `reader calibrate`, `reader info` (each has --help)")
+    p.add_argument("action", choices=["train", "train-decision", "calibrate", "info"])
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `assistant reader ACTION --help`)")
     p.set_defaults(func=cmd_reader)
 

@@ -69,6 +69,9 @@ class Config:
     # int8 dynamic quantization of the reader's Linear layers: faster on a CPU, at a small cost in
     # quality (measured in the model card); ASSISTANT_READER_INT8=0 reads in float32.
     reader_int8: bool = True
+    # A folder holding the answer-or-abstain decision's model (a reader folder with a fitted decision,
+    # `assistant reader calibrate --model DIR`); None means the shipped one (assistant/extractive.py `answerability`).
+    decision_model_path: str | None = None
     # A folder holding a verifier model (`assistant verifier train --out DIR`); None means the shipped one.
     verifier_model_path: str | None = None
     max_answer_words: int = 120
@@ -126,6 +129,7 @@ class Config:
             "reader_candidates": int(_env("ASSISTANT_READER_CANDIDATES", "24")),
             "reader_int8": (_env("ASSISTANT_READER_INT8", "1") or "1").lower() not in ("0", "false", "no"),
             "verifier_model_path": _env("ASSISTANT_VERIFIER_MODEL"),
+            "decision_model_path": _env("ASSISTANT_DECISION_MODEL"),
             "top_k": int(_env("ASSISTANT_TOP_K", "6")),
             "fusion": _env("ASSISTANT_FUSION", "convex"),
             "ingest_group_sentences": int(_env("ASSISTANT_INGEST_GROUP_SENTENCES", "2048")),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.answer import Answer
@@ -31,10 +31,11 @@ class Grounds:
     searched_for: str
     retrieval: object  # assistant.retrieval.Retrieval; its passages in the reader's order
     extract: object  # assistant.extractive.Extract
-    confidence: float  # P(answerable): the reader's Decision over the logits of the sentences read (0.0: none read)
+    confidence: float  # P(answerable): the decision model's reading of the reader's best sentences (0.0: none read)
     answerable: bool
     timings_ms: dict
     about_the_sources: bool = True  # False: refused as off-corpus whatever the reader's confidence
+    decision_logits: list = field(default_factory=list)  # the decision model's logits of those sentences, best first
 
 
 def _merged(passages: list, extra: list) -> list:
@@ -62,7 +63,7 @@ def validate_question(question: object, max_chars: int) -> str:
 class Assistant:
     def __init__(self, config: Config, index, embedder):
         from assistant.entailment import get_verifier
-        from assistant.reader import get_reader
+        from assistant.reader import get_decision_model, get_reader
         from assistant.retrieval import Retriever
 
         self.config = config
@@ -70,6 +71,7 @@ class Assistant:
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, config)
         self.reader = get_reader(config.reader_model_path, config.reader_int8)  # a missing or broken reader fails here, at start
+        self.decider = get_decision_model(config.decision_model_path, config.reader_int8)  # answer or abstain
         # The citation check's model (assistant/verify.py): loaded on first use, at start when an LLM answers.
         self.verifier = get_verifier(config.verifier_model_path)
         self._llm = None
@@ -95,6 +97,7 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the models and the indexes now rather than on the first question."""
         self.reader.load()
+        self.decider.load()
         if self._llm is not None:
             self.verifier.load()
         self.ask("warm up")
@@ -190,7 +193,7 @@ class Assistant:
         """Retrieve for the standalone query `searched_for`, let the reader choose sentences, decide
         answerability (everything but the wording)."""
         from assistant.enumeration import paragraphs_after
-        from assistant.extractive import choose, question_parts, read, sentences_of, to_read
+        from assistant.extractive import answerability, choose, question_parts, read, sentences_of, to_read
         from assistant.off_corpus import off_corpus
 
         retrieval = self.retriever.search(searched_for, collections=collections, documents=documents)
@@ -215,16 +218,18 @@ class Assistant:
         t = time.perf_counter()
         extract = choose(sentences, logits, self.config.max_answer_words, lambda p: paragraphs_after(self.index, p))
         passages = _merged(passages, [passage for passage, _ in extract.groups])  # a list's items may follow the passages
-        confidence = self.reader.decision.probability([s.logit for s in extract.ranked]) if extract.ranked else 0.0
+        decided = time.perf_counter()
+        confidence, decision_logits = answerability(self.decider, searched_for, extract.ranked, self.reader)
+        timings["decide"] = (time.perf_counter() - decided) * 1000
         # A question about what the sources never discuss ("asdkjh qwpoeiru", "!!!!", "Who won the 2023
         # Rugby World Cup?") is refused whatever the reader makes of the nearest sentences.
         about_the_sources = not off_corpus(self.index, retrieval.query_terms, sentences)
-        answerable = bool(extract.groups) and about_the_sources and confidence >= self.reader.decision.threshold
+        answerable = bool(extract.groups) and about_the_sources and confidence >= self.decider.decision.threshold
         # The LLM and the list of nearest passages get the passages in the reader's order.
         rank = {pid: i for i, pid in enumerate(extract.passage_order())}
         retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))
-        timings["compose"] = (time.perf_counter() - t) * 1000
-        return Grounds(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources)
+        timings["compose"] = (time.perf_counter() - t) * 1000 - timings["decide"]
+        return Grounds(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources, decision_logits)
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

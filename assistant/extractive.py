@@ -17,8 +17,11 @@ answer is a word of a cited paragraph.
 4. Order: the best sentence's paragraph, then the paragraphs of the items it announces in document order,
    then the other paragraphs by the reader's best score in them; sentences in paragraph order.
 
-The answer-or-abstain decision is P(answerable), the reader's `Decision` (assistant/reader.py) over the
-logits of the sentences read: their best and the mean of the top few.
+The answer-or-abstain decision (`answerability`) is P(answerable): a second model, the decision model
+(assistant/reader.py DECISION_DIR, a reader trained further on in-domain questions), reads the reader's best
+DECISION_SENTENCES sentences, and its `Decision` turns their scores into a probability. Two models because
+the in-domain questions that teach the decision cost the reader its sentence choice on the bundled
+articles (docs/benchmarks.md): the reader keeps choosing, the decision model only judges.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ _PART_SPLIT = re.compile(r",?\s+and\s+(?=(?:what|how|who|whom|which|why|when|whe
 CHOICE_MARGIN = 2.0
 CHOICE_FLOOR = -3.0
 MAX_SENTENCES = 3
+# The decision model reads the reader's best few sentences, not all it read: 3, 5, 10 and all measured
+# alike on dev (docs/benchmarks.md), and each one read costs time.
+DECISION_SENTENCES = 3
 
 
 @dataclass
@@ -227,3 +233,17 @@ def choose(
     ordered = sorted(groups.items(), key=lambda kv: (place.get(kv[0], len(place)), -max(s.logit for s in kv[1])))
     result = [(g[0].passage, sorted(g, key=lambda s: s.index)) for _, g in ordered]
     return Extract(result, best, ranked, listed)
+
+
+def answerability(decider, question: str, ranked: list[ReadSentence], reader=None) -> tuple[float, list[float]]:
+    """P(answerable) and the decision model's logits of the reader's best DECISION_SENTENCES sentences
+    (`ranked`, best first); (0.0, []) when none was read. When the decision model is the reader itself,
+    its logits are reused rather than read again."""
+    best = ranked[:DECISION_SENTENCES]
+    if not best:
+        return 0.0, []
+    if decider is reader:
+        logits = [s.logit for s in best]
+    else:
+        logits = [float(x) for x in decider.score(question, [candidate_of(s) for s in best])]
+    return decider.decision.probability(logits), logits

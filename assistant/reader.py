@@ -42,6 +42,11 @@ from assistant.pair_model import load_cross_encoder as _load_cross_encoder
 from assistant.pair_model import tensor_sha256 as _tensor_sha256
 
 READER_DIR = Path(__file__).with_name("reader_model")
+# The answer-or-abstain decision's model: a reader folder too (the shipped reader warm-started on in-domain
+# questions, then fine-tuned on the candidates the product retrieves for them: `assistant reader
+# train-decision`), whose reader.json holds the decision. It reads the reader's best few sentences and says
+# whether they answer at all (assistant/extractive.py `answerability`); the reader alone ranks sentences.
+DECISION_DIR = Path(__file__).with_name("decision_model")
 READER_FILE = "reader.json"  # format, base model, input limits, the decision's calibration
 # Words a candidate keeps: a long sentence is cut, and the sentence before is only a reminder.
 MAX_SENTENCE_WORDS = 60
@@ -210,6 +215,11 @@ class Reader:
     def score_pairs(self, pairs: list[tuple[str, str]], batch_size: int = BATCH) -> np.ndarray:
         """Logits for (question, candidate text) pairs, read in length-sorted batches (little padding)."""
         return self._pairs.logits(pairs, batch_size).reshape(-1)
+
+
+def get_decision_model(folder: Path | str | None = None, quantize: bool = True) -> Reader:
+    """The model of the answer-or-abstain decision (None: the shipped one, DECISION_DIR)."""
+    return get_reader(folder or DECISION_DIR, quantize)
 
 
 _readers: dict[tuple[str, bool], Reader] = {}

@@ -90,10 +90,11 @@ def run(args, sources: Path = Path("sources")) -> int:
             file=sys.stderr,
         )
         return 2
-    from assistant.reader import ReaderError, get_reader
+    from assistant.reader import ReaderError, get_decision_model, get_reader
 
     try:
         get_reader(config.reader_model_path, config.reader_int8)  # a missing or broken reader stops the start, with its reason
+        get_decision_model(config.decision_model_path, config.reader_int8)
     except ReaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -39,7 +39,7 @@ TARGET_INGEST_RATIO = 0.85
 TARGET_REINGEST_S = 5.0
 TARGET_ASK_P50_BUNDLED_MS = 150.0  # with the reader (issue 11); 60 before it
 TARGET_ASK_P50_CORPUS_MS = 150.0
-STAGES = ("embed", "dense", "bm25", "rescore", "fuse", "read", "compose", "total")
+STAGES = ("embed", "dense", "bm25", "rescore", "fuse", "read", "decide", "compose", "total")
 
 # Questions on the bundled sources (answerable and not): latency, not quality, is measured here.
 BUNDLED_QUESTIONS = [

@@ -29,10 +29,9 @@ ANSWERABLE = [
     ("What happened to the freedoms promised to foundation trusts?", {"kf-end-top-down-reform#p4"}),
 ]
 
-# Questions the sources cannot answer. Not every one is refused: at the operating point the reader's
-# decision was calibrated to (at most 5% of answerable dev questions refused), about half of the dev
-# split's unanswerable questions are answered, "Who is the current Prime Minister?" among them
-# (docs/benchmarks.md). These are refused.
+# Questions the sources cannot answer. Not every one is refused: at the operating point the decision
+# was calibrated to (at most 8% of answerable dev questions refused on each of bundled and policy dev),
+# about half of the dev split's unanswerable questions are answered (docs/benchmarks.md). These are refused.
 UNANSWERABLE = [
     "What was the total NHS England budget in 2023?",
     "What is the capital of Australia?",

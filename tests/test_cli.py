@@ -48,6 +48,10 @@ def test_reader_info_help_and_data_dir(tmp_path):
     assert result.returncode == 0 and result.stdout.startswith("reader "), result.stderr
     result = run_cli("reader", "info", str(tmp_path / "no-model"), timeout=120)
     assert result.returncode == 1 and "no-model" in result.stderr
+    from assistant.reader import DECISION_DIR
+
+    result = run_cli("reader", "info", str(DECISION_DIR), timeout=120)
+    assert result.returncode == 0 and "of the best 3 sentences the reader" in result.stdout, result.stdout + result.stderr
 
 
 def test_looking_at_reviews_creates_no_database(tmp_path):

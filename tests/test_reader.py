@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Config
-from assistant.reader import READER_DIR, Candidate, ReaderError, get_reader, load_cross_encoder
+from assistant.reader import DECISION_DIR, READER_DIR, Candidate, ReaderError, get_reader, load_cross_encoder
 from tests.conftest import run_cli
 
 CLINICS = """Riverside Health Trust annual review
@@ -71,6 +71,21 @@ def test_the_shipped_reader_loads_offline_and_is_small(monkeypatch):
     scores = model.predict([("How many walk-in clinics does the trust run?", "Annual review | The trust runs seventeen walk-in clinics."),
                             ("How many walk-in clinics does the trust run?", "Annual review | The board met in March.")])
     assert scores[0] > 0.5 > scores[1]
+
+
+def test_the_shipped_decision_model_is_calibrated_for_the_shipped_reader():
+    """The decision was fitted on the logits of the shipped reader's best sentences: a new reader needs
+    `assistant reader calibrate` again before it ships, and this fails until it has been."""
+    from assistant.extractive import DECISION_SENTENCES
+
+    size = sum(f.stat().st_size for f in DECISION_DIR.iterdir() if f.is_file())
+    assert size <= 30 * 1024 * 1024, f"the decision model folder is {size / 1e6:.1f} MB"
+    decision = json.loads((DECISION_DIR / "reader.json").read_text())["decision"]
+    reader_version = json.loads((READER_DIR / "reader.json").read_text())["version"]
+    assert decision["reads"] == {"reader_version": reader_version, "sentences": DECISION_SENTENCES}
+    assert "policy dev" in decision["threshold_on"] and "bundled dev" in decision["threshold_on"]
+    card = (DECISION_DIR / "README.md").read_text()
+    assert card.startswith("# The decision model") and reader_version in card
 
 
 # (question, the sentence that answers it, sentences that share the question's words but do not)
@@ -143,6 +158,24 @@ def test_grounds_are_in_the_readers_order(small_corpus):
     assert grounds.retrieval.passages[0].paragraph.id == "riverside#p3"
     assert "read" in grounds.timings_ms and grounds.answerable
     assert grounds.extract.best_logit == max(s.logit for s in grounds.extract.ranked)
+
+
+def test_the_decision_model_reads_the_readers_best_sentences(small_corpus):
+    from assistant.extractive import DECISION_SENTENCES, answerability, candidate_of
+
+    question = "Who is the chief nurse?"
+    grounds = small_corpus.gather(question)
+    best = grounds.extract.ranked[:DECISION_SENTENCES]
+    assert len(best) == DECISION_SENTENCES and small_corpus.decider is not small_corpus.reader
+    own = small_corpus.decider.score(question, [candidate_of(s) for s in best])
+    assert np.allclose(grounds.decision_logits, own, atol=1e-4)
+    assert not np.allclose(grounds.decision_logits, [s.logit for s in best], atol=0.05)  # not the reader's scores
+    assert grounds.confidence == pytest.approx(small_corpus.decider.decision.probability(grounds.decision_logits))
+    assert grounds.timings_ms["decide"] > 0
+    # A reader may decide for itself (a reader folder calibrated alone): its own logits are reused, not read again.
+    _, logits = answerability(small_corpus.reader, question, grounds.extract.ranked, small_corpus.reader)
+    assert logits == [s.logit for s in best]
+    assert answerability(small_corpus.decider, question, [], small_corpus.reader) == (0.0, [])
 
 
 # --- training ---------------------------------------------------------------------------------------------
@@ -283,3 +316,13 @@ def test_a_missing_or_corrupt_reader_is_a_clear_error_at_start(tmp_path, sources
     assert result.returncode == 1 and "model.safetensors is missing" in result.stderr
     result = run_cli("serve", "--port", "1", "--no-ingest", data_dir=sources_data_dir, env={"ASSISTANT_READER_MODEL": str(broken)})
     assert result.returncode == 1 and "reader model" in result.stderr
+
+
+def test_a_broken_decision_model_is_a_clear_error_at_start(tmp_path, sources_data_dir):
+    broken = tmp_path / "decision"
+    shutil.copytree(DECISION_DIR, broken)
+    (broken / "reader.json").write_text("{not json")
+    result = run_cli("ask", "Who is David Dalton?", data_dir=sources_data_dir, env={"ASSISTANT_DECISION_MODEL": str(broken)})
+    assert result.returncode == 1 and "corrupt" in result.stderr and str(broken) in result.stderr
+    result = run_cli("serve", "--port", "1", "--no-ingest", data_dir=sources_data_dir, env={"ASSISTANT_DECISION_MODEL": str(broken)})
+    assert result.returncode == 1 and "corrupt" in result.stderr

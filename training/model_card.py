@@ -81,6 +81,57 @@ def _weights(decision: dict) -> str:
     return f"{w[0]} x best logit + {w[1]} x mean of the top {decision.get('top_k')} logits"
 
 
+def _reads(decision: dict) -> str:
+    reads = decision.get("reads")
+    if not reads:
+        return ("This folder's own decision, over its logits of the sentences it ranks best. The shipped assistant decides with "
+                "`assistant/decision_model/`; to decide with this folder instead, run `assistant reader calibrate --model DIR "
+                "--reader DIR` on it and set ASSISTANT_DECISION_MODEL.\n")
+    return (f"The logits are this model's, of the best {reads['sentences']} sentences that the reader "
+            f"{reads['reader_version']} ranked for the question.\n")
+
+
+def _decision_training(record: dict) -> str:
+    """The section of a decision model fine-tuned by `assistant reader train-decision` (training/decision_train.py)."""
+    step = record.get("decision_training")
+    if not step:
+        return ""
+    data, settings, final = step["data"], step["settings"], step.get("final", {})
+    rows = "\n".join(f"| {v['step']} | {t} | {v.get('auc_best', '-')} | {v.get('auc_mean', '-')} |"
+                      for v, t in zip(step["curves"]["validation"], step["curves"]["train_loss"]))
+    hashes = "\n".join(f"- `{name}`: sha256 `{digest}`" for name, digest in data["files_sha256"].items())
+    return f"""## Then: fine-tuned on the candidates the product retrieves (`assistant reader train-decision`)
+
+The training above made the reader {step['started_from']['version']}; this folder continues from it. Each in-domain
+question was asked of the product (retrieval and the shipped reader) over an index of the corpus's
+{len(data['train_documents'])} train documents only; the reader's best sentences became pairs (an unanswerable question's
+are all negatives; an answerable one's sentence holding an answer string is a positive, one whose paragraph holds no answer
+a negative, the rest left out).
+
+{_table([
+    ("pairs", f"{data['train_pairs']:,} ({data['train_positive']:,} answering) from {data['train_questions']:,} questions"),
+    ("held out", f"{data['validation_questions']:,} questions of {', '.join(data['held_out_documents']) or 'no document'}"),
+    ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay"),
+    ("batches", f"{settings['batch_size']} pairs; {settings['epochs']} epoch(s), {step['pairs_seen']:,} pairs seen"),
+    ("wall time", f"{step['training_seconds'] / 60:.1f} min training, {step['total_seconds'] / 60:.1f} min in all"),
+    ("command", f"`assistant reader train-decision --corpus {Path(settings['corpus']).name} --init {settings['init']} --epochs {settings['epochs']}"
+                + "".join(f" --questions {q}" for q in settings['questions']) + "`"),
+])}
+
+Question files:
+{hashes}
+
+The decision as the product takes it (AUC, answerable against unanswerable, of the best and the mean logit over the
+reader's best 3 sentences) on the held-out documents' questions: before {step['before'].get('auc_best')} / {step['before'].get('auc_mean')},
+after {final.get('auc_best')} / {final.get('auc_mean')}.
+
+| step | training loss | AUC of the best logit | AUC of the mean |
+|---|---|---|---|
+{rows}
+
+"""
+
+
 def _decision_figures(decision: dict) -> str:
     figures = decision.get("figures")
     if not figures:
@@ -98,6 +149,21 @@ def _in_domain_final(final: dict) -> str:
             f"unanswerable), the best sentence answers {final.get('in_domain_top1')} of the answerable ones, and the best score "
             f"separates answerable from unanswerable with AUC {final.get('in_domain_auc')} (best-threshold accuracy "
             f"{final.get('in_domain_accuracy')}).")
+
+
+READER_INTRO = """# The reader: a question x sentence cross-encoder (version {version})
+
+Scores how surely one sentence (read with its document title, section and, when it leans on it, the
+sentence before) answers a question. The assistant picks answer sentences and orders its citations from
+these scores (`assistant/extractive.py`, `assistant/reader.py`)."""
+
+DECISION_INTRO = """# The decision model: does the reader's best evidence answer the question? (version {version})
+
+A reader-format cross-encoder (a question x sentence score, read as the reader reads a sentence) that the
+assistant uses only for the answer-or-abstain decision: it reads the best {sentences} sentences the reader
+ranked and its `Decision` below turns their scores into P(answerable) (`assistant/extractive.py`
+`answerability`). The reader keeps choosing the sentences: training on in-domain questions helps the decision
+and costs sentence choice on the bundled articles (docs/benchmarks.md), so the two are separate models."""
 
 
 def write_card(folder: Path) -> None:
@@ -118,17 +184,20 @@ def write_card(folder: Path) -> None:
     repeats = ", ".join(f"{name} x{k}" for name, k in data.get("repeats", {}).items())
     plot = "![training curves](training_curves.png)" if (folder / "training_curves.png").is_file() else ""
     calibration = decision.get("fitted_on", "")
-    card = f"""# The reader: a question x sentence cross-encoder (version {record['version']})
+    reads = decision.get("reads")  # set when this folder decides over another reader's best sentences
+    if reads or record.get("decision_training"):
+        from assistant.extractive import DECISION_SENTENCES
 
-Scores how surely one sentence (read with its document title, section and, when it leans on it, the
-sentence before) answers a question. The assistant picks answer sentences, orders its citations and
-decides whether to abstain from these scores (`assistant/extractive.py`, `assistant/reader.py`).
+        intro = DECISION_INTRO.format(version=record["version"], sentences=(reads or {}).get("sentences", DECISION_SENTENCES))
+    else:
+        intro = READER_INTRO.format(version=record["version"])
+    card = f"""{intro}
 
 ## Use it
 
 ```python
 from assistant.reader import load_cross_encoder, candidate_text
-model = load_cross_encoder()   # a sentence_transformers.CrossEncoder, offline
+model = load_cross_encoder({'"assistant/decision_model"' if reads else ''})   # a sentence_transformers.CrossEncoder, offline
 model.predict([("How many trusts does it bring together?",
                 candidate_text("The association brings together six acute trusts.", "Annual review"))])
 ```
@@ -197,11 +266,11 @@ given). On the held-out SQuAD 2.0 questions ({final.get('squad2_questions')}, {f
 the best score alone separates answerable from unanswerable with AUC {final.get('auc')} (best-threshold
 accuracy {final.get('accuracy')}).{_in_domain_final(final)}
 
-## As shipped: float16 weights, int8 in use
+{_decision_training(record)}## As shipped: float16 weights, int8 in use
 {_as_shipped(record)}
 
 ## The answer-or-abstain decision
-P(answerable) = sigmoid({_weights(decision)} + {decision.get('bias')}); the assistant answers when
+{_reads(decision)}P(answerable) = sigmoid({_weights(decision)} + {decision.get('bias')}); the assistant answers when
 P >= {decision.get('threshold')} (threshold rule: {decision.get('threshold_rule', 'best balanced accuracy')}). Fitted on: {calibration}.
 {_decision_figures(decision)}
 

@@ -1,12 +1,13 @@
-"""`assistant reader calibrate`: fit the answer-or-abstain decision of a reader on dev data only.
+"""`assistant reader calibrate`: fit the answer-or-abstain decision of a decision model on dev data only.
 
     assistant reader calibrate --data ../shared/bench/qa-train [--policy-docs ../shared/bench/policy-corpus/docs]
-        [--model assistant/reader_model]
+        [--model assistant/decision_model] [--reader assistant/reader_model]
 
-The decision is P(answerable) = sigmoid(w1 x best reader logit + w2 x mean of the top 5 + b),
-answered when P >= threshold (assistant/reader.py `Decision`). The logits are taken exactly as the
-product takes them: each question is run through `Assistant.gather` (retrieval over a corpus, then
-the reader), on
+The decision is P(answerable) = sigmoid(w1 x best logit + w2 x mean of the top k + b), answered when
+P >= threshold (assistant/reader.py `Decision`), over the decision model's logits of the best
+DECISION_SENTENCES sentences the reader ranked (assistant/extractive.py `answerability`; --model and
+--reader may be the same folder). The logits are taken exactly as the product takes them: each question
+is run through `Assistant.gather` (retrieval over a corpus, the reader, then the decision model), on
 - "bundled dev": the evaluation set's dev split and the calibration set (eval/data/calibration.jsonl,
   also "dev") over an index of sources/ (follow-ups with their history);
 - "policy dev" (with --policy-docs): eval/data/policy_dev.jsonl over one index of the policy corpus and
@@ -44,16 +45,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "cited-assistant"
 
 
-def _assistant(data_dir: Path, model: Path):
+def _assistant(data_dir: Path, model: Path, reader: Path | None = None):
+    """The product over `data_dir`, deciding with the decision model `model` over the reader `reader`
+    (None: the shipped reader)."""
     from assistant.config import Config
     from assistant.core import Assistant
 
-    config = Config.from_env(data_dir=data_dir).replace(llm_base_url=None, reader_model_path=str(model))
+    config = Config.from_env(data_dir=data_dir).replace(
+        llm_base_url=None, decision_model_path=str(model), reader_model_path=str(reader) if reader else None)
     return Assistant.open(config=config)
 
 
 def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: str) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per question, the reader's logits of every sentence it read, best first (as `Assistant.gather` reads
+    """Per question, the decision model's logits of the reader's best sentences (as `Assistant.gather` reads
     them), and whether the product refuses it whatever the decision says (no sentence to give, or off-corpus)."""
     from tqdm import tqdm
 
@@ -64,7 +68,7 @@ def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: st
     for question, history in tqdm(questions, desc=desc, unit="q", file=sys.stderr, mininterval=0.1 if sys.stderr.isatty() else 30):
         question = validate_question(question, assistant.config.max_question_chars)
         grounds = assistant.gather(assistant.search_query(question, history))
-        out.append(np.array([s.logit for s in grounds.extract.ranked], dtype=float))
+        out.append(np.array(grounds.decision_logits, dtype=float))
         refused.append(not grounds.extract.groups or not grounds.about_the_sources)
     return out, np.array(refused, dtype=bool)
 
@@ -72,7 +76,7 @@ def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: st
 CALIBRATION_SET = ROOT / "eval" / "data" / "calibration.jsonl"
 
 
-def bundled_dev(model: Path, data_dir: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def bundled_dev(model: Path, data_dir: Path, reader: Path | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The evaluation set's dev split and the calibration set (both "dev"), over an index of sources/."""
     from assistant.config import Config
     from eval.dataset import load_questions
@@ -80,11 +84,11 @@ def bundled_dev(model: Path, data_dir: Path) -> tuple[list[np.ndarray], np.ndarr
 
     run_ingest([ROOT / "sources"], Config.from_env(data_dir=data_dir), progress=False)
     dev = load_questions(split="dev") + load_questions(CALIBRATION_SET, split="dev")
-    x, refused = question_logits(_assistant(data_dir, model), [(q.question, q.history_dicts()) for q in dev], "dev split + calibration set")
+    x, refused = question_logits(_assistant(data_dir, model, reader), [(q.question, q.history_dicts()) for q in dev], "dev split + calibration set")
     return x, np.array([q.answerable for q in dev]), refused
 
 
-def policy_dev(model: Path, docs: Path, data_dir: Path | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def policy_dev(model: Path, docs: Path, data_dir: Path | None = None, reader: Path | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The policy corpus's dev questions over one index of its documents and sources/ (the index
     `assistant bench policy-qa` builds and reuses)."""
     from assistant.config import Config
@@ -94,11 +98,11 @@ def policy_dev(model: Path, docs: Path, data_dir: Path | None = None) -> tuple[l
     data_dir = data_dir or default_data_dir(docs)
     run_ingest([docs, SOURCES], Config.from_env(data_dir=data_dir), progress=False)
     dev = load_questions(QUESTIONS_DIR / "policy_dev.jsonl", "dev")
-    x, refused = question_logits(_assistant(data_dir, model), [(q.question, q.history_dicts) for q in dev], "policy dev")
+    x, refused = question_logits(_assistant(data_dir, model, reader), [(q.question, q.history_dicts) for q in dev], "policy dev")
     return x, np.array([q.answerable for q in dev]), refused
 
 
-def held_out_articles(model: Path, qa_train: Path, limit: int, seed: int = 13) -> tuple[list[np.ndarray], np.ndarray]:
+def held_out_articles(model: Path, qa_train: Path, limit: int, seed: int = 13, reader: Path | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """The questions of the articles the reader's training held out, over an index of their paragraphs."""
     from assistant.config import Config
     from eval.bench_squad import write_paragraph_files
@@ -122,11 +126,11 @@ def held_out_articles(model: Path, qa_train: Path, limit: int, seed: int = 13) -
     run_ingest([corpus], Config.from_env(data_dir=data_dir), progress=False)
     random.Random(seed).shuffle(rows)
     rows = rows[:limit]
-    x, refused = question_logits(_assistant(data_dir, model), [(r["question"], []) for r in rows], "held-out articles")
+    x, refused = question_logits(_assistant(data_dir, model, reader), [(r["question"], []) for r in rows], "held-out articles")
     return x, np.array([not r["is_impossible"] for r in rows]), refused
 
 
-TOP_K = 5  # the decision's mean of the top-k logits: k chosen on the dev split (docs/benchmarks.md)
+TOP_K = 3  # the decision's mean of the top-k logits: all DECISION_SENTENCES the decision model reads (docs/benchmarks.md)
 
 
 MAX_OVER_REFUSAL = 0.08  # on each of the product's dev sources: the target is <= 0.10 on test; 0.08 leaves a margin (0.05, 0.07, 0.08, 0.10 compared on dev: docs/benchmarks.md)
@@ -228,12 +232,16 @@ def fit(sources: dict[str, tuple], top_k: int = TOP_K, threshold_on: str | list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.reader import READER_DIR, READER_FILE, read_reader_json
+    from assistant.extractive import DECISION_SENTENCES
+    from assistant.reader import DECISION_DIR, READER_DIR, READER_FILE, read_reader_json
     from training.model_card import write_card
 
     parser = argparse.ArgumentParser(prog="assistant reader calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="the qa-train folder the reader was trained from")
-    parser.add_argument("--model", type=Path, default=READER_DIR, help="the reader folder to calibrate (default: the shipped one)")
+    parser.add_argument("--model", type=Path, default=DECISION_DIR,
+                        help="the decision model folder to calibrate (default: the shipped one); a reader folder may decide for itself")
+    parser.add_argument("--reader", type=Path, default=READER_DIR,
+                        help="the reader whose best sentences the decision model reads (default: the shipped one)")
     parser.add_argument("--questions", type=int, default=1000, help="held-out-article questions to use (default 1000)")
     parser.add_argument("--data-dir", type=Path, default=CACHE / "sources-index", help="index of sources/ to use")
     parser.add_argument("--policy-docs", type=Path, default=None,
@@ -247,19 +255,20 @@ def main(argv: list[str] | None = None) -> int:
         # The assistant needs some decision to open; this one is replaced by the fit below.
         meta["decision"] = {"weights": [1.0, 0.0], "bias": 0.0, "threshold": 0.5, "top_k": TOP_K, "fitted_on": "nothing yet"}
         (args.model / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    # The held-out articles' logits depend on the model alone and take minutes: cached per model version.
+    # The held-out articles' logits depend on the two models alone and take minutes: cached per pair of versions.
     # The in-domain questions are few and depend on the assistant around the reader: always read afresh.
-    cache = CACHE / f"reader-heldout-logits-v2-{meta.get('version', 'unknown')}-{args.questions}.json"
+    reader_version = read_reader_json(args.reader).get("version", "unknown")
+    cache = CACHE / f"decision-heldout-logits-v3-{meta.get('version', 'unknown')}-{reader_version}-{args.questions}.json"
     if args.cached and cache.exists():
         saved = json.loads(cache.read_text())
         held = ([np.array(q) for q in saved["logits"]], np.array(saved["answerable"]), np.array(saved["refused"], dtype=bool))
     else:
-        held = held_out_articles(args.model, args.data, args.questions)
+        held = held_out_articles(args.model, args.data, args.questions, reader=args.reader)
         CACHE.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"logits": [q.tolist() for q in held[0]], "answerable": held[1].tolist(), "refused": held[2].tolist()}))
-    sources = {"bundled dev": bundled_dev(args.model, args.data_dir)}
+    sources = {"bundled dev": bundled_dev(args.model, args.data_dir, args.reader)}
     if args.policy_docs:
-        sources["policy dev"] = policy_dev(args.model, args.policy_docs, args.policy_data_dir)
+        sources["policy dev"] = policy_dev(args.model, args.policy_docs, args.policy_data_dir, args.reader)
     sources["held-out articles"] = held
     decision = fit(sources, threshold_on=[name for name in PRODUCT_SOURCES if name in sources], max_over_refusal=MAX_OVER_REFUSAL)
     policy = (f"the policy corpus's dev questions ({len(sources['policy dev'][1])}, over the corpus and sources/), "
@@ -268,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"the calibration set ({len(sources['bundled dev'][1])} questions, over sources/), {policy}and "
                              f"{len(sources['held-out articles'][1])} questions of the qa-train articles held out of training "
                              "(over an index of their paragraphs); never a test split or the benchmarks")
+    if args.model.resolve() != args.reader.resolve():
+        decision["reads"] = {"reader_version": reader_version, "sentences": DECISION_SENTENCES}
     meta["decision"] = decision
     (args.model / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_card(args.model)
