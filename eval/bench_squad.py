@@ -268,8 +268,9 @@ def bench_squad2(args) -> BenchResult:
         if n % 100 == 0:
             print(f"  {n}/{len(sample)} questions", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
-    figures = summarise(rows, assistant.reader.decision.threshold)
+    figures = summarise(rows, assistant.decider.decision.threshold)
     figures["reader_version"] = assistant.reader.version
+    figures["decision_model_version"] = assistant.decider.version
     figures.update({
         "corpus_paragraphs": len(mapping), "documents_indexed": len(per_doc), "documents_not_one_paragraph": len(not_one),
         "ingest_skipped": [f"{s.path}: {s.reason}" for s in ingest.skipped], "ingest_seconds": ingest.seconds,
@@ -292,7 +293,7 @@ def bench_squad2(args) -> BenchResult:
     t.add("answerable: gold paragraph among the passages", figures["answerable_gold_retrieved_top_k"], None)
     t.add("answerable: gold paragraph ranked first", figures["answerable_gold_rank_1"], None)
     t.add("unanswerable: on-topic paragraph ranked first", figures["unanswerable_on_topic_rank_1"], "BM25 alone: 0.77 (README)")
-    t.add("ROC AUC of P(answerable)", figures["probability_auc"], f"threshold {figures['threshold']}, reader {figures['reader_version']}")
+    t.add("ROC AUC of P(answerable)", figures["probability_auc"], f"threshold {figures['threshold']}, reader {figures['reader_version']}, decision model {figures['decision_model_version']}")
     best = figures["best_threshold_in_sample"]
     t.add("best accuracy of any threshold (in-sample)", best["accuracy"], f"at {best['threshold']:.3f}" if best["threshold"] is not None else None)
     t.add("ask latency p50 (ms)", figures["ask_latency_ms_p50"], None)
