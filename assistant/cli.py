@@ -334,6 +334,11 @@ def cmd_reader(args) -> int:
     print(f"reader {meta.get('version')} in {folder}/ ({size:.1f} MB): {meta.get('layers')} layers, "
           f"trained {meta.get('training_seconds', 0) / 60:.1f} min on {meta.get('data', {}).get('train_pairs', 0):,} pairs")
     print(f"validation (held-out articles): {meta.get('final_validation')}")
+    step = meta.get("decision_training")
+    if step:
+        print(f"then `reader train-decision`: {step['data']['train_pairs']:,} pairs of the product's candidates, "
+              f"{step['training_seconds'] / 60:.1f} min; decision AUC on held-out documents {step['before'].get('auc_best')} -> "
+              f"{(step.get('final') or {}).get('auc_best')}")
     weights = decision.get("weights") or [None, None]
     reads = decision.get("reads")
     over = (f" of the best {reads['sentences']} sentences the reader {reads['reader_version']} ranks" if reads

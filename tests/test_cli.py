@@ -52,6 +52,7 @@ def test_reader_info_help_and_data_dir(tmp_path):
 
     result = run_cli("reader", "info", str(DECISION_DIR), timeout=120)
     assert result.returncode == 0 and "of the best 3 sentences the reader" in result.stdout, result.stdout + result.stderr
+    assert "reader train-decision" in result.stdout
 
 
 def test_looking_at_reviews_creates_no_database(tmp_path):
