@@ -162,7 +162,7 @@ class Assistant:
         if searched_for != question:
             timings["rewrite"] = (time.perf_counter() - t) * 1000
 
-        grounds = self.gather(searched_for, collections, documents)
+        grounds = self.gather(searched_for, collections, documents, question)
         timings.update(grounds.timings_ms)
         retrieval = grounds.retrieval
 
@@ -189,9 +189,11 @@ class Assistant:
         answer.id = id
         yield answer
 
-    def gather(self, searched_for: str, collections=None, documents=None) -> Grounds:
+    def gather(self, searched_for: str, collections=None, documents=None, question: str | None = None) -> Grounds:
         """Retrieve for the standalone query `searched_for`, let the reader choose sentences, decide
-        answerability (everything but the wording)."""
+        answerability (everything but the wording). `question`, the user's own words when `searched_for`
+        was rewritten from them, is what the decision judges (assistant/conversation.py `judged_question`)."""
+        from assistant.conversation import judged_question
         from assistant.enumeration import paragraphs_after
         from assistant.extractive import answerability, choose, question_parts, read, sentences_of, to_read
         from assistant.off_corpus import off_corpus
@@ -219,7 +221,8 @@ class Assistant:
         extract = choose(sentences, logits, self.config.max_answer_words, lambda p: paragraphs_after(self.index, p))
         passages = _merged(passages, [passage for passage, _ in extract.groups])  # a list's items may follow the passages
         decided = time.perf_counter()
-        confidence, decision_logits = answerability(self.decider, searched_for, extract.ranked, self.reader)
+        judged = judged_question(question, searched_for) if question else searched_for
+        confidence, decision_logits = answerability(self.decider, judged, extract.ranked, self.reader)
         timings["decide"] = (time.perf_counter() - decided) * 1000
         # A question about what the sources never discuss ("asdkjh qwpoeiru", "!!!!", "Who won the 2023
         # Rugby World Cup?") is refused whatever the reader makes of the nearest sentences.

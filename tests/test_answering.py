@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from assistant.answer import Answer
@@ -258,3 +259,32 @@ def test_follow_up_reads_the_previous_turn():
     assert rewrite("And its budget?", refused) == "And its budget? (Who chairs the trust board?)"
     # A question that stands on its own is searched as it is.
     assert rewrite("How many walk-in clinics does Riverside Health run?", history) == "How many walk-in clinics does Riverside Health run?"
+
+
+def test_the_decision_judges_the_question_asked_not_the_search_query():
+    """The rule's query carries the previous turn for retrieval; the decision reads the user's own words
+    (an LLM's standalone rewrite, which is a question in its own right, is read as it is)."""
+    from assistant.conversation import judged_question, rewrite
+
+    history = [{"role": "user", "content": "When is the harbour plan due for review?"},
+               {"role": "assistant", "content": "Its review date is May 2027 [1]."}]
+    follow_up = "Who will carry out that review?"
+    searched_for = rewrite(follow_up, history)
+    assert searched_for != follow_up and judged_question(follow_up, searched_for) == follow_up
+    assert judged_question("Who chairs the harbour board?", "Who chairs the harbour board?") == "Who chairs the harbour board?"
+    standalone = "Who will carry out the review of the harbour plan due in May 2027?"  # as an LLM would rewrite it
+    assert judged_question(follow_up, standalone) == standalone
+
+
+def test_a_follow_up_is_judged_on_its_own_words(assistant):
+    from assistant.extractive import candidate_of
+
+    first = assistant.ask("Who is David Dalton?")
+    history = [{"role": "user", "content": "Who is David Dalton?"}, {"role": "assistant", "content": first.answer}]
+    follow_up = "What was his organisation's aim?"
+    searched_for = assistant.search_query(follow_up, history)
+    grounds = assistant.gather(searched_for, question=follow_up)
+    best = grounds.extract.ranked[:len(grounds.decision_logits)]
+    judged_alone = assistant.decider.score(follow_up, [candidate_of(s) for s in best])
+    assert np.allclose(grounds.decision_logits, judged_alone, atol=1e-4)
+    assert not np.allclose(grounds.decision_logits, assistant.decider.score(searched_for, [candidate_of(s) for s in best]), atol=1e-3)

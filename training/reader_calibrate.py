@@ -67,7 +67,7 @@ def question_logits(assistant, questions: list[tuple[str, list[dict]]], desc: st
     # A bar on a terminal; a line every 30 s in a log file.
     for question, history in tqdm(questions, desc=desc, unit="q", file=sys.stderr, mininterval=0.1 if sys.stderr.isatty() else 30):
         question = validate_question(question, assistant.config.max_question_chars)
-        grounds = assistant.gather(assistant.search_query(question, history))
+        grounds = assistant.gather(assistant.search_query(question, history), question=question)
         out.append(np.array(grounds.decision_logits, dtype=float))
         refused.append(not grounds.extract.groups or not grounds.about_the_sources)
     return out, np.array(refused, dtype=bool)
