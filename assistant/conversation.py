@@ -12,6 +12,9 @@ the follow-up. On the dev split's 41 follow-ups (eval/data/questions.jsonl, cate
 cite a paragraph with the answer and 1 of the 10 unanswerable ones is refused (2026-12-04). The rule
 was first chosen on 30 other follow-ups that are not in the repository (0.88 there, against 0.68 for
 the earlier rule that substituted names for pronouns); on fresh ones it does worse, 0.68.
+
+The query is for finding passages; whether they answer is judged on the question the user asked
+(`judged_question`, read by the answer-or-abstain decision in assistant/core.py).
 """
 
 from __future__ import annotations
