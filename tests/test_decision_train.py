@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from assistant.reader import READER_DIR, load_cross_encoder, read_reader_json
 
 DOCS = {
@@ -108,9 +106,8 @@ def test_questions_about_other_documents_or_a_folder_without_splits_are_refused(
     assert not (tmp_path / "d").exists()
 
 
-@pytest.mark.parametrize("argv", [["reader", "train-decision", "--help"]])
-def test_the_command_is_documented(argv):
+def test_the_command_is_documented():
     from tests.conftest import run_cli
 
-    result = run_cli(*argv, timeout=120)
+    result = run_cli("reader", "train-decision", "--help", timeout=120)
     assert result.returncode == 0 and "--corpus" in result.stdout and "--init" in result.stdout

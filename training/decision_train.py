@@ -156,24 +156,19 @@ def ask_questions(questions: list[dict], config, log=print) -> list[Asked]:
 
 
 def load_questions(paths: list[str], documents: list[Path], limit: int | None) -> tuple[list[dict], dict]:
-    """The in-domain questions of `paths` (files or folders of .jsonl) about the train `documents`, and each file's sha256."""
-    from training.data_files import read_jsonl
+    """The in-domain questions of `paths` (files, or folders read for question files as the reader's
+    training reads them) about the train `documents`, and each file's sha256."""
+    from training.data_files import data_files, plain_name, read_jsonl, sha256_of
+    from training.reader_data import IN_DOMAIN_SHAPE
 
     names = {d.name for d in documents}
-    files = []
-    for path in map(Path, paths):
-        files += sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     questions, hashes = [], {}
-    for file in files:
-        if not file.is_file():
-            raise DecisionDataError(f"{file} is missing")
-        rows = [r for r in read_jsonl(file) if "question" in r and "is_impossible" in r]  # a folder may hold claims too
-        if not rows:
-            continue
-        hashes[file.name] = hashlib.sha256(file.read_bytes()).hexdigest()
+    for file in data_files(paths, IN_DOMAIN_SHAPE):
+        rows = read_jsonl(file)
         outside = sorted({r.get("doc") for r in rows} - names)
         if outside:
             raise DecisionDataError(f"{file} has questions about documents that are not train documents: {outside[:3]}")
+        hashes[plain_name(file)] = sha256_of(file)
         questions += rows
     if not questions:
         raise DecisionDataError(f"no questions in {', '.join(paths)}")
@@ -254,7 +249,7 @@ def train(settings: Settings, log=print) -> dict:
     described = {"questions": len(asked), "train_questions": len(training), "train_pairs": len(pairs),
                  "train_positive": int(sum(y for *_, y in pairs)), "validation_questions": len(validation),
                  "held_out_documents": sorted(held), "train_documents": [d.name for d in documents], "files_sha256": hashes}
-    shaping = fingerprint({k: v for k, v in asdict(settings).items()}, {**hashes, "init": init_record.get("version", "")})
+    shaping = fingerprint(asdict(settings), {**hashes, "init": init_record.get("version", "")})
     result = train_loop(model, encoded, np.arange(len(pairs), dtype=np.int64), targets, loss_fn, settings, Path(settings.out),
                         run_validation, lambda f: f"AUC best {f.get('auc_best')} mean {f.get('auc_mean')}", "loss", shaping, log)
     if result.stopped:
@@ -305,11 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     values["questions"] = values["questions"] or list(DEFAULT_QUESTIONS)
     settings = Settings(**values)
     from assistant.reader import ReaderError
+    from training.data_files import TrainingDataError
     from training.trainer import CheckpointMismatch
 
     try:
         train(settings, log=log_line)
-    except (DecisionDataError, CheckpointMismatch, ReaderError) as exc:
+    except (DecisionDataError, TrainingDataError, CheckpointMismatch, ReaderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
