@@ -232,7 +232,7 @@ def fit(sources: dict[str, tuple], top_k: int = TOP_K, threshold_on: str | list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.extractive import DECISION_SENTENCES
+    from assistant.extractive import DECISION_SENTENCES, RETRIEVAL_PRIOR
     from assistant.reader import DECISION_DIR, READER_DIR, READER_FILE, read_reader_json
     from training.model_card import write_card
 
@@ -255,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         # The assistant needs some decision to open; this one is replaced by the fit below.
         meta["decision"] = {"weights": [1.0, 0.0], "bias": 0.0, "threshold": 0.5, "top_k": TOP_K, "fitted_on": "nothing yet"}
         (args.model / READER_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    # The held-out articles' logits depend on the two models alone and take minutes: cached per pair of versions.
+    # The held-out articles' logits depend on the two models and on how sentences are ranked (the retrieval
+    # prior), and take minutes: cached per pair of versions and prior.
     # The in-domain questions are few and depend on the assistant around the reader: always read afresh.
     reader_version = read_reader_json(args.reader).get("version", "unknown")
-    cache = CACHE / f"decision-heldout-logits-v3-{meta.get('version', 'unknown')}-{reader_version}-{args.questions}.json"
+    cache = CACHE / f"decision-heldout-logits-v3-{meta.get('version', 'unknown')}-{reader_version}-prior{RETRIEVAL_PRIOR:g}-{args.questions}.json"
     if args.cached and cache.exists():
         saved = json.loads(cache.read_text())
         held = ([np.array(q) for q in saved["logits"]], np.array(saved["answerable"]), np.array(saved["refused"], dtype=bool))
