@@ -253,19 +253,23 @@ def train(settings: Settings, log=print) -> dict:
 
 
 def warm_start(model, folder: Path, log=print) -> None:
-    """Load a trained reader's weights (all but the word embeddings, which the base supplies) into
-    `model`, so training continues from it: the way to add in-domain data to a reader without
-    repeating its whole training on a CPU. Its layer count must match `--layers`."""
+    """Load a trained model folder's weights (a reader's or a verifier's; all but the word embeddings,
+    which the base supplies) into `model`, so training continues from it: the way to add in-domain data
+    without repeating the whole training on a CPU. Its layer count and head must match `model`'s."""
     import torch
     from safetensors.torch import load_file
 
     from assistant.reader import WEIGHTS_FILE, ReaderError
 
     weights = {k: v.to(torch.float32) for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as exc:  # a tensor of another shape: a reader's one-logit head against a verifier's three
+        raise ReaderError(f"{folder} does not fit a {model.config.num_hidden_layers}-layer model with "
+                          f"{model.config.num_labels} output(s): {str(exc).splitlines()[-1].strip()}") from exc
     missing = [k for k in missing if k not in ("bert.embeddings.word_embeddings.weight", "bert.embeddings.position_ids")]
     if missing or unexpected:
-        raise ReaderError(f"{folder} does not fit a {model.config.num_hidden_layers}-layer reader "
+        raise ReaderError(f"{folder} does not fit a {model.config.num_hidden_layers}-layer model with {model.config.num_labels} output(s) "
                           f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}): pass its --layers")
     log(f"warm start from {folder} ({len(weights)} tensors)")
 

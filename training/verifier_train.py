@@ -58,6 +58,7 @@ class Settings:
     max_steps: int | None = None
     threads: int = 2
     base: str | None = None
+    init: str | None = None  # a trained verifier folder to continue from (warm start) instead of a new head
     device: str = "cpu"
     resume: bool = False
     checkpoint_every: int = 1000
@@ -126,6 +127,7 @@ def train(settings: Settings, log=print) -> dict:
 
     from training.model_card import write_verifier_card
     from training.model_folder import IDENTITY, base_description, bundled_base, folder_megabytes, load_base, save_folder, zeroed_row_hits
+    from training.reader_train import warm_start
     from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, run_record, train_loop
     from training.verifier_data import LABELS, load_verifier_data
 
@@ -143,6 +145,8 @@ def train(settings: Settings, log=print) -> dict:
         f"{described['in_domain_validation_pairs']:,} in-domain validation claims on {len(data.held_out_documents)} held-out documents")
 
     tokenizer, model = load_base(base, settings.layers, list(LABELS), settings.max_length)
+    if settings.init:
+        warm_start(model, Path(settings.init), log)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     encoded = encode_pairs(tokenizer, [p.premise for p in data.train], [p.hypothesis for p in data.train], settings.max_length, "longest_first")
     train_index = np.repeat(np.arange(len(data.train), dtype=np.int64), [data.repeat_of(p) for p in data.train])
@@ -169,6 +173,10 @@ def train(settings: Settings, log=print) -> dict:
         return {"stopped": True, "step": result.steps, "total_steps": result.total_steps}
     record = {**run_record(settings, result, base_description(base), described, unreached), "labels": list(LABELS),
               "input": "premise (the cited passage) [SEP] hypothesis (the claim)"}
+    if settings.init:
+        from assistant.entailment import read_verifier_json
+
+        record["started_from"] = {"folder": settings.init, "version": read_verifier_json(Path(settings.init)).get("version")}
     out = Path(settings.out)
     model.to("cpu")
     save_folder(model, tokenizer, out, VERIFIER_FILE, record, base, IDENTITY)
@@ -205,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="records per data file (a quick run)")
     parser.add_argument("--max-steps", type=int, default=None)
     add_loop_options(parser)
+    parser.add_argument("--init", default=None, metavar="FOLDER",
+                        help="continue from this trained verifier folder (e.g. assistant/verifier_model) instead of a new head: "
+                             "the way to add claims without repeating the whole training on a CPU")
     parser.add_argument("--no-as-shipped", dest="as_shipped", action="store_false",
                         help="skip reading the written folder back (needs sentence-transformers and the bundled base)")
     args = parser.parse_args(argv)
