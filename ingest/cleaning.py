@@ -32,7 +32,10 @@ from ingest.reflow import page_starts, rejoin
 # 6: headings only where the format marks them or a plain-text line introduces body text;
 # trailing lines are content unless tag-shaped; dropped lines recorded with their reasons.
 # 7: paragraphs rejoined across breaks (ingest/reflow.py), tables, page starts, non-content kinds.
-CLEANER_VERSION = "7"
+# 8: the later non-content rules (ingest/noncontent.py: contents lists, notices, banners) and cover titles
+# (ingest/metadata.py), which changed what indexes built before them hold without a bump: an index built
+# incrementally over 7 kept up to 6 paragraphs a document that a fresh one splits otherwise.
+CLEANER_VERSION = "8"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [
