@@ -2,8 +2,8 @@
 
 With an LLM configured, the LLM rewrites (assistant/llm.py); without one, this deterministic rule
 does. It does not guess what "he", "it" or "that report" stands for: a question that leans on the
-conversation (a pronoun, a demonstrative pointing at a noun, an opening "And ..." or "What about ...",
-or three words or fewer) gets the previous turn written after it, in brackets, the user's question and the
+conversation (a pronoun or a "one" standing for a noun, a demonstrative pointing at a noun, an opening
+"And ..." or "What about ...", or three words or fewer) gets the previous turn written after it, in brackets, the user's question and the
 first words of the answer ("What did she tell them? (Which health secretary called in the trust
 leaders? Victoria Atkins, the Secretary of State ...)"). Retrieval then finds the passages of that
 turn, and the reader, which reads the whole query against each sentence, picks the ones that answer
@@ -39,12 +39,18 @@ _DEMONSTRATIVE = re.compile(r"\b(this|that|these|those)\s+(?!(the|a|an|it|its|th
                             r"will|would|can|could|should|may|might|must|do|does|did|be|been|not|in|on|of|to|for|by|with|from)\b)[a-z]", re.I)
 
 
+# "one" standing for a noun said before ("How do I make one from Excel?", "Is there a cheaper one?", "Which
+# ones apply?"): "one" ending the question or followed by a preposition, or "which one(s)". Not "one"
+# before its noun ("one hospital", "one of the trusts").
+_ONE = re.compile(r"\bwhich ones?\b|\bones?\b(?=\s*(?:[?.!,;]|$|(?:from|for|in|on|at|with|to|by|about|like|instead|too)\b))", re.I)
+
+
 def needs_context(question: str) -> bool:
-    """Does `question` lean on the conversation: a pronoun, a demonstrative pointing at a noun, an
-    opening connective, or no more than three words."""
+    """Does `question` lean on the conversation: a pronoun (or "one" standing for a noun), a
+    demonstrative pointing at a noun, an opening connective, or no more than three words."""
     lowered = re.findall(r"[a-z’']+", question.lower())
     return (any(w in _LEANING for w in lowered) or bool(_DEICTIC.search(question)) or bool(_CONTINUING.search(question))
-            or bool(_DEMONSTRATIVE.search(question)) or len(lowered) <= 3)
+            or bool(_DEMONSTRATIVE.search(question)) or bool(_ONE.search(question)) or len(lowered) <= 3)
 
 
 def rewrite(question: str, history: list[dict] | None) -> str:

@@ -117,6 +117,11 @@ def test_follow_up_resolves_that_report():
     ("Which council says that the scheme must grow?", False),  # "that" as a conjunction
     ("How many homes did Riverside Housing build in 2023?", False),
     ("Is the levy charged on second homes in Wales?", False),
+    ("How do I apply for one from abroad?", True),  # "one" stands for a noun said before
+    ("Is there a cheaper one?", True),
+    ("Which ones are exempt from the levy?", True),
+    ("Does the levy apply to more than one home in a village?", False),  # "one" before its noun
+    ("How many of the councils charge the levy on homes empty for one year?", False),
 ])
 def test_follow_up_cues_beyond_pronouns(question, leans):
     from assistant.conversation import needs_context, rewrite
