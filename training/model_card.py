@@ -96,7 +96,10 @@ def _decision_training(record: dict) -> str:
     step = record.get("decision_training")
     if not step:
         return ""
+    from assistant.extractive import DECISION_SENTENCES
+
     data, settings, final = step["data"], step["settings"], step.get("final", {})
+    read = ((record.get("decision") or {}).get("reads") or {}).get("sentences", DECISION_SENTENCES)
     rows = "\n".join(f"| {v['step']} | {t} | {v.get('auc_best', '-')} | {v.get('auc_mean', '-')} |"
                       for v, t in zip(step["curves"]["validation"], step["curves"]["train_loss"]))
     hashes = "\n".join(f"- `{name}`: sha256 `{digest}`" for name, digest in data["files_sha256"].items())
@@ -122,7 +125,7 @@ Question files:
 {hashes}
 
 The decision as the product takes it (AUC, answerable against unanswerable, of the best and the mean logit over the
-reader's best 3 sentences) on the held-out documents' questions: before {step['before'].get('auc_best')} / {step['before'].get('auc_mean')},
+reader's best {read} sentences) on the held-out documents' questions: before {step['before'].get('auc_best')} / {step['before'].get('auc_mean')},
 after {final.get('auc_best')} / {final.get('auc_mean')}.
 
 | step | training loss | AUC of the best logit | AUC of the mean |
