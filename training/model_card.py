@@ -53,12 +53,13 @@ def write_curves_plot(record: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _started_from(record: dict) -> str:
-    """The card's line on where the weights began: the base with a new head, or a trained reader (`--init`)."""
+def _started_from(record: dict, kind: str = "reader", head: str = "one-logit") -> str:
+    """The card's line on where the weights began: the base with a new head, or a trained model of the same
+    kind (`--init`)."""
     started = record.get("started_from")
     if not started:
-        return "the base's first layers with a new one-logit head"
-    return (f"the trained reader {started['version']} (`--init {started['folder']}`): training continued from its weights "
+        return f"the base's first layers with a new {head} head"
+    return (f"the trained {kind} {started['version']} (`--init {started['folder']}`): training continued from its weights "
             "with the data above, instead of repeating its whole training")
 
 
@@ -364,6 +365,7 @@ during training, so they are exactly those of the bundled all-MiniLM-L6-v2, and 
     ("loss", "cross-entropy over the three labels"),
     ("optimiser", f"AdamW, lr {settings['learning_rate']}, weight decay {settings['weight_decay']}, warm-up {settings['warmup_share']:.0%} then linear decay, gradient clip 1.0"),
     ("batches", f"{settings['batch_size']} pairs, from length-sorted chunks; {settings['epochs']} epoch(s) planned, {record['steps']:,} steps, {record['pairs_seen']:,} pairs seen"),
+    ("started from", _started_from(record, "verifier", "three-logit")),
     ("frozen", "word embeddings"),
     ("seed", settings["seed"]),
     ("wall time", f"{record['training_seconds'] / 60:.1f} min training, {record.get('total_seconds', 0) / 60:.1f} min in all"),
