@@ -122,6 +122,9 @@ P2 = ("In the week before Christmas, the Times reported that the Secretary of St
       "transferred to A&E departments.")
 P7 = ("An example is the West Yorkshire Association of Acute Trusts (WYAAT), which brings together six acute trusts to "
       "deliver joined-up hospital services.")
+# A sentence that merges a fact of P4 with one of P7: only the two read together support it.
+JOINT = ("The aim at Salford Royal was to become the safest organisation in the NHS, and the West Yorkshire Association "
+         "of Acute Trusts brings together six acute trusts.")
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +147,7 @@ def embedder():
         ("Key ingredients included setting specific goals for improvement and measuring progress towards them. [1][2]",
          {1: ("a#p4", P4), 2: ("b#p2", P2)}, 1.0, 0.5),
         # needs both paragraphs: neither alone supports it, so both citations are precise (ALCE)
-        ("David Dalton led Salford Royal, which aimed to become the safest organisation in the NHS, while the West "
-         "Yorkshire Association of Acute Trusts brings together six acute trusts. [1][2]",
-         {1: ("a#p4", P4), 2: ("c#p7", P7)}, 1.0, 1.0),
+        (f"{JOINT} [1][2]", {1: ("a#p4", P4), 2: ("c#p7", P7)}, 1.0, 1.0),
         # a sentence citing nothing, and a marker pointing to no paragraph
         ("Salford Royal aimed to be the safest organisation in the NHS.", {}, 0.0, 0.0),
         ("Key ingredients included setting specific goals for improvement and measuring progress towards them. [3]",
@@ -163,6 +164,15 @@ def test_alce_citation_recall_and_precision(embedder, text, cited, recall, preci
 
 
 def test_joint_support_is_not_individual_support(embedder):
+    result = alce(f"{JOINT} [1][2]", {1: ("a#p4", P4), 2: ("c#p7", P7)}, embedder)
+    assert [(s.jointly_supported, s.supported) for s in result.sentences] == [(True, False)]
+
+
+@pytest.mark.xfail(strict=False, reason="known weakness of the CPU-trained verifier 20261205-071247: a faithful merge that "
+                   "rewords ('David Dalton led Salford Royal, which aimed ...') is read as a contradiction (P 0.98) against "
+                   "the two paragraphs together; verifier 20261205-010226 supported it. Faithful claims accepted on blind "
+                   "claims: 0.662 (docs/benchmarks.md)")
+def test_a_reworded_merge_is_jointly_supported(embedder):
     text = ("David Dalton led Salford Royal, which aimed to become the safest organisation in the NHS, while the West "
             "Yorkshire Association of Acute Trusts brings together six acute trusts. [1][2]")
     result = alce(text, {1: ("a#p4", P4), 2: ("c#p7", P7)}, embedder)
