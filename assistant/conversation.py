@@ -3,9 +3,9 @@
 With an LLM configured, the LLM rewrites (assistant/llm.py); without one, this deterministic rule
 does. It does not guess what "he", "it" or "that report" stands for: a question that leans on the
 conversation (a pronoun or a "one" standing for a noun, a demonstrative pointing at a noun, an opening
-"And ..." or "What about ...", or three words or fewer) gets the previous turn written after it, in brackets, the user's question and the
-first words of the answer ("What did she tell them? (Which health secretary called in the trust
-leaders? Victoria Atkins, the Secretary of State ...)"). Retrieval then finds the passages of that
+"And ..." or "What about ...", or three words or fewer) gets the previous turn written after it, in
+brackets, the user's question and the first words of the answer ("What did she tell them? (Which health
+secretary called in the trust leaders? Victoria Atkins, the Secretary of State ...)"). Retrieval then finds the passages of that
 turn, and the reader, which reads the whole query against each sentence, picks the ones that answer
 the follow-up. On the dev split's 41 follow-ups (eval/data/questions.jsonl, category follow_up;
 30 of them written on 2026-12-04 by a writer who saw only the articles), 21 of the 31 answerable ones

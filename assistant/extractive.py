@@ -46,13 +46,13 @@ _PART_SPLIT = re.compile(r",?\s+and\s+(?=(?:what|how|who|whom|which|why|when|whe
 CHOICE_MARGIN = 2.0
 CHOICE_FLOOR = -3.0
 MAX_SENTENCES = 3
-# The reader reads each sentence alone; retrieval has seen the whole paragraph, its words and its
-# neighbours' (BM25 and the paragraph vector). Sentences are ranked by the reader's logit plus
-# RETRIEVAL_PRIOR x their passage's fused retrieval score (the default convex fusion gives 0 to 2; RRF's
-# scores are a hundred times smaller, so there the prior all but vanishes). On 1,000 in-domain questions
-# over the policy-corpus train documents, the weight that best predicts which sentence holds the answer
-# is about 4.5 (top-1 0.749 -> 0.787; 2 gives 0.779); on the two dev splits 2 did best of 0-4 and 4
-# cost the bundled articles' cited recall (docs/benchmarks.md).
+# The reader reads each sentence alone; retrieval has seen the whole paragraph (BM25 and the paragraph
+# vector). Sentences are ranked by the reader's logit plus RETRIEVAL_PRIOR x their passage's fused
+# retrieval score (the default convex fusion gives 0 to 2; RRF's scores, at most about 0.03, are some sixty
+# times smaller, so there the prior all but vanishes). On 1,000 in-domain questions over the policy-corpus
+# train documents, the weight that best predicts which sentence holds the answer is about 4.5 (top-1
+# 0.749 -> 0.787; 2 gives 0.779); on the two dev splits 2 did best of 0-4, and 4 cost the bundled
+# articles' cited recall (docs/benchmarks.md).
 RETRIEVAL_PRIOR = 2.0
 # The decision model reads the reader's best few sentences, not all it read: 3, 5, 10 and all measured
 # alike on dev (docs/benchmarks.md), and each one read costs time.

@@ -236,12 +236,11 @@ def test_a_warm_start_begins_from_the_given_readers_weights():
     import torch
 
     from assistant.reader import Reader, ReaderError, read_reader_json
-    from training.model_folder import bundled_base, load_base
-    from training.reader_train import warm_start
+    from training.model_folder import bundled_base, load_base, warm_start
 
     layers = int(read_reader_json(READER_DIR)["layers"])
     tokenizer, model = load_base(bundled_base(), layers, None, 128)
-    warm_start(model, READER_DIR, log=lambda _: None)
+    warm_start(model, READER_DIR, ReaderError, log=lambda _: None)
     model.eval()
     pairs = [("How long is Lake Vostok?", "Lake Vostok | It is about 250 kilometres long."), ("Who runs it?", "Clyde | The river is wide.")]
     with torch.no_grad():
@@ -254,7 +253,7 @@ def test_a_warm_start_begins_from_the_given_readers_weights():
         assert not np.allclose(fresh(**encoded).logits[:, 0].numpy(), shipped, atol=0.02)  # a new head scores otherwise
     _, other = load_base(bundled_base(), layers + 1, None, 128)
     with pytest.raises(ReaderError, match="layers"):
-        warm_start(other, READER_DIR, log=lambda _: None)
+        warm_start(other, READER_DIR, ReaderError, log=lambda _: None)
 
 
 def test_the_decision_threshold_holds_over_refusal_on_each_product_source():

@@ -230,14 +230,13 @@ def test_unrelated_training_pairs_set_a_claim_against_another_documents_passage(
 def test_a_verifier_warm_start_begins_from_the_shipped_verifiers_weights():
     import torch
 
-    from assistant.entailment import LABELS, VERIFIER_DIR, Verifier, read_verifier_json
-    from assistant.reader import READER_DIR, ReaderError
-    from training.model_folder import bundled_base, load_base
-    from training.reader_train import warm_start
+    from assistant.entailment import LABELS, VERIFIER_DIR, Verifier, VerifierError, read_verifier_json
+    from assistant.reader import READER_DIR
+    from training.model_folder import bundled_base, load_base, warm_start
 
     layers = int(read_verifier_json(VERIFIER_DIR)["layers"])
     tokenizer, model = load_base(bundled_base(), layers, list(LABELS), 128)
-    warm_start(model, VERIFIER_DIR, log=lambda _: None)
+    warm_start(model, VERIFIER_DIR, VerifierError, log=lambda _: None)
     model.eval()
     pairs = [("The board met in March and approved the budget.", "The budget was approved by the board."),
              ("The board met in March and approved the budget.", "The board rejected the budget.")]
@@ -245,5 +244,5 @@ def test_a_verifier_warm_start_begins_from_the_shipped_verifiers_weights():
         encoded = tokenizer([p for p, _ in pairs], [h for _, h in pairs], padding=True, truncation="only_first", return_tensors="pt")
         warm = torch.softmax(model(**encoded).logits, dim=1).numpy()
     assert np.allclose(warm, Verifier(VERIFIER_DIR).probabilities(pairs), atol=0.02)  # float16 storage
-    with pytest.raises(ReaderError, match="3 output"):
-        warm_start(model, READER_DIR, log=lambda _: None)  # a reader's one-logit head is not a verifier's
+    with pytest.raises(VerifierError, match="3 output"):
+        warm_start(model, READER_DIR, VerifierError, log=lambda _: None)  # a reader's one-logit head is not a verifier's

@@ -203,8 +203,8 @@ def train(settings: Settings, log=print) -> dict:
     from assistant.extractive import DECISION_SENTENCES
     from assistant.reader import READER_FILE, read_reader_json
     from training.model_card import write_card
-    from training.model_folder import SIGMOID, bundled_base, folder_megabytes, load_base, save_folder
-    from training.reader_train import warm_start
+    from assistant.reader import ReaderError
+    from training.model_folder import SIGMOID, bundled_base, folder_megabytes, load_base, save_folder, warm_start
     from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, train_loop
 
     started = time.perf_counter()
@@ -229,7 +229,7 @@ def train(settings: Settings, log=print) -> dict:
 
     base = settings.base or bundled_base()
     tokenizer, model = load_base(base, settings.layers, None, settings.max_length)
-    warm_start(model, init, log)
+    warm_start(model, init, ReaderError, log)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     encoded = encode_pairs(tokenizer, [p[0] for p in pairs], [p[1] for p in pairs], settings.max_length, "only_second")
     targets = torch.tensor([p[2] for p in pairs], dtype=torch.float32)

@@ -165,6 +165,28 @@ def load_folder(folder: str | Path, meta_file: str, base: str | Path | None = No
     return model
 
 
+def warm_start(model, folder: str | Path, error: type[Exception] = ValueError, log=print) -> None:
+    """Load a written folder's weights (a reader's or a verifier's; all but the word embeddings, which
+    the base supplies) into `model`, so training continues from it: the way to add in-domain data
+    without repeating the whole training on a CPU. Its layer count and head must match `model`'s; when
+    they do not, `error` (the model kind's own: ReaderError, VerifierError) says so."""
+    import torch
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    weights = {k: v.to(torch.float32) for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
+    shape = f"a {model.config.num_hidden_layers}-layer model with {model.config.num_labels} output(s)"
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as exc:  # a tensor of another shape: a reader's one-logit head against a verifier's three
+        raise error(f"{folder} does not fit {shape}: {str(exc).splitlines()[-1].strip()}") from exc
+    missing = [k for k in missing if k not in (WORD_EMBEDDINGS, "bert.embeddings.position_ids")]
+    if missing or unexpected:
+        raise error(f"{folder} does not fit {shape} (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}): "
+                    "pass its --layers")
+    log(f"warm start from {folder} ({len(weights)} tensors)")
+
+
 def zeroed_row_hits(model, ids) -> int:
     """How many of the token ids `ids` have an all-zero word-embedding row: a staged base
     (training/gpu_stage.py) zeroes the rows no training text was found to reach."""

@@ -174,7 +174,9 @@ def train(settings: Settings, log=print) -> dict:
 
     from assistant.reader import READER_FILE
     from training.model_card import write_card, write_curves_plot
-    from training.model_folder import SIGMOID, base_description, bundled_base, folder_megabytes, load_base, save_folder, zeroed_row_hits
+    from assistant.reader import ReaderError
+    from training.model_folder import (SIGMOID, base_description, bundled_base, folder_megabytes, load_base, save_folder, warm_start,
+                                       zeroed_row_hits)
     from training.reader_data import load_training_data
     from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, run_record, train_loop
 
@@ -195,7 +197,7 @@ def train(settings: Settings, log=print) -> dict:
 
     tokenizer, model = load_base(base, settings.layers, None, settings.max_length)
     if settings.init:
-        warm_start(model, Path(settings.init), log)
+        warm_start(model, Path(settings.init), ReaderError, log)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     encoded = encode_pairs(tokenizer, [p.question for p in data.train], [p.candidate for p in data.train], settings.max_length, "only_second")
     train_index = np.repeat(np.arange(len(data.train), dtype=np.int64), [data.repeat_of(p) for p in data.train])
@@ -250,28 +252,6 @@ def train(settings: Settings, log=print) -> dict:
         remove_checkpoint(out)
     log(f"saved the reader to {out}/ ({folder_megabytes(out):.1f} MB) in {record['total_seconds'] / 60:.1f} min")
     return record
-
-
-def warm_start(model, folder: Path, log=print) -> None:
-    """Load a trained model folder's weights (a reader's or a verifier's; all but the word embeddings,
-    which the base supplies) into `model`, so training continues from it: the way to add in-domain data
-    without repeating the whole training on a CPU. Its layer count and head must match `model`'s."""
-    import torch
-    from safetensors.torch import load_file
-
-    from assistant.reader import WEIGHTS_FILE, ReaderError
-
-    weights = {k: v.to(torch.float32) for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
-    try:
-        missing, unexpected = model.load_state_dict(weights, strict=False)
-    except RuntimeError as exc:  # a tensor of another shape: a reader's one-logit head against a verifier's three
-        raise ReaderError(f"{folder} does not fit a {model.config.num_hidden_layers}-layer model with "
-                          f"{model.config.num_labels} output(s): {str(exc).splitlines()[-1].strip()}") from exc
-    missing = [k for k in missing if k not in ("bert.embeddings.word_embeddings.weight", "bert.embeddings.position_ids")]
-    if missing or unexpected:
-        raise ReaderError(f"{folder} does not fit a {model.config.num_hidden_layers}-layer model with {model.config.num_labels} output(s) "
-                          f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}): pass its --layers")
-    log(f"warm start from {folder} ({len(weights)} tensors)")
 
 
 def log_line(message: str) -> None:

@@ -126,8 +126,9 @@ def train(settings: Settings, log=print) -> dict:
     import torch
 
     from training.model_card import write_verifier_card
-    from training.model_folder import IDENTITY, base_description, bundled_base, folder_megabytes, load_base, save_folder, zeroed_row_hits
-    from training.reader_train import warm_start
+    from assistant.entailment import VerifierError
+    from training.model_folder import (IDENTITY, base_description, bundled_base, folder_megabytes, load_base, save_folder, warm_start,
+                                       zeroed_row_hits)
     from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, run_record, train_loop
     from training.verifier_data import LABELS, load_verifier_data
 
@@ -146,7 +147,7 @@ def train(settings: Settings, log=print) -> dict:
 
     tokenizer, model = load_base(base, settings.layers, list(LABELS), settings.max_length)
     if settings.init:
-        warm_start(model, Path(settings.init), log)
+        warm_start(model, Path(settings.init), VerifierError, log)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     encoded = encode_pairs(tokenizer, [p.premise for p in data.train], [p.hypothesis for p in data.train], settings.max_length, "longest_first")
     train_index = np.repeat(np.arange(len(data.train), dtype=np.int64), [data.repeat_of(p) for p in data.train])
@@ -195,6 +196,7 @@ def train(settings: Settings, log=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from assistant.entailment import VerifierError
     from training.data_files import TrainingDataError
     from training.reader_train import add_loop_options, log_line
     from training.trainer import CheckpointMismatch
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(**vars(args))
     try:
         train(settings, log=log_line)
-    except (TrainingDataError, CheckpointMismatch) as exc:
+    except (TrainingDataError, CheckpointMismatch, VerifierError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
