@@ -5,20 +5,22 @@ their numbers from 1, so adding the header moves no existing id).
 "Who wrote X?" and "When was X published?" are then answered like any other question: retrieved,
 read by the reader, and cited, the citation pointing at the header. The header is written as plain
 sentences because the reader was trained on prose. A document whose metadata states nothing but a
-title gets no header: it would say nothing the title does not.
+title still gets one ("Its title is ..."), so that "What is the title of ...?" has something to cite; a
+document whose only title is its file name gets none: nothing was stated.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 
 from assistant.records import Document, Paragraph, Span
 
 HEADER_NUMBER = 0
 HEADER_KIND = "header"
 # Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
-# 2: the publication reference, when the document states one.
-HEADER_VERSION = "2"
+# 2: the publication reference, when the document states one. 3: a header for a document stating only its title.
+HEADER_VERSION = "3"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 
@@ -57,13 +59,19 @@ def header_sentences(document: Document) -> list[str]:
         sentences.append(f"Its publication reference is {document.reference}.")
     if re.match(r"https?://\S+$", document.url or ""):  # an address a reader can follow; never "javascript:..."
         sentences.append(f"The document's web address is {document.url}")
-    if sentences:
+    if sentences or _title_is_stated(document):
         sentences.append(f"Its title is “{document.title}”.")
     return sentences
 
 
+def _title_is_stated(document: Document) -> bool:
+    """Did the document state its title? Ingest falls back to the file name when it found none."""
+    title = document.title.strip()
+    return bool(title) and title != PurePath(document.path).stem
+
+
 def header_paragraph(document: Document) -> Paragraph | None:
-    """The header unit of `document`, or None when its metadata states nothing beyond a title."""
+    """The header unit of `document`, or None when its metadata states nothing, not even a title."""
     sentences = header_sentences(document)
     if not sentences:
         return None

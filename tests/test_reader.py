@@ -148,9 +148,22 @@ def test_metadata_questions_cite_the_header(small_corpus):
     assert not who.abstained and who.citations[0].paragraph_id == "riverside#p0" and "Jonah Pike" in who.answer
     when = small_corpus.ask("When was the Riverside annual review published?")
     assert not when.abstained and when.citations[0].paragraph_id == "riverside#p0" and "12 May 2023" in when.answer
-    # A document whose metadata states only a title has no header; its paragraphs keep their numbers.
+    # A document whose metadata states only a title gets a header naming it, and "What is the title of ...?"
+    # cites it; its own paragraphs keep their numbers.
     ids = [p.id for p in small_corpus.index.paragraphs_of("ferries")]
-    assert ids == ["ferries#p1", "ferries#p2"]
+    assert ids == ["ferries#p0", "ferries#p1", "ferries#p2"]
+    assert small_corpus.index.paragraphs(["ferries#p0"])["ferries#p0"].text == "Its title is “Island ferry timetable changes”."
+    title = small_corpus.ask("What is the title of the document about the island ferries?")
+    assert not title.abstained and title.citations[0].paragraph_id == "ferries#p0", title.answer
+
+
+def test_a_title_taken_from_the_file_name_makes_no_header():
+    from assistant.records import Document
+    from ingest.header import header_paragraph
+
+    assert header_paragraph(Document(id="notes", path="/data/notes.txt", title="notes")) is None
+    stated = header_paragraph(Document(id="notes", path="/data/notes.txt", title="Meeting notes"))
+    assert stated is not None and stated.text == "Its title is “Meeting notes”."
 
 
 def test_grounds_are_in_the_readers_order(small_corpus):
