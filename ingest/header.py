@@ -5,21 +5,23 @@ their numbers from 1, so adding the header moves no existing id).
 "Who wrote X?" and "When was X published?" are then answered like any other question: retrieved,
 read by the reader, and cited, the citation pointing at the header. The header is written as plain
 sentences because the reader was trained on prose. A document whose metadata states nothing but a
-title still gets one ("Its title is ..."), so that "What is the title of ...?" has something to cite; a
-document whose only title is its file name gets none: nothing was stated.
+title, stated in the document itself (a Markdown page's front matter or first heading, an HTML <title>, a
+PDF's own title), still gets one ("Its title is ..."), so that "What is the title of ...?" has something to
+cite. A title given only by a metadata sidecar or taken from the file name makes none: the sidecar's writer
+knows it already, and many small documents sharing one sidecar title (a benchmark's paragraphs, an FAQ
+exported one answer a file) would each get a header holding nothing but the question's words.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
 
 from assistant.records import Document, Paragraph, Span
 
 HEADER_NUMBER = 0
 HEADER_KIND = "header"
 # Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
-# 2: the publication reference, when the document states one. 3: a header for a document stating only its title.
+# 2: the publication reference, when the document states one. 3: a header for a document stating only its own title.
 HEADER_VERSION = "3"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
@@ -38,8 +40,9 @@ def date_in_words(date: str) -> str:
     return f"in {year}"
 
 
-def header_sentences(document: Document) -> list[str]:
-    """The header as sentences. The title comes last, alone: a sentence holding the title's words would
+def header_sentences(document: Document, title_stated: bool = False) -> list[str]:
+    """The header as sentences; `title_stated`: the document itself states its title (ingest's
+    `document_metadata` found one). The title comes last, alone: a sentence holding the title's words would
     look like an answer to every question about the document (the reader reads the title as context
     for each of its sentences anyway)."""
     facts = []
@@ -59,20 +62,15 @@ def header_sentences(document: Document) -> list[str]:
         sentences.append(f"Its publication reference is {document.reference}.")
     if re.match(r"https?://\S+$", document.url or ""):  # an address a reader can follow; never "javascript:..."
         sentences.append(f"The document's web address is {document.url}")
-    if sentences or _title_is_stated(document):
+    if sentences or (title_stated and document.title.strip()):
         sentences.append(f"Its title is “{document.title}”.")
     return sentences
 
 
-def _title_is_stated(document: Document) -> bool:
-    """Did the document state its title? Ingest falls back to the file name when it found none."""
-    title = document.title.strip()
-    return bool(title) and title != PurePath(document.path).stem
-
-
-def header_paragraph(document: Document) -> Paragraph | None:
-    """The header unit of `document`, or None when its metadata states nothing, not even a title."""
-    sentences = header_sentences(document)
+def header_paragraph(document: Document, title_stated: bool = False) -> Paragraph | None:
+    """The header unit of `document`, or None when its metadata states nothing but a title the document
+    itself does not state (see the module's docstring)."""
+    sentences = header_sentences(document, title_stated)
     if not sentences:
         return None
     spans, text = [], ""

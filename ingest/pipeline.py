@@ -234,7 +234,7 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
                 page_starts=para.page_starts,
             )
         )
-    header = header_paragraph(document)
+    header = header_paragraph(document, title_stated=bool(found.get("title")))
     if header is not None:
         document.paragraphs.insert(0, header)
     document.content_hash = content_hash(raw, metadata, collection, path.suffix)

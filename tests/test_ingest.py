@@ -313,8 +313,9 @@ def test_incremental_add_change_remove(copy_of_sources, tmp_path):
     assert report.added == ["extra"]
     assert report.removed == ["kf-end-top-down-reform"]
     assert len(report.unchanged) == 3
-    # Only the changed and the new document were embedded: 10 paragraphs and the header (#p0), and 1.
-    assert report.paragraphs_embedded == 10 + 1 + 1
+    # Only the changed and the new document were embedded: 10 paragraphs and the header (#p0), and the
+    # new one's paragraph and its header (its heading states its title).
+    assert report.paragraphs_embedded == 10 + 1 + 1 + 1
 
     index = open_index(tmp_path / "data")
     assert index.document("kf-end-top-down-reform") is None

@@ -148,8 +148,8 @@ def test_metadata_questions_cite_the_header(small_corpus):
     assert not who.abstained and who.citations[0].paragraph_id == "riverside#p0" and "Jonah Pike" in who.answer
     when = small_corpus.ask("When was the Riverside annual review published?")
     assert not when.abstained and when.citations[0].paragraph_id == "riverside#p0" and "12 May 2023" in when.answer
-    # A document whose metadata states only a title gets a header naming it, and "What is the title of ...?"
-    # cites it; its own paragraphs keep their numbers.
+    # A document whose metadata states only a title, which its own first line states too, gets a header
+    # naming it, and "What is the title of ...?" cites it; its own paragraphs keep their numbers.
     ids = [p.id for p in small_corpus.index.paragraphs_of("ferries")]
     assert ids == ["ferries#p0", "ferries#p1", "ferries#p2"]
     assert small_corpus.index.paragraphs(["ferries#p0"])["ferries#p0"].text == "Its title is “Island ferry timetable changes”."
@@ -157,13 +157,27 @@ def test_metadata_questions_cite_the_header(small_corpus):
     assert not title.abstained and title.citations[0].paragraph_id == "ferries#p0", title.answer
 
 
-def test_a_title_taken_from_the_file_name_makes_no_header():
-    from assistant.records import Document
+def test_a_document_stating_only_its_own_title_gets_a_header(tmp_path):
+    from assistant.core import Assistant
     from ingest.header import header_paragraph
+    from ingest.pipeline import run_ingest
 
-    assert header_paragraph(Document(id="notes", path="/data/notes.txt", title="notes")) is None
-    stated = header_paragraph(Document(id="notes", path="/data/notes.txt", title="Meeting notes"))
-    assert stated is not None and stated.text == "Its title is “Meeting notes”."
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "tides.md").write_text('---\ntitle: "Harbour tide tables explained"\n---\n\n'
+                                     "High water at the harbour comes about fifty minutes later each day.\n"
+                                     "\nThe tables give times in local time.\n", encoding="utf-8")
+    config = Config.from_env(data_dir=tmp_path / "index").replace(llm_base_url=None)
+    run_ingest([folder], config, progress=False)
+    assistant = Assistant.open(config=config)
+    header = assistant.index.paragraphs(["tides#p0"])["tides#p0"]
+    assert header.text == "Its title is “Harbour tide tables explained”."
+    answer = assistant.ask("What is the title of the guide to the harbour tide tables?")
+    assert not answer.abstained and answer.citations[0].paragraph_id == "tides#p0", answer.answer
+    # Not stated by the document: a sidecar's or the file name's title alone makes no header.
+    from assistant.records import Document
+    assert header_paragraph(Document(id="notes", path="/data/notes.txt", title="Meeting notes")) is None
+    assert header_paragraph(Document(id="notes", path="/data/notes.txt", title="Meeting notes"), title_stated=True) is not None
 
 
 def test_grounds_are_in_the_readers_order(small_corpus):
