@@ -9,7 +9,7 @@ title, stated in the document itself (a Markdown page's front matter or first he
 PDF's own title), still gets one ("Its title is ..."), so that "What is the title of ...?" has something to
 cite. A title given only by a metadata sidecar or taken from the file name makes none: the sidecar's writer
 knows it already, and many small documents sharing one sidecar title (a benchmark's paragraphs, an FAQ
-exported one answer a file) would each get a header holding nothing but the question's words.
+exported one answer to a file) would each get a header holding nothing but the question's words.
 """
 
 from __future__ import annotations

@@ -159,6 +159,7 @@ def test_metadata_questions_cite_the_header(small_corpus):
 
 def test_a_document_stating_only_its_own_title_gets_a_header(tmp_path):
     from assistant.core import Assistant
+    from assistant.records import Document
     from ingest.header import header_paragraph
     from ingest.pipeline import run_ingest
 
@@ -175,7 +176,6 @@ def test_a_document_stating_only_its_own_title_gets_a_header(tmp_path):
     answer = assistant.ask("What is the title of the guide to the harbour tide tables?")
     assert not answer.abstained and answer.citations[0].paragraph_id == "tides#p0", answer.answer
     # Not stated by the document: a sidecar's or the file name's title alone makes no header.
-    from assistant.records import Document
     assert header_paragraph(Document(id="notes", path="/data/notes.txt", title="Meeting notes")) is None
     assert header_paragraph(Document(id="notes", path="/data/notes.txt", title="Meeting notes"), title_stated=True) is not None
 

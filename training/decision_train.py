@@ -201,9 +201,8 @@ def train(settings: Settings, log=print) -> dict:
     import torch
 
     from assistant.extractive import DECISION_SENTENCES
-    from assistant.reader import READER_FILE, read_reader_json
+    from assistant.reader import READER_FILE, ReaderError, read_reader_json
     from training.model_card import write_card
-    from assistant.reader import ReaderError
     from training.model_folder import SIGMOID, bundled_base, folder_megabytes, load_base, save_folder, warm_start
     from training.trainer import encode_pairs, fingerprint, predict, remove_checkpoint, train_loop
 
