@@ -194,6 +194,7 @@ class Assistant:
         answerability (everything but the wording). `question`, the user's own words when `searched_for`
         was rewritten from them, is what the decision judges (assistant/conversation.py `judged_question`)."""
         from assistant.conversation import judged_question
+        from assistant.document_questions import asks_about_the_document, header_ids
         from assistant.enumeration import paragraphs_after
         from assistant.extractive import answerability, choose, question_parts, read, sentences_of, to_read
         from assistant.off_corpus import off_corpus
@@ -210,6 +211,9 @@ class Assistant:
             for key in ("embed", "dense", "bm25", "rescore", "fuse"):
                 timings[key] = timings.get(key, 0.0) + found.timings_ms.get(key, 0.0)
             passages = _merged(passages, found.passages)
+        if asks_about_the_document(searched_for):
+            # "Who wrote ...?", "When was ... published?": the documents' headers, which retrieval ranks low.
+            passages = _merged(passages, self._headers(header_ids(passages), passages))
 
         t = time.perf_counter()
         vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in passages])
@@ -233,6 +237,16 @@ class Assistant:
         retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))
         timings["compose"] = (time.perf_counter() - t) * 1000 - timings["decide"]
         return Grounds(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources, decision_logits)
+
+    def _headers(self, ids: list[str], passages: list) -> list:
+        """Passages for the header paragraphs `ids` (those that exist), scored as the weakest of `passages`."""
+        from assistant.retrieval import Passage
+
+        documents = {p.document.id: p.document for p in passages}
+        floor = min((p.score for p in passages), default=0.0)
+        found = self.index.paragraphs(ids)
+        return [Passage(found[pid], documents[found[pid].document_id], floor) for pid in ids
+                if pid in found and found[pid].document_id in documents]
 
     def _extractive_answer(self, question, extract) -> Answer:
         parts = []

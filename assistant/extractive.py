@@ -36,6 +36,7 @@ from assistant.enumeration import announcement, list_items
 from assistant.reader import Candidate, leans_on_previous
 from assistant.records import Paragraph, Span
 from assistant.retrieval import Passage
+from ingest.header import HEADER_KIND
 
 # "What was X, and how long did Y take?" asks two things: each part gets its own reading.
 _PART_SPLIT = re.compile(r",?\s+and\s+(?=(?:what|how|who|whom|which|why|when|where|is|are|was|were|does|did|do)\b)", re.I)
@@ -236,6 +237,10 @@ def choose(
     for sentence in ranked[1:]:
         if len(chosen) >= MAX_SENTENCES + len(logits) - 1 or sentence.score < best - CHOICE_MARGIN or sentence.logit < CHOICE_FLOOR:
             break
+        if sentence.passage.paragraph.kind == HEADER_KIND and any(
+            c.passage.paragraph.kind == HEADER_KIND and c.passage.paragraph.id != sentence.passage.paragraph.id for c in chosen.values()
+        ):
+            continue  # a header speaks of "the document": two documents' headers in one answer would read as one
         if not take(sentence):
             break
 

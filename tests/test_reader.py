@@ -352,3 +352,64 @@ def test_a_broken_decision_model_is_a_clear_error_at_start(tmp_path, sources_dat
     assert result.returncode == 1 and "corrupt" in result.stderr and str(broken) in result.stderr
     result = run_cli("serve", "--port", "1", "--no-ingest", data_dir=sources_data_dir, env={"ASSISTANT_DECISION_MODEL": str(broken)})
     assert result.returncode == 1 and "corrupt" in result.stderr
+
+
+def _harbour_index(tmp_path, files: dict[str, str]):
+    from assistant.core import Assistant
+    from ingest.pipeline import run_ingest
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    config = Config.from_env(data_dir=tmp_path / "index").replace(llm_base_url=None)
+    run_ingest([folder], config, progress=False)
+    return Assistant.open(config=config)
+
+
+def _dredging_plan(quay: str, front_matter: str, stages: int, survey: bool = True) -> str:
+    also = ", and the plan publishes a survey of the berth after stage {n}" if survey else ""
+    body = "\n\n".join(f"Stage {n} of the {quay} quay dredging plan moves {n * 1000} tonnes of silt from the harbour"
+                        + also.format(n=n) + "." for n in range(1, stages + 1))
+    return f'---\ntitle: "{quay.title()} quay dredging plan"\n{front_matter}\n---\n\n{body}\n'
+
+
+def test_a_question_about_a_document_reads_the_headers_of_the_documents_found(tmp_path):
+    """Retrieval ranks the header ("The document was written by ...") below the many paragraphs about the
+    document's subject; a question asking for its author gets the headers of the documents found read anyway."""
+    assistant = _harbour_index(tmp_path, {
+        "north.md": _dredging_plan("north", 'author: "Morwenna Tregear"\ndate: "2024-03-12"', 24),
+        "moorings.md": '---\ntitle: "Harbour moorings review"\nauthor: "Idris Pengelly"\n---\n\n'
+                       "The harbour moorings review counts the swing moorings in the outer harbour.\n"})
+    for question in ("Who is the author of the north quay dredging plan?", "Who wrote the dredging plan for the north quay?"):
+        assert "north#p0" not in [p.paragraph.id for p in assistant.retriever.search(question).passages]
+        answer = assistant.ask(question)
+        assert not answer.abstained and answer.citations[0].paragraph_id == "north#p0", answer.answer
+        assert "Morwenna Tregear" in answer.answer
+
+
+def test_an_answer_holds_one_documents_header(tmp_path):
+    """Each header speaks of "the document": two in one answer (two plans by one publisher) would read as one
+    document's."""
+    publisher = 'publisher: "Porthmellin Harbour Board"'
+    assistant = _harbour_index(tmp_path, {"north.md": _dredging_plan("north", f'{publisher}\ndate: "2024-03-12"', 8, survey=False),
+                                          "south.md": _dredging_plan("south", f'{publisher}\ndate: "2023-09-01"', 8, survey=False)})
+    for question in ("When was the north quay dredging plan published?", "Who published the north quay dredging plan?"):
+        answer = assistant.ask(question)
+        cited = [c.paragraph_id for c in answer.citations]
+        assert not answer.abstained and cited == ["north#p0"], answer.answer
+
+
+def test_which_questions_ask_about_a_document():
+    from assistant.document_questions import asks_about_the_document
+
+    for question in ("Who wrote the review of harbour moorings?", "Who is the author of the plan?",
+                     "Which organisation published the strategy?", "When was the guidance first published?",
+                     "In what year was the report on ferries released?", "What is the full title of the 2022 report?",
+                     "What is the publication reference of the paper?", "Who published the consultation response?",
+                     "What date was the alert issued?", "What reference number does the alert carry?"):
+        assert asks_about_the_document(question), question
+    for question in ("How many tonnes of silt will stage two move?", "What does the plan say about publishing results?",
+                     "Which body regulates harbour pilots?", "When will the dredging start?", "Who is the chief nurse?",
+                     "What did the review find about swing moorings?"):
+        assert not asks_about_the_document(question), question
