@@ -22,7 +22,8 @@ HEADER_NUMBER = 0
 HEADER_KIND = "header"
 # Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
 # 2: the publication reference, when the document states one. 3: a header for a document stating only its own title.
-HEADER_VERSION = "3"
+# 4: an author the text names wins over a PDF's Author property (ingest/metadata.py merged_metadata); a name run into its unit.
+HEADER_VERSION = "4"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 

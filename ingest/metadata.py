@@ -252,10 +252,48 @@ def _author(lines: list[str]) -> str:
             if re.search(r"(?:,|\band|&)$", names) and i + 1 < len(lines) and _NAMES.match(lines[i + 1]):
                 names = f"{names} {lines[i + 1]}"
             names = names.strip(" ,.;")
-            # People's names; "Anna Cordes Analytics Unit" runs an organisation into one: say nothing.
             if _NAMES.match(names) and not _NOT_ORG_WORDS.search(names) and not _ORG_WORD.search(names):
                 return names
+            if person := _person_before_unit(names):
+                return person
     return ""
+
+
+def _person_before_unit(names: str) -> str:
+    """The person of an author line that runs their unit into their name, as a PDF's layout joins the lines
+    "Author: Anna Cordes" / "Analytics Unit": "Anna Cordes Analytics Unit" -> "Anna Cordes". The name is taken
+    as two words after any titles ("Dr Ada Okafor"), the commonest shape, and only when the rest is a unit's
+    name (capitalised words ending in an organisation word: "Analytics Unit", "Clinical Trials Unit"). The line
+    cannot tell "Mary Jane Smith Analytics Unit" from Mary Jane of the Smith Analytics Unit: a three-word name
+    there loses its last word."""
+    words = names.split()
+    titles = 0
+    while titles < len(words) and re.fullmatch(_NAME_TITLE, words[titles]):
+        titles += 1
+    person, unit = " ".join(words[: titles + 2]), " ".join(words[titles + 2 :])
+    if not unit or not _NAMES.match(person) or _ORG_WORD.search(person) or _NOT_ORG_WORDS.search(names):
+        return ""
+    unit_words = unit.split()
+    if not 1 < len(unit_words) <= 6 or not _ORG_WORD.fullmatch(unit_words[-1]):
+        return ""
+    return person if all(w[0].isupper() or w in ("and", "&", "of", "for") for w in unit_words) else ""
+
+
+def merged_metadata(stated: dict[str, str], file_properties: dict[str, str]) -> dict[str, str]:
+    """What the text states (`stated_metadata` and the title) with the file's own properties (PDF document
+    info, HTML <meta>, DOCX properties, front matter) over it: the properties are what the publisher set. Except
+    the author: an author the text names ("Author: Anna Cordes") is more exact than a PDF's Author property,
+    which is most often the organisation (or whoever saved the file); that organisation then publishes it."""
+    found = dict(stated)
+    for key, value in file_properties.items():
+        if not value:
+            continue
+        if key == "author" and stated.get("author") and value != stated["author"]:
+            if not found.get("publisher") and _org_name(value):
+                found["publisher"] = value
+            continue
+        found[key] = value
+    return found
 
 
 def _reference(lines: list[str]) -> str:

@@ -31,7 +31,7 @@ from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
-from ingest.metadata import cover_title, generic_title, stated_metadata, title_from_blocks
+from ingest.metadata import cover_title, generic_title, merged_metadata, stated_metadata, title_from_blocks
 from ingest.segment import split_sentences
 
 METADATA_FILE = "metadata.toml"
@@ -261,10 +261,7 @@ def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[st
     for key, value in stated_metadata(loaded.blocks, [d.text for d in loaded.dropped]).items():
         if value:
             found[key] = value
-    for key, value in loaded.metadata.items():
-        if value:
-            found[key] = value
-    return found
+    return merged_metadata(found, loaded.metadata)
 
 
 def content_hash(raw: bytes, metadata: dict, collection: str, suffix: str = "") -> str:

@@ -224,6 +224,9 @@ def test_iso_date(text, iso):
         (["Written by Dr Ada Okafor"], {"author": "Dr Ada Okafor"}),
         (["Prepared by: Ben Pell, Cora Ito"], {"author": "Ben Pell, Cora Ito"}),
         (["By Dr Ada Okafor,", "Ben Pell"], {"author": "Dr Ada Okafor, Ben Pell"}),
+        # A PDF's layout runs the author's unit into the name: the name is its first two words after any title.
+        (["Author: Ada Okafor Analytics Unit | Harbour Science Directorate"], {"author": "Ada Okafor"}),
+        (["Author: Dr Ada Okafor Clinical Trials Unit"], {"author": "Dr Ada Okafor"}),
         (["Publication reference: PR9086"], {"reference": "PR9086"}),
         (["HC 123"], {"reference": "HC 123"}),
         (["Number CBP10999"], {"reference": "CBP10999"}),
@@ -247,7 +250,8 @@ def test_stated_metadata(lines, expected):
         ["By working together, councils can share the cost."],
         ["Printed in the UK on behalf of the Controller of His Majesty’s", "Stationery Office"],
         ["We will work with the copyright holders to agree terms."],
-        ["Author: Ada Okafor Analytics Unit"],  # a name run into an organisation's: say nothing
+        ["Author: Ada Okafor and the Analytics Unit"],  # a unit named alongside, not after, the name: say nothing
+        ["Author: Ada Okafor Evaluation Unit"],  # "Evaluation Unit" may be a heading: say nothing
     ],
 )
 def test_prose_states_nothing(lines):
@@ -307,3 +311,17 @@ def test_a_title_set_over_several_cover_lines_is_put_back_together():
     assert cover_title(split_org) == "Estates Strategy 2024-2029"
     # prose first: no cover
     assert cover_title([Block("text", "This guidance explains how to register a birth within 42 days.")]) == ""
+
+
+def test_the_texts_author_beats_the_files_author_property():
+    from ingest.metadata import merged_metadata
+
+    # A PDF's Author property is most often the organisation: the person the text names writes it, the organisation publishes it.
+    found = merged_metadata({"author": "Ada Okafor", "date": "2031-06"}, {"title": "Ferry plan", "author": "Harbour Standards Agency"})
+    assert found == {"author": "Ada Okafor", "publisher": "Harbour Standards Agency", "date": "2031-06", "title": "Ferry plan"}
+    # A publisher stated already stays; a property that is no organisation ("jsmith") publishes nothing.
+    assert merged_metadata({"author": "Ada Okafor", "publisher": "Ferry Board"}, {"author": "Harbour Standards Agency"})["publisher"] == "Ferry Board"
+    assert "publisher" not in merged_metadata({"author": "Ada Okafor"}, {"author": "jsmith"})
+    # Otherwise the file's properties are what the publisher set, and win.
+    assert merged_metadata({"date": "2031-06", "title": "Ferry Plan"}, {"title": "Ferry plan 2031", "author": "Harbour Standards Agency"}) == {
+        "date": "2031-06", "title": "Ferry plan 2031", "author": "Harbour Standards Agency"}
