@@ -211,8 +211,9 @@ class Assistant:
             for key in ("embed", "dense", "bm25", "rescore", "fuse"):
                 timings[key] = timings.get(key, 0.0) + found.timings_ms.get(key, 0.0)
             passages = _merged(passages, found.passages)
-        if asks_about_the_document(searched_for):
+        if asks_about_the_document(question or searched_for):
             # "Who wrote ...?", "When was ... published?": the documents' headers, which retrieval ranks low.
+            # Judged on the user's own words: a follow-up's query carries the previous question ("Who wrote ...").
             passages = _merged(passages, self._headers(header_ids(passages), passages))
 
         t = time.perf_counter()
