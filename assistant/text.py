@@ -77,6 +77,17 @@ def name_phrases(text: str) -> list[str]:
     return _NAME_PHRASE.findall(text)
 
 
+# A sentence that asks rather than states: it ends with "?", or opens with a question word and has no full
+# stop (an FAQ heading run into the text: "How often should a patient test their ketone levels").
+_QUESTION_OPENING = re.compile(r"^\W*(?:how|what|when|where|why|who|whom|which|whose)\b", re.IGNORECASE)
+
+
+def is_question(sentence: str) -> bool:
+    """Does `sentence` ask something? A question restates what is asked; it never answers it."""
+    text = sentence.strip()
+    return text.endswith("?") or (bool(_QUESTION_OPENING.match(text)) and not text.endswith((".", "!", "”", '"')))
+
+
 CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")  # "[3]" in an answer: it cites the third numbered passage
 _MARKER_AND_SPACE = re.compile(r"\s*" + CITATION_MARKER.pattern)
 

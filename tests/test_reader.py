@@ -413,3 +413,31 @@ def test_which_questions_ask_about_a_document():
                      "Which body regulates harbour pilots?", "When will the dredging start?", "Who is the chief nurse?",
                      "What did the review find about swing moorings?"):
         assert not asks_about_the_document(question), question
+
+
+def test_a_question_in_the_text_is_never_the_answer(tmp_path):
+    """An FAQ line or table heading that asks the user's question shares the most words with it and answers
+    nothing: the sentence that states the answer is given instead."""
+    assistant = _harbour_index(tmp_path, {"permits.md": (
+        '---\ntitle: "Harbour parking permits"\npublisher: "Porthmellin Harbour Board"\n---\n\n'
+        "Permits let residents park on the quay during the summer season.\n\n"
+        "How often should a resident renew their quay parking permit\n\n"
+        "The permit is checked by harbour staff on each visit, and the fee is paid at the office.\n\n"
+        "Residents renew their quay parking permit every twelve months, from the date it was issued.\n\n"
+        "Visitors may buy a day permit from the harbour office.\n")})
+    for question in ("How often should a resident renew their quay parking permit?",
+                     "How often do residents have to renew the parking permit for the quay?"):
+        answer = assistant.ask(question)
+        assert not answer.abstained and "every twelve months" in answer.answer, answer.answer
+        assert "permits#p2" not in [c.paragraph_id for c in answer.citations], answer.answer
+
+
+def test_which_sentences_ask():
+    from assistant.text import is_question
+
+    for sentence in ("Who can apply?", "How often should a patient test their ketone levels Type 1 diabetes",
+                     "What we will do", "  Why does the harbour close in winter?  "):
+        assert is_question(sentence), sentence
+    for sentence in ("How the scheme works is set out below.", "The question is what to do next.", "Which is why we act.",
+                     "“What next?” she asked.", "Residents renew their permit every twelve months."):
+        assert not is_question(sentence), sentence
