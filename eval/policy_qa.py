@@ -102,6 +102,7 @@ class Question:
     answerable: bool
     evidence: tuple[tuple[str, str], ...]  # (document file name, verbatim quote)
     history: tuple[tuple[str, str], ...] = ()  # (role, content)
+    metadata_field: str = ""  # a metadata question's field: author, publisher, date, title or reference
 
     @property
     def history_dicts(self) -> list[dict]:
@@ -124,6 +125,7 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
                 id=str(row["id"]), question=row["question"], category=row["category"], answerable=bool(row["answerable"]),
                 evidence=tuple((e["doc"], e["quote"]) for e in row.get("evidence") or []),
                 history=tuple((h["role"], h["content"]) for h in row.get("history") or []),
+                metadata_field=str(row.get("metadata_field") or ""),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise BenchInputError(f"{path}:{number}: not a policy QA question ({exc})") from exc
@@ -214,14 +216,33 @@ class Outcome:
                 "docs_cited": self.docs_cited, "ms": None if self.ms is None else round(self.ms, 1)}
 
 
+# What a header (ingest/header.py) says when it states a field: a metadata question is answered from the header
+# only by a cited header sentence stating the field asked about ("Who wrote X?" is not answered by "The document
+# was published on 12 August 2025."). An organisation named as author or publisher answers either question.
+_HEADER_STATES = {
+    "author": re.compile(r"\b(?:written|published) by\b"),
+    "publisher": re.compile(r"\b(?:written|published) by\b"),
+    "date": re.compile(r"\bpublished\b[^.]*?\b(?:on|in) [^.]*\d"),
+    "reference": re.compile(r"\bpublication reference is\b"),
+    "title": re.compile(r"\bIts title is\b"),
+}
+
+
+def header_states(field: str, text: str) -> bool:
+    """Does header text `text` state the metadata `field` (any header text counts for an unnamed field)?"""
+    pattern = _HEADER_STATES.get(field)
+    return pattern is None or bool(pattern.search(text))
+
+
 def findable(question: Question, paragraphs: Mapping[str, list[tuple[str, str]]]) -> bool:
     """Whether any answer could be scored cited: some paragraph the index holds of an evidence document
     (`paragraphs`: file name -> [(paragraph id, text)]) holds one of its quotes, or, for a metadata
-    question, the document has a header. The share of these is the ceiling of the cited figure: a quote
-    no paragraph holds is text ingest dropped or split apart."""
+    question, the document has a header stating the field asked about. The share of these is the ceiling of the
+    cited figure: a quote no paragraph holds is text ingest dropped or split apart."""
     for doc, quote in question.evidence:
         for paragraph_id, text in paragraphs.get(doc, []):
-            if (question.category == METADATA and paragraph_id.endswith(HEADER_SUFFIX)) or paragraph_holds(text, quote):
+            header = question.category == METADATA and paragraph_id.endswith(HEADER_SUFFIX) and header_states(question.metadata_field, text)
+            if header or paragraph_holds(text, quote):
                 return True
     return False
 
@@ -237,7 +258,8 @@ def score(question: Question, answer: dict, doc_ids: Mapping[str, str] | None = 
             doc = doc_by_id.get(citation.get("document_id"))
             if doc is None:
                 continue
-            header = question.category == METADATA and citation.get("paragraph_id") == f"{citation['document_id']}{HEADER_SUFFIX}"
+            header = (question.category == METADATA and citation.get("paragraph_id") == f"{citation['document_id']}{HEADER_SUFFIX}"
+                      and header_states(question.metadata_field, citation.get("quote") or citation.get("text") or ""))
             if header or any(paragraph_holds(citation.get("text") or "", quote) for d, quote in question.evidence if d == doc):
                 evidence_cited.append(citation.get("paragraph_id"))
                 docs_cited.add(doc)

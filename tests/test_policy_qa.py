@@ -84,6 +84,28 @@ def test_metadata_questions_accept_the_header_paragraph():
     assert score(metadata, answered(other_header)).outcome == "cited_wrong"
 
 
+def test_a_header_answers_a_metadata_question_only_by_stating_the_field_asked():
+    """"Who wrote it?" is not answered by a header sentence giving only its date (the answer must rest on a
+    sentence that states the field); an organisation as author or publisher answers either question."""
+    from eval.policy_qa import header_states
+
+    def metadata(field):
+        return Question(id="m", question="?", category="metadata", answerable=True,
+                        evidence=((DOC_B, "Published by the City Library Service"),), metadata_field=field)
+
+    dated = ("library-hours-2024#p0", "The document was published on 12 May 2024.")
+    assert score(metadata("date"), answered(dated)).outcome == "cited"
+    assert score(metadata("author"), answered(dated)).outcome == "cited_wrong"
+    assert score(metadata("title"), answered(dated)).outcome == "cited_wrong"
+    assert score(metadata(""), answered(dated)).outcome == "cited"  # no field named: any header, as before
+    assert header_states("author", "The document was published by City Libraries in 2024.")
+    assert header_states("publisher", "The document was written by Ada Okafor and published by City Libraries.")
+    assert header_states("date", "The document was written by Ada Okafor and published in June 2022.")
+    assert not header_states("date", "The document was written by Ada Okafor.")
+    assert header_states("reference", "Its publication reference is CP 1478.") and not header_states("reference", "Its title is “CP”.")
+    assert header_states("title", "Its title is “Library opening hours”.")
+
+
 def test_findable_says_whether_the_index_holds_a_quote():
     paragraphs = {DOC_A: [("harbour-dredging-policy#p1", FIRST)], DOC_B: [("library-hours-2024#p0", "The document was published in 2024.")]}
     assert findable(question(), paragraphs)
