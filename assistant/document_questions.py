@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.header import HEADER_NUMBER
+from ingest.header import HEADER_SUFFIX
 
-HEADER_SUFFIX = f"#p{HEADER_NUMBER}"
 # The documents whose headers join: those of the best passages, in retrieval order.
 DOCUMENTS = 3
 

@@ -35,8 +35,8 @@ import numpy as np
 from assistant.enumeration import announcement, list_items
 from assistant.reader import Candidate, leans_on_previous
 from assistant.records import Paragraph, Span
-from assistant.text import is_question
 from assistant.retrieval import Passage
+from assistant.text import is_question
 from ingest.header import HEADER_KIND
 
 # "What was X, and how long did Y take?" asks two things: each part gets its own reading.
@@ -165,7 +165,8 @@ def choose(
     # A question in the text ("How often should a patient test their ketone levels" heading a table, an FAQ's
     # "Who can apply?") shares the most words with the user's and answers nothing: never an answer sentence
     # (it may still come in as the lead-in of one that leans on it).
-    ranked = sorted((s for s in sentences if not is_question(s.text)), key=lambda s: -s.score)
+    answering = [i for i, s in enumerate(sentences) if not is_question(s.text)]
+    ranked = sorted((sentences[i] for i in answering), key=lambda s: -s.score)
     if not ranked:
         return Extract([], float("-inf"), [])
     by_key = {(s.passage.paragraph.id, s.index): s for s in sentences}
@@ -238,7 +239,6 @@ def choose(
         if not take(item_sentence(item.paragraph, item.index)):
             break  # the word budget is spent: the items so far, in order, never a later one alone
         listed += [pid for pid in (lead.id, item.paragraph.id) if pid not in listed]
-    answering = [i for i, s in enumerate(sentences) if not is_question(s.text)]
     for part_logits in logits[1:]:
         take(sentences[max(answering, key=lambda i: part_logits[i])])
     for sentence in ranked[1:]:

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from eval.bench_common import BenchInputError, BenchResult, Table, fingerprint, percentile, require_path
 from eval.check_data import normalise
+from ingest.header import HEADER_SUFFIX, header_states
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS_DIR = ROOT / "eval" / "data"
@@ -54,7 +55,6 @@ SPLITS = ("dev", "test")
 MIN_WORD_SHARE = 0.60  # share of a quote's content words a paragraph must hold to count as holding it
 MIN_SHARED_WORDS = 3  # quotes with fewer content words are matched as text only (one word proves nothing)
 OVERLAP_WORDS = 5  # words a paragraph's end must share with a quote's start (or its start with the end)
-HEADER_SUFFIX = "#p0"
 
 GATE_FILE = ROOT / "eval" / "policy_thresholds.toml"
 
@@ -216,24 +216,6 @@ class Outcome:
                 "docs_cited": self.docs_cited, "ms": None if self.ms is None else round(self.ms, 1)}
 
 
-# What a header (ingest/header.py) says when it states a field: a metadata question is answered from the header
-# only by a cited header sentence stating the field asked about ("Who wrote X?" is not answered by "The document
-# was published on 12 August 2025."). An organisation named as author or publisher answers either question.
-_HEADER_STATES = {
-    "author": re.compile(r"\b(?:written|published) by\b"),
-    "publisher": re.compile(r"\b(?:written|published) by\b"),
-    "date": re.compile(r"\bpublished\b[^.]*?\b(?:on|in) [^.]*\d"),
-    "reference": re.compile(r"\bpublication reference is\b"),
-    "title": re.compile(r"\bIts title is\b"),
-}
-
-
-def header_states(field: str, text: str) -> bool:
-    """Does header text `text` state the metadata `field` (any header text counts for an unnamed field)?"""
-    pattern = _HEADER_STATES.get(field)
-    return pattern is None or bool(pattern.search(text))
-
-
 def findable(question: Question, paragraphs: Mapping[str, list[tuple[str, str]]]) -> bool:
     """Whether any answer could be scored cited: some paragraph the index holds of an evidence document
     (`paragraphs`: file name -> [(paragraph id, text)]) holds one of its quotes, or, for a metadata
@@ -258,6 +240,8 @@ def score(question: Question, answer: dict, doc_ids: Mapping[str, str] | None = 
             doc = doc_by_id.get(citation.get("document_id"))
             if doc is None:
                 continue
+            # From a header, only a cited sentence stating the field asked about answers ("Who wrote X?" is not
+            # answered by "The document was published on 12 August 2025.").
             header = (question.category == METADATA and citation.get("paragraph_id") == f"{citation['document_id']}{HEADER_SUFFIX}"
                       and header_states(question.metadata_field, citation.get("quote") or citation.get("text") or ""))
             if header or any(paragraph_holds(citation.get("text") or "", quote) for d, quote in question.evidence if d == doc):

@@ -19,6 +19,7 @@ import re
 from assistant.records import Document, Paragraph, Span
 
 HEADER_NUMBER = 0
+HEADER_SUFFIX = f"#p{HEADER_NUMBER}"  # a header's paragraph id is the document id and this
 HEADER_KIND = "header"
 # Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
 # 2: the publication reference, when the document states one. 3: a header for a document stating only its own title.
@@ -66,6 +67,24 @@ def header_sentences(document: Document, title_stated: bool = False) -> list[str
     if sentences or (title_stated and document.title.strip()):
         sentences.append(f"Its title is “{document.title}”.")
     return sentences
+
+
+# What a header sentence says when it states a field, in the wording `header_sentences` writes. An organisation
+# named as author or publisher answers a question about either.
+_STATES = {
+    "author": re.compile(r"\b(?:written|published) by\b"),
+    "publisher": re.compile(r"\b(?:written|published) by\b"),
+    "date": re.compile(r"\bpublished\b[^.]*?\b(?:on|in) [^.]*\d"),
+    "reference": re.compile(r"\bpublication reference is\b"),
+    "title": re.compile(r"\bIts title is\b"),
+}
+
+
+def header_states(field: str, text: str) -> bool:
+    """Does header text `text` state the metadata `field` (author, publisher, date, reference, title)? Any
+    header text counts for a field not named here."""
+    pattern = _STATES.get(field)
+    return pattern is None or bool(pattern.search(text))
 
 
 def header_paragraph(document: Document, title_stated: bool = False) -> Paragraph | None:

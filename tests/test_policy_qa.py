@@ -87,7 +87,8 @@ def test_metadata_questions_accept_the_header_paragraph():
 def test_a_header_answers_a_metadata_question_only_by_stating_the_field_asked():
     """"Who wrote it?" is not answered by a header sentence giving only its date (the answer must rest on a
     sentence that states the field); an organisation as author or publisher answers either question."""
-    from eval.policy_qa import header_states
+    from assistant.records import Document
+    from ingest.header import header_sentences, header_states
 
     def metadata(field):
         return Question(id="m", question="?", category="metadata", answerable=True,
@@ -104,6 +105,11 @@ def test_a_header_answers_a_metadata_question_only_by_stating_the_field_asked():
     assert not header_states("date", "The document was written by Ada Okafor.")
     assert header_states("reference", "Its publication reference is CP 1478.") and not header_states("reference", "Its title is “CP”.")
     assert header_states("title", "Its title is “Library opening hours”.")
+    # In the wording the header writes: each field's sentence states it.
+    written = header_sentences(Document(id="d", path="/d.md", title="Library hours", author="Ada Okafor", publisher="City Libraries",
+                                        date="2024-05-12", reference="CP 1478"), title_stated=True)
+    for field in ("author", "publisher", "date", "reference", "title"):
+        assert any(header_states(field, sentence) for sentence in written), (field, written)
 
 
 def test_findable_says_whether_the_index_holds_a_quote():
