@@ -72,6 +72,38 @@ def capitalised_names(text: str) -> set[str]:
     return {m.group(1).lower() for m in _NAME_WORD.finditer(text)}
 
 
+# A name and its acronym: "Department for Environment, Food and Rural Affairs" is "Defra", "Foreign,
+# Commonwealth and Development Office" is "FCDO". The short words inside a name do not count.
+_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z’'\-]*|[,&]")
+_INSIDE_A_NAME = {"for", "of", "and", "the", "on", "in", ",", "&"}
+MIN_ACRONYM = 3  # letters: two-letter initials match too much by chance
+
+
+def spelled_out_names(text: str) -> dict[str, list[str]]:
+    """Each name of two or more capitalised words in `text` under its acronym (lower-cased), with its words:
+    every run of capitalised words and the short words inside them, from a capitalised word to a later one
+    ("Department for Education" under "dfe" and "de"; "Department for Environment, Food and Rural Affairs"
+    under "defra")."""
+    runs: list[list[str]] = [[]]
+    for token in _NAME_TOKEN.findall(text):
+        if token[0].isupper() or (token.lower() in _INSIDE_A_NAME and runs[-1]):
+            runs[-1].append(token)
+        elif runs[-1]:
+            runs.append([])
+    out: dict[str, list[str]] = {}
+    for run in runs:
+        capitals = [i for i, t in enumerate(run) if t[0].isupper()]
+        for a, start in enumerate(capitals):
+            for end in capitals[a + 1 :]:
+                part = run[start : end + 1]
+                name_words = [t for t in part if t not in {",", "&"}]
+                for acronym in ("".join(t[0] for t in name_words if t.lower() not in _INSIDE_A_NAME),
+                                "".join(t[0] for t in name_words)):  # "DfE" keeps the "f" of "for"
+                    if len(acronym) >= MIN_ACRONYM:
+                        out.setdefault(acronym.lower(), [w.lower() for w in name_words])
+    return out
+
+
 def name_phrases(text: str) -> list[str]:
     """Runs of two or more capitalised words, as written, in order: the names a question mentions."""
     return _NAME_PHRASE.findall(text)

@@ -21,7 +21,9 @@ three labels, with a score, P(supported), and the paragraph sentences the verdic
    stated apart). The score is its best P(entailment) over those readings.
    - `supported` when the score reaches the fitted threshold AND every number and date in the
      sentence (`numbers`) appears in the paragraph and every capitalised name (`capitalised_names`)
-     is a word of it (the names-and-numbers rule, a hard constraint the model cannot overrule);
+     is a word of it, or stands for a name the other side spells out ("Defra", "the Department for
+     Environment, Food and Rural Affairs") (the names-and-numbers rule, a hard constraint the model
+     cannot overrule);
    - else `contradicted` when the model's best P(contradiction) reaches its threshold;
    - else `unsupported`.
    Both thresholds are fitted on held-out claims (`assistant verifier calibrate`).
@@ -50,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.records import Span
-from assistant.text import CITATION_MARKER, capitalised_names, content_terms, numbers, words
+from assistant.text import CITATION_MARKER, capitalised_names, content_terms, numbers, spelled_out_names, words
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED = "supported", "contradicted", "unsupported"
 LABELS = (SUPPORTED, CONTRADICTED, UNSUPPORTED)
@@ -268,11 +270,18 @@ def _is_verbatim(sentence: str, paragraph: str) -> bool:
 
 
 def _missing_facts(sentence: str, paragraph: str) -> list[str]:
+    """The numbers and names of `sentence` that `paragraph` does not hold. A name may be written as its
+    acronym on one side and in full on the other ("Defra" against "the Department for Environment, Food
+    and Rural Affairs", and the other way round): that is the same name."""
     missing = sorted(numbers(sentence) - numbers(paragraph))
     paragraph_words = set(words(paragraph))
+    # Names the paragraph spells out stand for their acronyms, and the words of a name the sentence spells
+    # out are there when the paragraph has its acronym.
+    known = paragraph_words | set(spelled_out_names(paragraph))
+    spelled_out = {w for acronym, name in spelled_out_names(sentence).items() if acronym in paragraph_words for w in name}
     for name in sorted(capitalised_names(sentence)):
         name_words = words(name)
-        if name_words and not all(w in paragraph_words for w in name_words):
+        if name_words and not all(w in known or w in spelled_out for w in name_words):
             missing.append(name)
     return missing
 

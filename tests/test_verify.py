@@ -72,6 +72,25 @@ def test_a_claim_whose_names_or_numbers_the_passage_lacks_is_never_supported(emb
     assert verdict.evidence and verdict.evidence in PASSAGE
 
 
+@pytest.mark.parametrize("claim, paragraph, missing", [
+    # A name written as its acronym on one side and in full on the other is the same name.
+    ("The working group meets DESNZ, the FCDO and Defra every month.",
+     "The working group meets representatives from DESNZ, the Foreign, Commonwealth and Development Office and the "
+     "Department for Environment, Food and Rural Affairs every month.", []),
+    ("The Department for Energy Security and Net Zero asks for an evaluation plan.",
+     "For every significant business case, DESNZ asks for an evaluation plan.", []),
+    ("The guidance was written by the DfE.", "The Department for Education wrote the guidance.", []),
+    ("The guidance was written by the Department for Education.", "The DfE wrote the guidance.", []),
+    # Initials that spell another name are not it.
+    ("The FBI asks for an evaluation plan.", "The Food Standards Agency asks for an evaluation plan.", ["fbi"]),
+    ("The guidance was written by the Department for Transport.", "The DfE wrote the guidance.", ["department", "transport"]),
+])
+def test_names_and_their_acronyms(claim, paragraph, missing):
+    from assistant.verify import _missing_facts
+
+    assert _missing_facts(claim, paragraph) == missing
+
+
 def _verdicts(embedder, cases):
     verdicts = check_claims([(str(n), claim, PASSAGE) for n, (claim, _) in enumerate(cases)], embedder)
     assert all(0.0 <= v.score <= 1.0 and v.evidence in PASSAGE for v in verdicts)
