@@ -77,13 +77,14 @@ def capitalised_names(text: str) -> set[str]:
 _NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z’'\-]*|[,&]")
 _INSIDE_A_NAME = {"for", "of", "and", "the", "on", "in", ",", "&"}
 MIN_ACRONYM = 3  # letters: two-letter initials match too much by chance
+MAX_ACRONYM = 8  # capitalised words: a longer run (a heading in capitals) names no acronym, and would cost n^2
 
 
 def spelled_out_names(text: str) -> dict[str, list[str]]:
     """Each name of two or more capitalised words in `text` under its acronym (lower-cased), with its words:
-    every run of capitalised words and the short words inside them, from a capitalised word to a later one
-    ("Department for Education" under "dfe" and "de"; "Department for Environment, Food and Rural Affairs"
-    under "defra")."""
+    every run of capitalised words and the short words inside them, from a capitalised word to one at most
+    MAX_ACRONYM capitalised words later ("Department for Education" under "dfe"; "Department for
+    Environment, Food and Rural Affairs" under "defra"), acronyms of MIN_ACRONYM letters or more."""
     runs: list[list[str]] = [[]]
     for token in _NAME_TOKEN.findall(text):
         if token[0].isupper() or (token.lower() in _INSIDE_A_NAME and runs[-1]):
@@ -94,7 +95,7 @@ def spelled_out_names(text: str) -> dict[str, list[str]]:
     for run in runs:
         capitals = [i for i, t in enumerate(run) if t[0].isupper()]
         for a, start in enumerate(capitals):
-            for end in capitals[a + 1 :]:
+            for end in capitals[a + 1 : a + MAX_ACRONYM]:
                 part = run[start : end + 1]
                 name_words = [t for t in part if t not in {",", "&"}]
                 for acronym in ("".join(t[0] for t in name_words if t.lower() not in _INSIDE_A_NAME),

@@ -274,15 +274,16 @@ def _missing_facts(sentence: str, paragraph: str) -> list[str]:
     acronym on one side and in full on the other ("Defra" against "the Department for Environment, Food
     and Rural Affairs", and the other way round): that is the same name."""
     missing = sorted(numbers(sentence) - numbers(paragraph))
-    paragraph_words = set(words(paragraph))
-    # Names the paragraph spells out stand for their acronyms, and the words of a name the sentence spells
-    # out are there when the paragraph has its acronym.
-    known = paragraph_words | set(spelled_out_names(paragraph))
-    spelled_out = {w for acronym, name in spelled_out_names(sentence).items() if acronym in paragraph_words for w in name}
-    for name in sorted(capitalised_names(sentence)):
-        name_words = words(name)
-        if name_words and not all(w in known or w in spelled_out for w in name_words):
-            missing.append(name)
+    known = set(words(paragraph))
+    names = [(name, words(name)) for name in sorted(capitalised_names(sentence))]
+    if any(not all(w in known for w in name_words) for _, name_words in names):
+        # Only then (this runs for every sentence an LLM streams): names the paragraph spells out stand for
+        # their acronyms, and the words of a name the sentence spells out are there when the paragraph has
+        # its acronym.
+        paragraph_words = set(known)
+        known |= set(spelled_out_names(paragraph))
+        known |= {w for acronym, name in spelled_out_names(sentence).items() if acronym in paragraph_words for w in name}
+    missing += [name for name, name_words in names if name_words and not all(w in known for w in name_words)]
     return missing
 
 
