@@ -11,8 +11,9 @@ Steps:
 3. Each answer scored (`score`):
    - A citation is evidence when its document is one the question's evidence is in and its paragraph
      holds one of that document's quotes (`paragraph_holds`, on text normalised by eval.check_data.normalise):
-     the paragraph contains the quote as whole words (or, without spaces and hyphens, as characters: text
-     rejoined across a PDF's layout), or the quote contains the paragraph (a quote
+     the paragraph contains the quote as whole words (or, without spaces and hyphens and with a doubled
+     letter read as one, as characters: text rejoined across a PDF's layout, and a quote of a document whose
+     split ligatures ingest repaired, "skil s" against "skills"), or the quote contains the paragraph (a quote
      spanning paragraphs), or the paragraph's end overlaps the quote's start or its start the quote's end
      by OVERLAP_WORDS words (half a shorter quote), or at least MIN_WORD_SHARE of the quote's content
      words (`content_words`), every number among them, occur in the paragraph. Metadata questions also accept the document's header paragraph `#p0`.
@@ -148,8 +149,10 @@ def _contains_words(text: str, part: str) -> bool:
 
 
 def _squashed(text: str) -> str:
-    """No spaces or hyphens: text rejoined across layout ("com- munity", "pro-\\nvide") compares equal."""
-    return re.sub(r"[\s\-]+", "", text)
+    """No spaces or hyphens, and a doubled letter as one: text rejoined across layout ("com- munity",
+    "pro-\\nvide") compares equal, and so does a quote keeping a split ligature that ingest repaired ("skil s"
+    against "skills", ingest/ligatures.py)."""
+    return re.sub(r"([a-z])\1+", r"\1", re.sub(r"[\s\-]+", "", text))
 
 
 def _edges_overlap(paragraph_words: list[str], quote_words: list[str]) -> bool:

@@ -35,7 +35,9 @@ from ingest.reflow import page_starts, rejoin
 # 8: the later non-content rules (ingest/noncontent.py: contents lists, notices, banners) and cover titles
 # (ingest/metadata.py), which changed what indexes built before them hold without a bump: an index built
 # incrementally over 7 kept up to 6 paragraphs a document that a fresh one splits otherwise.
-CLEANER_VERSION = "8"
+# 9: split ligatures repaired before cleaning (ingest/ligatures.py: "skil s" -> "skills"); a GOV.UK cover's
+# organisation above its document type is the publisher; a first heading that begins a cover organisation is no title.
+CLEANER_VERSION = "9"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [

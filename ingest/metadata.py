@@ -7,7 +7,8 @@ What counts as a statement, by shape, never by document:
   "Updated 30 June 2022", "Date: June 2022", the GOV.UK "From: <organisations> | Published <date>; last
   updated <date>" line, the date under "Presented to Parliament ... by Command of His Majesty", and a cover
   line that is only a date ("November 2023"). Dates become ISO: "2023-02-21", "2023-02" or "2023".
-- publisher: "Published by X", "From: X", a line that is an organisation's name on the cover ("Department for
+- publisher: "Published by X", "From: X", the line above a GOV.UK document type on a publication's cover
+  ("Skills England" / "Research and analysis" / <title> / "Published 12 August 2025"), a line that is an organisation's name on the cover ("Department for
   Transport", "Ministry of Justice"; a name broken over several short lines is put back together), "© X 2023"
   where X is not "Crown copyright" (Crown copyright says who owns the text, not who published it).
 - author: "Author(s): ...", "Written by ...", "Prepared by ...", "By <names>".
@@ -149,6 +150,19 @@ _NOT_ORG_WORDS = re.compile(
     re.IGNORECASE)
 
 
+# GOV.UK's document types: a publication page names its organisation on the line above one ("Skills England" /
+# "Research and analysis"), whatever the organisation's name looks like.
+GOVUK_DOCUMENT_TYPES = {
+    "research and analysis", "policy paper", "guidance", "statutory guidance", "detailed guide", "independent report",
+    "corporate report", "official statistics", "accredited official statistics", "national statistics",
+    "statistical data set", "transparency data", "consultation outcome", "open consultation", "closed consultation",
+    "impact assessment", "speech", "press release", "news story", "correspondence", "decision", "notice", "form",
+    "case study", "collection", "foi release", "promotional material", "regulation", "international treaty",
+    "written statement to parliament", "oral statement to parliament", "authored article", "government response",
+}
+# The organisation line above a document type: a few capitalised words (and "and", "of", "for", "the", "&").
+_COVER_ORG = re.compile(r"^[A-Z][\w&’'.-]*(?:\s+(?:[A-Z][\w&’'.-]*|and|of|for|the|&)){0,9}$")
+
 # A line that stops mid-phrase: the next line goes on with it.
 _OPEN_END = re.compile(r"(?:[,&]|\b(?:a|an|the|and|or|of|in|on|at|to|for|by|with|from)|\w+['’]s)$", re.IGNORECASE)
 
@@ -225,6 +239,10 @@ def _publisher(lines: list[str], head: list[str]) -> str:
     for line in lines:
         if (m := _PUBLISHED_BY.match(line)) and (org := m.group("org").strip()):
             return org
+    for above, line in zip(head[:COVER_LINES], head[1:COVER_LINES]):
+        if line.strip(" *_").lower() in GOVUK_DOCUMENT_TYPES and _COVER_ORG.match(above := above.strip(" *_")):
+            if above.lower() not in _GENERIC_HEADINGS:
+                return above
     # An organisation named on the cover, maybe broken over up to four short lines ("Ministry" / "of Justice"),
     # standing on its own: not the end of a sentence broken over lines ("... on behalf of the" / "Stationery Office").
     for i in range(min(len(head), COVER_LINES)):
@@ -404,6 +422,19 @@ def _cover_lines(blocks: Sequence[Block]) -> list[str]:
     return lines
 
 
+def _cover_org_end(lines: list[str], i: int) -> int | None:
+    """Where an organisation's name that starts at cover line i ends (exclusive), when lines i.. name one."""
+    return next((j for j in range(min(len(lines), i + 4), i, -1) if _org_name(" ".join(lines[i:j]))), None)
+
+
+def starts_cover_organisation(blocks: Sequence[Block], line: str) -> bool:
+    """Whether `line` is a cover line that begins an organisation's name broken over lines ("The Leeds" of
+    "The Leeds" / "Teaching Hospitals" / "NHS Trust"): the first heading of such a cover names no document."""
+    lines = _cover_lines(blocks)
+    line = re.sub(r"\s+", " ", line.strip().strip("*_#")).strip()
+    return any(text == line and _cover_org_end(lines, i) for i, text in enumerate(lines))
+
+
 def cover_title(blocks: Sequence[Block]) -> str:
     """A title set over several short cover lines, as covers converted to text are: skip the lines that name
     nothing (generic words, dates) and an organisation's name broken over lines ("The Leeds" / "Teaching
@@ -417,8 +448,7 @@ def cover_title(blocks: Sequence[Block]) -> str:
         if generic_title(line) or _YEARS.match(line):
             i += 1
             continue
-        org_end = next((j for j in range(min(len(lines), i + 4), i, -1) if _org_name(" ".join(lines[i:j]))), None)
-        if org_end is not None:
+        if (org_end := _cover_org_end(lines, i)) is not None:
             i = org_end
             continue
         title = line

@@ -30,8 +30,10 @@ from assistant.embedding import paragraph_vector
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
+from ingest.ligatures import repair_split_ligatures
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
-from ingest.metadata import cover_title, generic_title, merged_metadata, stated_metadata, title_from_blocks
+from ingest.metadata import (cover_title, generic_title, merged_metadata, starts_cover_organisation, stated_metadata,
+                             title_from_blocks)
 from ingest.segment import split_sentences
 
 METADATA_FILE = "metadata.toml"
@@ -198,6 +200,7 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
         # third-party libraries warn about malformed files they read anyway: not the user's business
         warnings.simplefilter("ignore")
         loaded = load(path)
+    loaded = repair_split_ligatures(loaded)  # "skil s" -> "skills", in a document that shows the damage
     cleaned = clean(loaded.blocks)
     if not cleaned.paragraphs:
         raise UnreadableDocument("no text found after cleaning")
@@ -250,7 +253,9 @@ def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[st
     # the title set over the cover's short lines is taken, else the first heading that is not generic. Plain text marks no headings: its first line is a title
     # only when the cleaner judged it one (else the file name stands).
     title = cleaned.title
-    if (not title or generic_title(title)) and any(b.kind == "heading" for b in loaded.blocks):
+    # The first heading may also be the first line of an organisation's name set over the cover's lines.
+    named_nothing = not title or generic_title(title) or starts_cover_organisation(loaded.blocks, title)
+    if named_nothing and any(b.kind == "heading" for b in loaded.blocks):
         title = cover_title(loaded.blocks) or title_from_blocks(loaded.blocks)
     elif title and generic_title(title):
         title = ""

@@ -234,6 +234,10 @@ def test_iso_date(text, iso):
         (["ISBN 978-1-2345-6789-0"], {"reference": "ISBN 978-1-2345-6789-0"}),
         (["Harbour Research Paper Number 2031/016"], {"reference": "Research Paper Number 2031/016"}),
         (["Ada Okafor, Director of Ferries, October 2031"], {"date": "2031-10"}),
+        # a GOV.UK publication page: its organisation stands above the document type, whatever its name's shape
+        (["Coastal Skills Westshire", "Research and analysis", "Ferry crews to 2035", "Published 3 May 2031"],
+         {"publisher": "Coastal Skills Westshire", "date": "2031-05-03"}),
+        (["Harbourwatch", "Policy paper", "Ferry fares"], {"publisher": "Harbourwatch"}),
     ],
 )
 def test_stated_metadata(lines, expected):
@@ -252,6 +256,8 @@ def test_stated_metadata(lines, expected):
         ["We will work with the copyright holders to agree terms."],
         ["Author: Ada Okafor and the Analytics Unit"],  # a unit named alongside, not after, the name: say nothing
         ["Author: Ada Okafor Evaluation Unit"],  # "Evaluation Unit" may be a heading: say nothing
+        ["GOV.UK", "Guidance", "Ferry fares"],  # a site name above the document type is no publisher
+        ["Transport, travel and ferries", "Policy paper", "Ferry fares"],  # a breadcrumb is no publisher
     ],
 )
 def test_prose_states_nothing(lines):
@@ -311,6 +317,17 @@ def test_a_title_set_over_several_cover_lines_is_put_back_together():
     assert cover_title(split_org) == "Estates Strategy 2024-2029"
     # prose first: no cover
     assert cover_title([Block("text", "This guidance explains how to register a birth within 42 days.")]) == ""
+
+
+def test_a_first_heading_that_begins_a_cover_organisation_is_no_title(tmp_path):
+    from ingest.pipeline import parse_document
+
+    path = tmp_path / "estates.md"
+    path.write_text("**The Eastbrook**\n\n**Community Health**\n\n**NHS Trust**\n\n**Estates Strategy**\n\n2024-2029\n\n"
+                    "**Foreword**\n\nOur estate must serve patients for the next twenty years, and it will.\n", encoding="utf-8")
+    document = parse_document(path, "estates", "default", {}, 10_000_000)
+    assert document.title == "Estates Strategy 2024-2029"
+    assert document.publisher == "Eastbrook Community Health NHS Trust"
 
 
 def test_the_texts_author_beats_the_files_author_property():
