@@ -21,7 +21,7 @@ from assistant.answer import Answer
 from assistant.compose import abstention, citation_for, quote_of, render_group
 from assistant.config import Config
 from assistant.errors import BadQuestion
-from assistant.text import name_phrases
+from assistant.text import content_terms, name_phrases
 
 
 @dataclass
@@ -60,6 +60,10 @@ def validate_question(question: object, max_chars: int) -> str:
     return question
 
 
+# Passages a second search of a document the question names adds (assistant/named_documents.py).
+NAMED_DOCUMENT_PASSAGES = 3
+
+
 class Assistant:
     def __init__(self, config: Config, index, embedder):
         from assistant.entailment import get_verifier
@@ -74,6 +78,7 @@ class Assistant:
         self.decider = get_decision_model(config.decision_model_path, config.reader_int8)  # answer or abstain
         # The citation check's model (assistant/verify.py): loaded on first use, at start when an LLM answers.
         self.verifier = get_verifier(config.verifier_model_path)
+        self._names = None  # (index generation, DocumentNames), read on first use
         self._llm = None
         if config.uses_llm:
             from assistant.llm_answer import LLMAnswerer
@@ -207,11 +212,16 @@ class Assistant:
             # A later part of a two-part question gets its own retrieval, keeping the names of the
             # whole question ("what office had he held" alone names nobody).
             names = [n for n in name_phrases(searched_for) if n not in part]
-            found = self.retriever.search(f"{part} {' '.join(names)}".strip(), k=3, collections=collections, documents=documents)
-            for key in ("embed", "dense", "bm25", "rescore", "fuse"):
-                timings[key] = timings.get(key, 0.0) + found.timings_ms.get(key, 0.0)
-            passages = _merged(passages, found.passages)
-        if asks_about_the_document(question or searched_for):
+            query = f"{part} {' '.join(names)}".strip()
+            passages = _merged(passages, self._search_more(query, 3, timings, collections, documents))
+        about_the_document = asks_about_the_document(question or searched_for)
+        named = None if about_the_document else self._document_names().named(searched_for)
+        if named and len(content_terms(named.rest)) >= 2 and (documents is None or named.document_id in documents):
+            # "... described in the FSA action plan?": the naming words pull towards paragraphs that name the
+            # document; its own search without them finds the ones that answer (assistant/named_documents.py).
+            found = self._search_more(named.rest, NAMED_DOCUMENT_PASSAGES, timings, collections, [named.document_id])
+            passages = _merged(passages, found)
+        if about_the_document:
             # "Who wrote ...?", "When was ... published?": the documents' headers, which retrieval ranks low.
             # Judged on the user's own words: a follow-up's query carries the previous question ("Who wrote ...").
             passages = _merged(passages, self._headers(header_ids(passages), passages))
@@ -238,6 +248,22 @@ class Assistant:
         retrieval.passages = sorted(passages, key=lambda p: rank.get(p.paragraph.id, len(rank)))
         timings["compose"] = (time.perf_counter() - t) * 1000 - timings["decide"]
         return Grounds(searched_for, retrieval, extract, confidence, answerable, timings, about_the_sources, decision_logits)
+
+    def _search_more(self, query: str, k: int, timings: dict[str, float], collections, documents) -> list:
+        """The passages of one more search within a question's scope, its time added to `timings`."""
+        found = self.retriever.search(query, k=k, collections=collections, documents=documents)
+        for key in ("embed", "dense", "bm25", "rescore", "fuse"):
+            timings[key] = timings.get(key, 0.0) + found.timings_ms.get(key, 0.0)
+        return found.passages
+
+    def _document_names(self):
+        """The documents' names (assistant/named_documents.py), read again when the index has changed."""
+        from assistant.named_documents import DocumentNames
+
+        generation = self.index.generation
+        if self._names is None or self._names[0] != generation:
+            self._names = (generation, DocumentNames(self.index.documents()))
+        return self._names[1]
 
     def _headers(self, ids: list[str], passages: list) -> list:
         """Passages for the header paragraphs `ids` (those that exist), scored as the weakest of `passages`."""

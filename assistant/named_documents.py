@@ -1,0 +1,143 @@
+"""Questions that name their document -> the document, and what the question asks of it.
+
+"What are the three common types of evaluation described in the FSA action plan?" names its document ("the
+FSA action plan": the publisher's acronym and words of the title) and asks something of it. Retrieval reads
+the whole question, so the naming words pull towards the paragraphs that mention the document by its name
+("This Action Plan is an opportunity to ...") and can push the paragraph that answers out of the passages.
+So when a question names one document, that document is searched again with the naming words taken out
+("What are the three common types of evaluation described in?"), and what this finds joins the passages. The
+reader still reads the whole question against every sentence, so nothing else changes.
+
+What names a document: the words of its title and publisher (stemmed, as the lexical index has them), the
+acronyms in them ("BEIS") and those they spell ("Food Standards Agency" -> "fsa", "Department for Transport"
+-> "dft"). A naming phrase is a run of such words of one document, joined only by "the", "of", "and", "for",
+"&", "a", "an" (a possessive "'s" is read off): "the DfT's rail vision", "Skills England's assessment". It names
+the document when it holds a word of the title and either
+- at least MIN_NAME_TERMS name words, one of them rare among the documents' names (in at most RARE_SHARE of
+  them), and it reads as a reference: after a determiner ("the", "its") or with a possessive ("in Northern
+  Ireland" names no document whose title says "Northern Ireland"); or
+- is one acronym of the title that no other document's name has ("according to BEIS");
+and when no other document's name holds the phrase as well. The rule is about how questions name documents, not about any
+document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.text import STOPWORDS, content_terms, spelled_out_names
+
+MIN_NAME_TERMS = 2
+RARE_SHARE = 0.10
+# Words that may join a naming phrase's name words: "the Department for Transport's rail vision".
+_JOINERS = {"the", "of", "and", "for", "&", "a", "an"}
+# Words before a phrase that refers to a document: "the FSA action plan", "its Evaluation Action Plan".
+_DETERMINERS = {"the", "its", "their", "this", "that", "his", "her", "our"}
+_TOKEN = re.compile(r"[A-Za-z0-9&]+(?:['’][A-Za-z]+)?")
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NamedDocument:
+    """The document a question names, the naming phrase as written, and the question without it."""
+
+    document_id: str
+    phrase: str
+    rest: str
+
+
+@dataclass(frozen=True)
+class _Name:
+    title: frozenset[str]  # stemmed content terms and acronyms of the title
+    publisher: frozenset[str]  # those of the publisher
+    acronyms: frozenset[str]  # the acronyms among them
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return self.title | self.publisher
+
+
+def _acronyms(text: str) -> set[str]:
+    """The acronyms of a title or publisher, lower-cased: written in it ("BEIS", "DfT") and spelled by its
+    names ("Food Standards Agency" -> "fsa"). A name set in capitals ("FINDINGS OF THE INVESTIGATION") has
+    words in capitals, not acronyms."""
+    words = re.findall(r"[A-Za-z]+", text)
+    if not words or sum(w.isupper() for w in words) > len(words) // 2:
+        return set()
+    written = {t.lower() for t in re.findall(r"\b[A-Z][A-Za-z&]*[A-Z][a-z]?\b", text)
+               if sum(c.isupper() for c in t) >= 2 and t.lower() not in STOPWORDS}
+    return written | set(spelled_out_names(text))
+
+
+def _name_keys(text: str) -> frozenset[str]:
+    """Stemmed content terms of a title or publisher, and its acronyms."""
+    return frozenset(content_terms(text)) | frozenset(_acronyms(text))
+
+
+class DocumentNames:
+    """The names of an index's documents (title and publisher), to find the one a question names."""
+
+    def __init__(self, documents) -> None:
+        self._names: dict[str, _Name] = {}
+        for document in documents:
+            title, publisher = document.title or "", document.publisher or ""
+            self._names[document.id] = _Name(_name_keys(title), _name_keys(publisher),
+                                             frozenset(_acronyms(title) | _acronyms(publisher)))
+        count = max(1, len(self._names))
+        frequency: dict[str, int] = {}
+        for name in self._names.values():
+            for key in name.keys:
+                frequency[key] = frequency.get(key, 0) + 1
+        self._frequency = frequency
+        self._rare = max(1, int(RARE_SHARE * count))
+
+    @staticmethod
+    def _token_keys(token: str) -> set[str]:
+        bare = _POSSESSIVE.sub("", token)
+        return {bare.lower(), *content_terms(bare)} if bare.lower() not in STOPWORDS else set()
+
+    def named(self, question: str) -> NamedDocument | None:
+        """The one document `question` names, or None (see the module docstring)."""
+        tokens = list(_TOKEN.finditer(question))
+        token_keys = [self._token_keys(t.group(0)) for t in tokens]
+        found: list[tuple[float, str, int, int]] = []  # (weight, document, first token, last token)
+        for document_id, name in self._names.items():
+            keys_of = [keys & name.keys for keys in token_keys]
+            i = 0
+            while i < len(tokens):
+                if not keys_of[i]:
+                    i += 1
+                    continue
+                j, last = i, i
+                while j + 1 < len(tokens) and (keys_of[j + 1] or tokens[j + 1].group(0).lower() in _JOINERS):
+                    j += 1
+                    if keys_of[j]:
+                        last = j
+                span = [keys for keys in keys_of[i : last + 1] if keys]
+                referred = (i > 0 and tokens[i - 1].group(0).lower() in _DETERMINERS) or any(
+                    _POSSESSIVE.search(t.group(0)) for t in tokens[i : last + 1])
+                if self._names_it(span, name, referred):
+                    weight = sum(1.0 / min(self._frequency[k] for k in keys) for keys in span)
+                    found.append((weight, document_id, i, last))
+                i = last + 1
+        if not found:
+            return None
+        found.sort(reverse=True)
+        weight, document_id, first, last = found[0]
+        if any(w == weight and d != document_id for w, d, f, l in found[1:] if (f, l) == (first, last)):
+            return None  # the phrase names two documents alike
+        start, end = tokens[first].start(), tokens[last].end()
+        rest = re.sub(r"\s+", " ", f"{question[:start]} {question[end:]}").strip()
+        rest = re.sub(r"\s+([?.!,;:])", r"\1", rest)
+        return NamedDocument(document_id, question[start:end], rest)
+
+    def _names_it(self, span: list[set[str]], name: _Name, referred: bool) -> bool:
+        """Whether the name words of a phrase (each word's keys) name the document: see the module docstring.
+        `referred`: the phrase follows a determiner or holds a possessive ("the FSA action plan", "Skills
+        England's assessment"), as a reference to a document does ("in Northern Ireland" is none)."""
+        if not any(keys & name.title for keys in span):
+            return False  # a publisher alone ("the Prime Minister") names no one document
+        if len(span) == 1:  # one word: an acronym of the title that no other document's name has ("BEIS")
+            return any(k in name.title and k in name.acronyms and self._frequency[k] == 1 for k in span[0])
+        return referred and len(span) >= MIN_NAME_TERMS and any(min(self._frequency[k] for k in keys) <= self._rare for keys in span)
