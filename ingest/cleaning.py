@@ -37,7 +37,8 @@ from ingest.reflow import page_starts, rejoin
 # incrementally over 7 kept up to 6 paragraphs a document that a fresh one splits otherwise.
 # 9: split ligatures repaired before cleaning (ingest/ligatures.py: "skil s" -> "skills"); a GOV.UK cover's
 # organisation above its document type is the publisher; a first heading that begins a cover organisation is no title.
-CLEANER_VERSION = "9"
+# 10: a numbered section heading ("3.2.3.7 Identify the evaluation approach") set in body type is a heading.
+CLEANER_VERSION = "10"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [
@@ -171,10 +172,28 @@ def _is_body(block: Block) -> bool:
     return block.kind == "text" and (len(block.text.split()) > 14 or bool(_SENTENCE_END.search(block.text)))
 
 
+# "3.2.3.7 Identify the appropriate evaluation approach": a section number of two levels or more, then a short
+# capitalised phrase that does not end like a sentence. Formats set such headings in body type (a PDF in the
+# body's font and a colour, Markdown converted from one), so the number is what marks them.
+_NUMBERED_HEADING = re.compile(r"^\d{1,2}(?:\.\d{1,2}){1,4}\.?\s+(?P<rest>[A-Z][^\n]*)$")
+NUMBERED_HEADING_WORDS = 16
+
+
+def is_numbered_heading(text: str) -> bool:
+    """A numbered section heading (see `_NUMBERED_HEADING`)."""
+    m = _NUMBERED_HEADING.match(text.strip())
+    rest = m.group("rest").strip() if m else ""
+    return bool(rest) and len(rest.split()) <= NUMBERED_HEADING_WORDS and not _SENTENCE_END.search(rest)
+
+
 def _is_heading(blocks: list[Block], i: int) -> bool:
     block = blocks[i]
     if block.kind == "heading":
         return True
+    if block.kind in ("text", "item") and not block.role and is_numbered_heading(block.text):
+        # It introduces prose: a run of numbered short lines is a list or a contents page, not headings.
+        following = blocks[i + 1] if i + 1 < len(blocks) else None
+        return following is not None and following.kind == "text" and _is_body(following)
     if block.kind != "text" or not block.plain or not looks_like_heading(block.text):
         return False
     return i + 1 < len(blocks) and _is_body(blocks[i + 1])
@@ -314,7 +333,7 @@ def _paragraphs(kept: list[Block], doc: CleanDocument) -> list[CleanParagraph]:
             i += 1
             continue
         # A text block followed by list items is their lead-in: one citable unit.
-        if i + 1 < len(kept) and kept[i + 1].kind == "item":
+        if i + 1 < len(kept) and kept[i + 1].kind == "item" and not _is_heading(kept, i + 1):
             items, i = _take_items(kept, i + 1)
             paragraphs.append(_list_paragraph(block, items, section))
             continue
@@ -376,7 +395,7 @@ def _take_items(blocks: list[Block], start: int) -> tuple[list[Block], int]:
     items = []
     size = 0
     i = start
-    while i < len(blocks) and blocks[i].kind == "item":
+    while i < len(blocks) and blocks[i].kind == "item" and not _is_heading(blocks, i):
         if items and (len(items) >= MAX_LIST_ITEMS or size + len(blocks[i].text) > MAX_LIST_CHARS):
             break
         items.append(blocks[i])

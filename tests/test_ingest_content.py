@@ -140,6 +140,28 @@ def test_plain_text_heading_rule(line, next_line, is_heading):
     assert unaccounted([Block("text", t) for t in (line, next_line)], doc) == []
 
 
+@pytest.mark.parametrize("kind", ["text", "item"])
+def test_a_numbered_section_heading_in_body_type_is_a_heading(kind):
+    # Set in the body's font (a PDF's colour, Markdown converted from one): the section number marks it.
+    doc = clean([Block("heading", "Harbour evaluation guide"), Block("text", "This guide explains how harbours are evaluated."),
+                 Block(kind, "4.2.1 Identify the right evaluation approach"),
+                 Block("text", "Start from the questions the evaluation must answer, then choose its design.")])
+    assert [p.section for p in doc.paragraphs] == ["", "4.2.1 Identify the right evaluation approach"]
+    assert "4.2.1 Identify the right evaluation approach" not in [p.text for p in doc.paragraphs]
+
+
+def test_numbered_lines_that_are_no_headings():
+    # a numbered paragraph ends like a sentence; a run of short numbered lines is a list, not headings
+    doc = clean([Block("heading", "Harbour plan"), Block("text", "2.13 The harbour needs action on three fronts:"),
+                 Block("text", "Dredging, moorings and lighting all need money this year."),
+                 Block("text", "The plan has three parts:"), Block("item", "1.1 Dredging"), Block("item", "1.2 Moorings"),
+                 Block("item", "1.3 Lighting")])
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[0] == "2.13 The harbour needs action on three fronts:"
+    assert all(p.section == "" for p in doc.paragraphs)
+    assert "• 1.1 Dredging" in texts[-1]
+
+
 def test_heading_shape():
     assert looks_like_heading("More support for innovation and improvement")
     assert not looks_like_heading("Email: reception@riverside.example.org")
