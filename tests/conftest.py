@@ -67,6 +67,21 @@ def copy_of_sources(tmp_path) -> Path:
     return folder
 
 
+def assistant_over(tmp_path: Path, files: dict[str, str]):
+    """The real Assistant (extractive) over a fresh index of `files` (name -> text) written for a test."""
+    from assistant.config import Config
+    from assistant.core import Assistant
+    from ingest.pipeline import run_ingest
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    config = Config.from_env(data_dir=tmp_path / "index").replace(llm_base_url=None)
+    run_ingest([folder], config, progress=False)
+    return Assistant.open(config=config)
+
+
 def make_report_corpus(folder: Path, n: int) -> None:
     """`n` plain-text reports of 60 sentences (20 paragraphs) each: a corpus big enough that an ingest
     spans several embedding groups, so a kill can land between commits."""

@@ -4,6 +4,7 @@ the naming words. The documents and questions are written for these tests."""
 from __future__ import annotations
 
 import pytest
+from conftest import assistant_over
 
 from assistant.named_documents import DocumentNames
 from assistant.records import Document
@@ -114,18 +115,9 @@ def test_a_title_in_capitals_has_words_not_acronyms():
 
 
 def test_the_named_document_is_searched_without_its_name(tmp_path, monkeypatch):
-    from assistant.config import Config
-    from assistant.core import Assistant
     from assistant.named_documents import DocumentNames as Names
-    from ingest.pipeline import run_ingest
 
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for name, text in CORPUS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    config = Config.from_env(data_dir=tmp_path / "index").replace(llm_base_url=None)
-    run_ingest([folder], config, progress=False)
-    assistant = Assistant.open(config=config)
+    assistant = assistant_over(tmp_path, CORPUS)
     question = "What are the three common types of evaluation described in the CSA action plan?"
 
     def cites_the_kinds(answer) -> bool:

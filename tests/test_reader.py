@@ -14,7 +14,7 @@ import pytest
 
 from assistant.config import Config
 from assistant.reader import DECISION_DIR, READER_DIR, Candidate, ReaderError, get_reader, load_cross_encoder
-from tests.conftest import run_cli
+from tests.conftest import assistant_over, run_cli
 
 CLINICS = """Riverside Health Trust annual review
 
@@ -354,19 +354,6 @@ def test_a_broken_decision_model_is_a_clear_error_at_start(tmp_path, sources_dat
     assert result.returncode == 1 and "corrupt" in result.stderr
 
 
-def _harbour_index(tmp_path, files: dict[str, str]):
-    from assistant.core import Assistant
-    from ingest.pipeline import run_ingest
-
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    config = Config.from_env(data_dir=tmp_path / "index").replace(llm_base_url=None)
-    run_ingest([folder], config, progress=False)
-    return Assistant.open(config=config)
-
-
 def _dredging_plan(quay: str, front_matter: str, stages: int, survey: bool = True) -> str:
     also = ", and the plan publishes a survey of the berth after stage {n}" if survey else ""
     body = "\n\n".join(f"Stage {n} of the {quay} quay dredging plan moves {n * 1000} tonnes of silt from the harbour"
@@ -377,7 +364,7 @@ def _dredging_plan(quay: str, front_matter: str, stages: int, survey: bool = Tru
 def test_a_question_about_a_document_reads_the_headers_of_the_documents_found(tmp_path):
     """Retrieval ranks the header ("The document was written by ...") below the many paragraphs about the
     document's subject; a question asking for its author gets the headers of the documents found read anyway."""
-    assistant = _harbour_index(tmp_path, {
+    assistant = assistant_over(tmp_path, {
         "north.md": _dredging_plan("north", 'author: "Morwenna Tregear"\ndate: "2024-03-12"', 24),
         "moorings.md": '---\ntitle: "Harbour moorings review"\nauthor: "Idris Pengelly"\n---\n\n'
                        "The harbour moorings review counts the swing moorings in the outer harbour.\n"})
@@ -392,7 +379,7 @@ def test_an_answer_holds_one_documents_header(tmp_path):
     """Each header speaks of "the document": two in one answer (two plans by one publisher) would read as one
     document's."""
     publisher = 'publisher: "Porthmellin Harbour Board"'
-    assistant = _harbour_index(tmp_path, {"north.md": _dredging_plan("north", f'{publisher}\ndate: "2024-03-12"', 8, survey=False),
+    assistant = assistant_over(tmp_path, {"north.md": _dredging_plan("north", f'{publisher}\ndate: "2024-03-12"', 8, survey=False),
                                           "south.md": _dredging_plan("south", f'{publisher}\ndate: "2023-09-01"', 8, survey=False)})
     for question in ("When was the north quay dredging plan published?", "Who published the north quay dredging plan?"):
         answer = assistant.ask(question)
@@ -418,7 +405,7 @@ def test_which_questions_ask_about_a_document():
 def test_a_question_in_the_text_is_never_the_answer(tmp_path):
     """An FAQ line or table heading that asks the user's question shares the most words with it and answers
     nothing: the sentence that states the answer is given instead."""
-    assistant = _harbour_index(tmp_path, {"permits.md": (
+    assistant = assistant_over(tmp_path, {"permits.md": (
         '---\ntitle: "Harbour parking permits"\npublisher: "Porthmellin Harbour Board"\n---\n\n'
         "Permits let residents park on the quay during the summer season.\n\n"
         "How often should a resident renew their quay parking permit\n\n"
