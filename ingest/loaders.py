@@ -25,11 +25,12 @@ BULLET_RE = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\(?\d{1,2}[.)])\s+
 # files of that format, so they (and only they) are re-ingested. Formats not listed are at 1.
 # html 2: ARIA navigation landmarks and Sphinx furniture dropped; 3: <title> only when no <h1>; 4: tables as
 # rows, <li><p> as items, heading levels, GOV.UK furniture classes, metadata, Windows-1252 by default.
-# md 2: front matter, escapes, PDF-conversion repairs (split paragraphs, page furniture), tables as rows.
+# md 2: front matter, escapes, PDF-conversion repairs (split paragraphs, page furniture), tables as rows; 3: a
+# running header's copy before the first page number is the cover's, and kept.
 # docx 2: body order (tables in place), tables as rows, heading levels, title and author.
 # pdf 2: paragraphs split at vertical gaps; 3: pdfplumber layout (columns, running headers and footers, headings,
 # tables, page marks, title and author).
-LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "2", ".markdown": "2", ".docx": "2", ".pdf": "3"}
+LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "3", ".markdown": "3", ".docx": "2", ".pdf": "3"}
 
 
 class UnreadableDocument(Exception):

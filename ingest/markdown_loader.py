@@ -224,7 +224,8 @@ def _drop_page_furniture(lines: list[str], dropped: list[DroppedLine]) -> list[s
     a conversion with pages. A running header is then a plain line (not a heading, list item, table row
     or code) starting with a capital or digit, repeated on at least HEADER_PAGE_SHARE of the pages (and
     MIN_HEADER_REPEATS times), half of its copies within HEADER_DISTANCE lines of a page break (a page
-    number or PAGE_BREAK_BLANKS blank lines)."""
+    number or PAGE_BREAK_BLANKS blank lines). Its copies before the first page number stay: they are on the cover,
+    where a running header's words are usually the title's ("People Priorities" / "Strategy")."""
     in_fence = [False] * len(lines)
     fenced = False
     for i, line in enumerate(lines):
@@ -255,12 +256,14 @@ def _drop_page_furniture(lines: list[str], dropped: list[DroppedLine]) -> list[s
             key = _DIGITS.sub("#", _bare(line).lower())
             if len(key.split()) <= MAX_HEADER_WORDS:
                 copies.setdefault(key, []).append(i)
+        first_break = min(numbers)
         for indexes in copies.values():
             if len(indexes) < max(MIN_HEADER_REPEATS, HEADER_PAGE_SHARE * len(numbers)):
                 continue
             near = sum(1 for i in indexes if _distance(position[i], break_positions) <= HEADER_DISTANCE)
             if near * 2 >= len(indexes):
-                drop.update((i, RUNNING_HEADER) for i in indexes)
+                # A copy before the first page ends is the cover's: a running header repeats the title.
+                drop.update((i, RUNNING_HEADER) for i in indexes if i > first_break)
     for i, line in enumerate(lines):
         if "blank" in line.lower() and i not in drop and not in_fence[i] and _BLANK_PAGE.match(_bare(line)):
             drop[i] = BLANK_PAGE

@@ -202,6 +202,19 @@ def test_markdown_page_furniture_is_set_aside_and_pages_rejoined(tmp_path):
     assert sum(d.text == "NHS productivity" for d in loaded.dropped) == 3  # the cover's bold title stays
 
 
+def test_a_running_headers_copy_on_the_cover_stays(tmp_path):
+    # The cover sets the title in plain lines that the running header repeats on every later page.
+    pages = ["Ferry crews must hold a valid licence before they sail, and the authority checks it every year.",
+             "The authority publishes the number of licences it checks each year in its annual report.",
+             "Crews who fail the check may not sail until a new licence is issued to them by the authority."]
+    text = "**Harbour Licences**\n\nStrategy\n\n2031-2035\n\n"
+    for number, page in enumerate(pages, start=1):
+        text += f"{page}\n\n{number}\n\n\n\nHarbour Licences\n\nStrategy\n\n\n\n"
+    loaded = _markdown(tmp_path, text)
+    assert _texts(loaded)[:3] == ["Harbour Licences", "Strategy", "2031-2035"]
+    assert sum(d.text == "Strategy" for d in loaded.dropped) == 3  # every later page's copy is set aside
+
+
 def test_markdown_keeps_numbers_and_repeats_of_ordinary_documents(tmp_path):
     """Without page numbers, a line holding a number or a repeated line is content."""
     loaded = _markdown(tmp_path, "Beds open:\n\n42\n\nWhat is it?\n\nA ward.\n\nWhat is it?\n\nA clinic.\n\nWhat is it?\n\nA hub.\n")
