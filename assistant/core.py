@@ -60,8 +60,10 @@ def validate_question(question: object, max_chars: int) -> str:
     return question
 
 
-# Passages a second search of a document the question names adds (assistant/named_documents.py).
+# Passages a second search of a document the question names adds, and how many named documents are searched
+# (assistant/named_documents.py).
 NAMED_DOCUMENT_PASSAGES = 3
+MAX_NAMED_DOCUMENTS = 3
 
 
 class Assistant:
@@ -215,11 +217,14 @@ class Assistant:
             query = f"{part} {' '.join(names)}".strip()
             passages = _merged(passages, self._search_more(query, 3, timings, collections, documents))
         about_the_document = asks_about_the_document(question or searched_for)
-        named = None if about_the_document else self._document_names().named(searched_for)
-        if named and len(content_terms(named.rest)) >= 2 and (documents is None or named.document_id in documents):
+        named = [] if about_the_document else self._document_names().named(searched_for)
+        named = [n for n in named[:MAX_NAMED_DOCUMENTS] if documents is None or n.document_id in documents]
+        if named and len(content_terms(named[0].rest)) < 2:
+            named = []  # the question is all name: nothing to search for without it
+        for document in named:
             # "... described in the FSA action plan?": the naming words pull towards paragraphs that name the
             # document; its own search without them finds the ones that answer (assistant/named_documents.py).
-            found = self._search_more(named.rest, NAMED_DOCUMENT_PASSAGES, timings, collections, [named.document_id])
+            found = self._search_more(document.rest, NAMED_DOCUMENT_PASSAGES, timings, collections, [document.document_id])
             passages = _merged(passages, found)
         if about_the_document:
             # "Who wrote ...?", "When was ... published?": the documents' headers, which retrieval ranks low.
@@ -233,7 +238,9 @@ class Assistant:
         timings["read"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        extract = choose(sentences, logits, self.config.max_answer_words, lambda p: paragraphs_after(self.index, p))
+        # A question about two or more named documents is answered from each of them.
+        each_of = [n.document_id for n in named] if len(named) > 1 else []
+        extract = choose(sentences, logits, self.config.max_answer_words, lambda p: paragraphs_after(self.index, p), each_of)
         passages = _merged(passages, [passage for passage, _ in extract.groups])  # a list's items may follow the passages
         decided = time.perf_counter()
         judged = judged_question(question, searched_for) if question else searched_for

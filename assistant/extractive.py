@@ -153,11 +153,15 @@ def choose(
     logits: list[np.ndarray],
     max_words: int = 120,
     following: Callable[[Paragraph], Sequence[Paragraph]] | None = None,
+    each_of: Sequence[str] = (),
 ) -> Extract:
     """Pick the answer sentences from the reader's scores (`logits[0]` the whole question's, then
     each part's) and group them per paragraph in answer order. `following(paragraph)` gives the
     paragraphs after one in its document (enumeration.paragraphs_after), where the items of a list the
-    best sentence announces may be; without it, only items in the best sentence's paragraph are found."""
+    best sentence announces may be; without it, only items in the best sentence's paragraph are found.
+    `each_of`: documents the question asks about together ("What do the rail vision and the skills
+    assessment say about apprenticeships?"): the answer holds the best sentence of each, if it is read
+    and scores above CHOICE_FLOOR."""
     if not sentences:
         return Extract([], float("-inf"), [])
     for s, logit in zip(sentences, logits[0]):
@@ -241,6 +245,10 @@ def choose(
         listed += [pid for pid in (lead.id, item.paragraph.id) if pid not in listed]
     for part_logits in logits[1:]:
         take(sentences[max(answering, key=lambda i: part_logits[i])])
+    for document_id in each_of:
+        of_it = [s for s in ranked if s.passage.document.id == document_id and s.logit >= CHOICE_FLOOR]
+        if of_it:
+            take(of_it[0])
     for sentence in ranked[1:]:
         if len(chosen) >= MAX_SENTENCES + len(logits) - 1 or sentence.score < best - CHOICE_MARGIN or sentence.logit < CHOICE_FLOOR:
             break

@@ -1,12 +1,12 @@
-"""Questions that name their document -> the document, and what the question asks of it.
+"""Questions that name their documents -> the documents, and what the question asks of them.
 
 "What are the three common types of evaluation described in the FSA action plan?" names its document ("the
 FSA action plan": the publisher's acronym and words of the title) and asks something of it. Retrieval reads
 the whole question, so the naming words pull towards the paragraphs that mention the document by its name
 ("This Action Plan is an opportunity to ...") and can push the paragraph that answers out of the passages.
-So when a question names one document, that document is searched again with the naming words taken out
+So when a question names a document, that document is searched again with the naming words taken out
 ("What are the three common types of evaluation described in?"), and what this finds joins the passages. The
-reader still reads the whole question against every sentence, so nothing else changes.
+reader still reads the whole question against every sentence.
 
 What names a document: the words of its title and publisher (stemmed, as the lexical index has them), the
 acronyms in them ("BEIS") and those they spell ("Food Standards Agency" -> "fsa", "Department for Transport"
@@ -17,8 +17,10 @@ the document when it holds a word of the title and either
   them), and it reads as a reference: after a determiner ("the", "its") or with a possessive ("in Northern
   Ireland" names no document whose title says "Northern Ireland"); or
 - is one acronym of the title that no other document's name has ("according to BEIS");
-and when no other document's name holds the phrase as well. The rule is about how questions name documents, not about any
-document.
+and when no other document's name holds the phrase as well. A question may name several documents ("What do the
+DfT rail vision and the Skills England assessment say about apprenticeships?"): each is searched without the
+naming phrases, and the answer gives each one's best sentence (assistant/extractive.py `choose`). The rule is
+about how questions name documents, not about any document.
 """
 
 from __future__ import annotations
@@ -97,8 +99,10 @@ class DocumentNames:
         bare = _POSSESSIVE.sub("", token)
         return {bare.lower(), *content_terms(bare)} if bare.lower() not in STOPWORDS else set()
 
-    def named(self, question: str) -> NamedDocument | None:
-        """The one document `question` names, or None (see the module docstring)."""
+    def named(self, question: str) -> list[NamedDocument]:
+        """The documents `question` names (see the module docstring), in the order it names them: none, one, or
+        more ("What do the DfT rail vision and the Skills England assessment say about apprenticeships?"). Each
+        one's `rest` is the question without any of the naming phrases."""
         tokens = list(_TOKEN.finditer(question))
         token_keys = [self._token_keys(t.group(0)) for t in tokens]
         found: list[tuple[float, str, int, int]] = []  # (weight, document, first token, last token)
@@ -117,20 +121,32 @@ class DocumentNames:
                 span = [keys for keys in keys_of[i : last + 1] if keys]
                 referred = (i > 0 and tokens[i - 1].group(0).lower() in _DETERMINERS) or any(
                     _POSSESSIVE.search(t.group(0)) for t in tokens[i : last + 1])
-                if self._names_it(span, name, referred):
+                if self._names_it(span, name, referred) and not self._shared(span, document_id):
                     weight = sum(1.0 / min(self._frequency[k] for k in keys) for keys in span)
                     found.append((weight, document_id, i, last))
                 i = last + 1
-        if not found:
-            return None
-        found.sort(reverse=True)
-        weight, document_id, first, last = found[0]
-        if any(w == weight and d != document_id for w, d, f, l in found[1:] if (f, l) == (first, last)):
-            return None  # the phrase names two documents alike
-        start, end = tokens[first].start(), tokens[last].end()
-        rest = re.sub(r"\s+", " ", f"{question[:start]} {question[end:]}").strip()
-        rest = re.sub(r"\s+([?.!,;:])", r"\1", rest)
-        return NamedDocument(document_id, question[start:end], rest)
+        # The heaviest phrase first; a phrase overlapping a heavier one is not another name, and a document
+        # named twice is named once.
+        found.sort(key=lambda f: (-f[0], f[2]))
+        chosen: list[tuple[str, int, int]] = []
+        taken: list[tuple[int, int]] = []
+        for weight, document_id, first, last in found:
+            if any(first <= l and f <= last for f, l in taken):
+                continue
+            taken.append((first, last))
+            if all(d != document_id for d, _, _ in chosen):
+                chosen.append((document_id, first, last))
+        chosen.sort(key=lambda c: c[1])
+        rest = question
+        for _, first, last in reversed(chosen):
+            rest = f"{rest[: tokens[first].start()]} {rest[tokens[last].end() :]}"
+        rest = re.sub(r"\s+([?.!,;:])", r"\1", re.sub(r"\s+", " ", rest)).strip()
+        return [NamedDocument(d, question[tokens[f].start() : tokens[l].end()], rest) for d, f, l in chosen]
+
+    def _shared(self, span: list[set[str]], document_id: str) -> bool:
+        """Whether another document's name holds a word of each of the phrase's name words as well ("monitoring
+        and evaluation" is in three titles): the phrase names none of them."""
+        return any(other != document_id and all(keys & name.keys for keys in span) for other, name in self._names.items())
 
     def _names_it(self, span: list[set[str]], name: _Name, referred: bool) -> bool:
         """Whether the name words of a phrase (each word's keys) name the document: see the module docstring.

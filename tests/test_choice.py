@@ -59,3 +59,18 @@ def test_the_margin_for_a_second_sentence_counts_the_prior():
     assert [p.paragraph.number for p, _ in choose(sentences, logits).groups] == [1]
     sentences, logits = read({1: 1.0, 2: 1.0}, {1: 3.0, 2: 3.0})
     assert sorted(p.paragraph.number for p, _ in choose(sentences, logits).groups) == [1, 2]
+
+
+def test_a_question_about_two_documents_is_answered_from_each():
+    # Paragraph 2 is of another document and reads far below paragraph 1 (beyond the margin): an answer
+    # about both documents still gives its best sentence, unless it is below the floor.
+    from assistant.extractive import CHOICE_FLOOR
+
+    other = Document("review", "review.txt", "The review")
+    sentences, logits = read({1: 1.0, 2: 1.0}, {1: 4.0, 2: 4.0 - CHOICE_MARGIN - 1.0})
+    sentences[1].passage.document = other
+    assert [p.paragraph.number for p, _ in choose(sentences, logits).groups] == [1]
+    assert [p.paragraph.number for p, _ in choose(sentences, logits, each_of=["audit", "review"]).groups] == [1, 2]
+    sentences, logits = read({1: 1.0, 2: 1.0}, {1: 4.0, 2: CHOICE_FLOOR - 0.5})
+    sentences[1].passage.document = other
+    assert [p.paragraph.number for p, _ in choose(sentences, logits, each_of=["audit", "review"]).groups] == [1]

@@ -39,8 +39,14 @@ NAMES = DocumentNames([
 )
 def test_a_question_naming_its_document(question, document, rest):
     named = NAMES.named(question)
-    assert named is not None and named.document_id == document
-    assert named.rest == rest
+    assert [n.document_id for n in named] == [document]
+    assert named[0].rest == rest
+
+
+def test_a_question_naming_two_documents():
+    named = NAMES.named("What do the CSA action plan and the FERB framework say about crew training?")
+    assert [(n.document_id, n.phrase) for n in named] == [("csa-plan", "CSA action plan"), ("ferry-framework", "FERB framework")]
+    assert {n.rest for n in named} == {"What do the and the say about crew training?"}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +59,7 @@ def test_a_question_naming_its_document(question, document, rest):
     ],
 )
 def test_no_document_named(question):
-    assert NAMES.named(question) is None
+    assert NAMES.named(question) == []
 
 
 CORPUS = {
@@ -125,6 +131,6 @@ def test_the_named_document_is_searched_without_its_name(tmp_path, monkeypatch):
 
     assert cites_the_kinds(assistant.ask(question))
     # Without the second search, the paragraphs that name the plan crowd out the one that answers.
-    monkeypatch.setattr(Names, "named", lambda self, q: None)
+    monkeypatch.setattr(Names, "named", lambda self, q: [])
     assistant._names = None
     assert not cites_the_kinds(assistant.ask(question))
