@@ -11,7 +11,7 @@ Steps:
 3. Each answer scored (`score`):
    - A citation is evidence when its document is one the question's evidence is in and its paragraph
      holds one of that document's quotes (`paragraph_holds`, on text normalised by eval.check_data.normalise):
-     the paragraph contains the quote as whole words (or, without spaces and hyphens and with a doubled
+     the paragraph contains the quote as whole words (or, in letters and digits only and with a doubled
      letter read as one, as characters: text rejoined across a PDF's layout, and a quote of a document whose
      split ligatures ingest repaired, "skil s" against "skills"), or the quote contains the paragraph (a quote
      spanning paragraphs), or the paragraph's end overlaps the quote's start or its start the quote's end
@@ -149,10 +149,10 @@ def _contains_words(text: str, part: str) -> bool:
 
 
 def _squashed(text: str) -> str:
-    """No spaces or hyphens, and a doubled letter as one: text rejoined across layout ("com- munity",
-    "pro-\\nvide") compares equal, and so does a quote keeping a split ligature that ingest repaired ("skil s"
-    against "skills", ingest/ligatures.py)."""
-    return re.sub(r"([a-z])\1+", r"\1", re.sub(r"[\s\-]+", "", text))
+    """Letters and digits only, and a doubled letter as one: text rejoined across layout ("com- munity",
+    "pro-\\nvide") compares equal, and so does a quote keeping a split ligature or a wrong apostrophe glyph that
+    ingest repaired ("skil s" against "skills", "child¶s" against "child’s": ingest/ligatures.py, glyphs.py)."""
+    return re.sub(r"([a-z])\1+", r"\1", re.sub(r"[\W_]+", "", text))
 
 
 def _edges_overlap(paragraph_words: list[str], quote_words: list[str]) -> bool:

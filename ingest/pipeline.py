@@ -30,6 +30,7 @@ from assistant.embedding import paragraph_vector
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
+from ingest.glyphs import repair_wrong_glyphs
 from ingest.ligatures import repair_split_ligatures
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
 from ingest.metadata import (cover_title, generic_title, merged_metadata, starts_cover_organisation, stated_metadata,
@@ -200,7 +201,8 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
         # third-party libraries warn about malformed files they read anyway: not the user's business
         warnings.simplefilter("ignore")
         loaded = load(path)
-    loaded = repair_split_ligatures(loaded)  # "skil s" -> "skills", in a document that shows the damage
+    # A converter's damage, repaired only in a document that shows it: "skil s" -> "skills", "Zork" -> "work".
+    loaded = repair_wrong_glyphs(repair_split_ligatures(loaded))
     cleaned = clean(loaded.blocks)
     if not cleaned.paragraphs:
         raise UnreadableDocument("no text found after cleaning")
