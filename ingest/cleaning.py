@@ -39,7 +39,8 @@ from ingest.reflow import page_starts, rejoin
 # organisation above its document type is the publisher; a first heading that begins a cover organisation is no title.
 # 10: a numbered section heading ("3.2.3.7 Identify the evaluation approach") set in body type is a heading.
 # 11: wrong glyphs read right before cleaning (ingest/glyphs.py: "Zork" -> "work", "Minister¶s" -> "Minister’s").
-CLEANER_VERSION = "11"
+# 12: an organisation in a file's Author property is the publisher, not the author (ingest/metadata.py).
+CLEANER_VERSION = "12"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [

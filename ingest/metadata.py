@@ -297,21 +297,44 @@ def _person_before_unit(names: str) -> str:
     return person if all(w[0].isupper() or w in ("and", "&", "of", "for") for w in unit_words) else ""
 
 
-def merged_metadata(stated: dict[str, str], file_properties: dict[str, str]) -> dict[str, str]:
+def merged_metadata(stated: dict[str, str], file_properties: dict[str, str], blocks: Sequence[Block] = ()) -> dict[str, str]:
     """What the text states (`stated_metadata` and the title) with the file's own properties (PDF document
     info, HTML <meta>, DOCX properties, front matter) over it: the properties are what the publisher set. Except
-    the author: an author the text names ("Author: Anna Cordes") is more exact than a PDF's Author property,
-    which is most often the organisation (or whoever saved the file); that organisation then publishes it."""
+    the author: a PDF's Author property is most often the organisation (or whoever saved the file). An
+    organisation there ("Harbour Standards Agency", or an acronym the text spells out: "BEIS" -> "Department
+    for Business, Energy and Industrial Strategy", from `blocks`) publishes the document, unless a publisher is
+    stated, and is never its author; an author the text names ("Author: Anna Cordes") beats any property."""
     found = dict(stated)
     for key, value in file_properties.items():
         if not value:
             continue
-        if key == "author" and stated.get("author") and value != stated["author"]:
-            if not found.get("publisher") and _org_name(value):
-                found["publisher"] = value
-            continue
+        if key == "author":
+            organisation = _organisation(value, blocks)
+            if organisation and not found.get("publisher"):
+                found["publisher"] = organisation
+            if organisation or (stated.get("author") and value != stated["author"]):
+                continue
         found[key] = value
     return found
+
+
+def _organisation(value: str, blocks: Sequence[Block]) -> str:
+    """An author property that names an organisation, as the organisation's name; "" for anything else."""
+    if name := _org_name(value):
+        return name
+    if re.fullmatch(r"[A-Z][A-Za-z&]{1,7}", value) and sum(c.isupper() for c in value) >= 2:  # "BEIS", "DWP", "DfT"
+        from assistant.text import spelled_out_names
+
+        text = " ".join(_lines(blocks))
+        words = spelled_out_names(text).get(value.lower())
+        # The name as the text writes it ("Department for Business, Energy & Industrial Strategy").
+        found = re.search(r"[\s,&]+".join(re.escape(w) for w in words), text, re.IGNORECASE) if words else None
+        if not found:
+            return value
+        # "Business, Energy & Industrial Strategy" spells BEIS; the name the text gives is the Department's.
+        before = re.search(r"\b(?:Department|Ministry|Office)\s+(?:for|of)\s+(?:the\s+)?$", text[: found.start()])
+        return text[before.start() if before else found.start() : found.end()]
+    return ""
 
 
 def _reference(lines: list[str]) -> str:

@@ -268,7 +268,7 @@ def document_metadata(loaded: LoadedDocument, cleaned: CleanDocument) -> dict[st
     for key, value in stated_metadata(loaded.blocks, [d.text for d in loaded.dropped]).items():
         if value:
             found[key] = value
-    return merged_metadata(found, loaded.metadata)
+    return merged_metadata(found, loaded.metadata, loaded.blocks)
 
 
 def content_hash(raw: bytes, metadata: dict, collection: str, suffix: str = "") -> str:

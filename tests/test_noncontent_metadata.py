@@ -339,6 +339,16 @@ def test_the_texts_author_beats_the_files_author_property():
     # A publisher stated already stays; a property that is no organisation ("jsmith") publishes nothing.
     assert merged_metadata({"author": "Ada Okafor", "publisher": "Ferry Board"}, {"author": "Harbour Standards Agency"})["publisher"] == "Ferry Board"
     assert "publisher" not in merged_metadata({"author": "Ada Okafor"}, {"author": "jsmith"})
-    # Otherwise the file's properties are what the publisher set, and win.
+    # Otherwise the file's properties are what the publisher set, and win; an organisation there is the publisher.
     assert merged_metadata({"date": "2031-06", "title": "Ferry Plan"}, {"title": "Ferry plan 2031", "author": "Harbour Standards Agency"}) == {
-        "date": "2031-06", "title": "Ferry plan 2031", "author": "Harbour Standards Agency"}
+        "date": "2031-06", "title": "Ferry plan 2031", "publisher": "Harbour Standards Agency"}
+    assert merged_metadata({}, {"author": "Ada Okafor"}) == {"author": "Ada Okafor"}
+    # An acronym there is spelled out where the text spells it out, and is the publisher too.
+    from ingest.loaders import Block
+
+    text = [Block("text", "This framework sets out how the Department for Harbours, Ferries and Tides (DHFT) evaluates.")]
+    assert merged_metadata({}, {"author": "DHFT"}, text) == {"publisher": "Department for Harbours, Ferries and Tides"}
+    assert merged_metadata({}, {"author": "DHFT"}) == {"publisher": "DHFT"}
+    # An acronym of the name after "Department for" is the Department's.
+    text = [Block("text", "I am pleased to introduce the Department for Harbours, Ferries & Tides (HFT) plan.")]
+    assert merged_metadata({}, {"author": "HFT"}, text) == {"publisher": "Department for Harbours, Ferries & Tides"}
