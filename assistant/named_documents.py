@@ -36,7 +36,7 @@ RARE_SHARE = 0.10
 _JOINERS = {"the", "of", "and", "for", "&", "a", "an"}
 # Words before a phrase that refers to a document: "the FSA action plan", "its Evaluation Action Plan".
 _DETERMINERS = {"the", "its", "their", "this", "that", "his", "her", "our"}
-_TOKEN = re.compile(r"[A-Za-z0-9&]+(?:['’][A-Za-z]+)?")
+_TOKEN = re.compile(r"[A-Za-z0-9&]+(?:[-‐][A-Za-z0-9&]+)*(?:['’][A-Za-z]+)?")  # "working-age" is one word
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 
 
@@ -87,11 +87,13 @@ class DocumentNames:
             self._names[document.id] = _Name(_name_keys(title), _name_keys(publisher),
                                              frozenset(_acronyms(title) | _acronyms(publisher)))
         count = max(1, len(self._names))
-        frequency: dict[str, int] = {}
-        for name in self._names.values():
+        # Each name word with the documents whose names hold it: a question is matched against the documents
+        # its words name, not against every document of a large corpus.
+        self._holders: dict[str, set[str]] = {}
+        for document_id, name in self._names.items():
             for key in name.keys:
-                frequency[key] = frequency.get(key, 0) + 1
-        self._frequency = frequency
+                self._holders.setdefault(key, set()).add(document_id)
+        self._frequency = {key: len(holders) for key, holders in self._holders.items()}
         self._rare = max(1, int(RARE_SHARE * count))
 
     @staticmethod
@@ -106,7 +108,9 @@ class DocumentNames:
         tokens = list(_TOKEN.finditer(question))
         token_keys = [self._token_keys(t.group(0)) for t in tokens]
         found: list[tuple[float, str, int, int]] = []  # (weight, document, first token, last token)
-        for document_id, name in self._names.items():
+        candidates = set().union(*(self._holders.get(k, ()) for keys in token_keys for k in keys))
+        for document_id in sorted(candidates):
+            name = self._names[document_id]
             keys_of = [keys & name.keys for keys in token_keys]
             i = 0
             while i < len(tokens):
@@ -146,7 +150,8 @@ class DocumentNames:
     def _shared(self, span: list[set[str]], document_id: str) -> bool:
         """Whether another document's name holds a word of each of the phrase's name words as well ("monitoring
         and evaluation" is in three titles): the phrase names none of them."""
-        return any(other != document_id and all(keys & name.keys for keys in span) for other, name in self._names.items())
+        sharing = set.intersection(*(set().union(*(self._holders.get(k, ()) for k in keys)) for keys in span))
+        return bool(sharing - {document_id})
 
     def _names_it(self, span: list[set[str]], name: _Name, referred: bool) -> bool:
         """Whether the name words of a phrase (each word's keys) name the document: see the module docstring.

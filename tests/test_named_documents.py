@@ -22,6 +22,7 @@ NAMES = DocumentNames([
     doc("inquiry", "FINDINGS OF THE INQUIRY INTO FERRY SAFETY", ""),
     doc("rail-vision", "Connecting islands: a strategic vision for ferries", "Department for Transport"),
     doc("rail-plan", "Ferry workforce plan", "Department for Transport"),
+    doc("pension-age", "Women's State Pension age decision", "Department for Work and Pensions"),
 ])
 
 
@@ -56,6 +57,7 @@ def test_a_question_naming_two_documents():
         "What did the Prime Minister say about ferries?",  # a publisher alone names no document
         "How many people work on ferries?",  # common words name nothing
         "What does the Department for Transport plan say?",  # one publisher, two documents: which?
+        "What share of the working-age population crews a ferry?",  # a hyphenated word is one word, no name
     ],
 )
 def test_no_document_named(question):
