@@ -161,4 +161,5 @@ class DocumentNames:
             return False  # a publisher alone ("the Prime Minister") names no one document
         if len(span) == 1:  # one word: an acronym of the title that no other document's name has ("BEIS")
             return any(k in name.title and k in name.acronyms and self._frequency[k] == 1 for k in span[0])
-        return referred and len(span) >= MIN_NAME_TERMS and any(min(self._frequency[k] for k in keys) <= self._rare for keys in span)
+        rare = any(min(self._frequency[k] for k in keys) <= self._rare for keys in span)
+        return referred and len(span) >= MIN_NAME_TERMS and rare

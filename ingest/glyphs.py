@@ -8,9 +8,9 @@ matches on every word that holds one of them, and shows its readers garbage.
 The repair is learnt from the document itself, and made only where it turns garbage into known words (the
 bundled tokenizer's whole words, as for split ligatures: ingest/ligatures.py):
 - a letter map X -> y: a character X of the document's words (a letter or symbol that is not ASCII
-  punctuation, a digit, a currency sign or a format character) is read as the letter y when replacing it turns at least MIN_WORDS distinct unknown words into known
-  ones, and those are at least MIN_SHARE of the distinct words that hold X (an "e" that fixes a typo or two in a
-  clean document is far below that). Maps are found in rounds, so a word with several wrong characters is
+  punctuation, a digit, a currency sign or a format character) is read as the letter y when replacing it
+  turns at least MIN_WORDS distinct unknown words into known ones, and those are at least MIN_SHARE of the
+  distinct words that hold X (an "e" that fixes a typo or two in a clean document is far below that). Maps are found in rounds, so a word with several wrong characters is
   read once the others are known. Only words that become known change: "Zoom" stays "Zoom"; digits are
   left (any digit makes a number);
 - an apostrophe: a character that stands between a known word and "s", "t", "ll", "re", "ve", "d" or "m"
@@ -163,10 +163,9 @@ def repair_wrong_glyphs(loaded: LoadedDocument) -> LoadedDocument:
     words = known_words()
     if not words:
         return loaded
-    text = "\n".join(block.text for block in loaded.blocks)
-    tokens = [_core(t) for t in _TOKEN.findall(text)]
-    letters = letter_maps([t for t in tokens if t], words)
-    marks = punctuation_maps([_apply(t, letters) for t in _TOKEN.findall(text)], words)
+    tokens = _TOKEN.findall("\n".join(block.text for block in loaded.blocks))
+    letters = letter_maps([core for t in tokens if (core := _core(t))], words)
+    marks = punctuation_maps([_apply(t, letters) for t in tokens], words)
     if not letters and not marks:
         return loaded
     blocks = [replace(b, text=repaired) if (repaired := repair_text(b.text, letters, marks, words)) != b.text else b

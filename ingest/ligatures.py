@@ -1,7 +1,7 @@
 """Split ligatures: text whose converter wrote a font's double-letter ligature as one letter and a space.
 
-Some PDF-to-text converters render the "ll" glyph of a font as its first letter followed by a space: "skills" becomes "skil s", "will" becomes "wil", "challenges" "chal enges", "million"
-"mil ion". A document with this damage misses every lexical match on those words ("skills" is in most of
+Some PDF-to-text converters render the "ll" glyph of a font as its first letter followed by a space:
+"skills" becomes "skil s", "will" becomes "wil", "challenges" "chal enges", "million" "mil ion". A document with this damage misses every lexical match on those words ("skills" is in most of
 its questions) and shows its readers broken words.
 
 The repair is for a whole document, and only for one that shows the damage: many word pairs that read
@@ -11,8 +11,9 @@ policy-corpus documents or the bundled sources but the damaged one has more than
 document is never touched. In a damaged document:
 - a pair is joined when the joined word is known ("chal enges" -> "challenges"), or when the second part
   is a lone "y" after a known word ("national y" -> "nationally": adverbs are often not in the word list);
-- a word ending in the letter gets it doubled when the doubled form is known and the document never
-  writes that form intact ("wil" -> "will", "al" -> "all"), except after "et" ("et al.").
+- a word ending in the letter gets it doubled when the doubled form is known, the document writes it
+  split more often than intact, and no fragment that is no word follows it ("il ustrative" is one unknown
+  word): "wil" -> "will", "al" -> "all", except after "et" ("et al.").
 
 Known words are the whole words of the bundled MiniLM tokenizer's vocabulary (the reader's, committed in
 the repo), read once. A join removes a word, so a PDF block's page marks (word indexes) after it move back.
@@ -25,8 +26,8 @@ import re
 from collections import Counter
 from dataclasses import replace
 from functools import lru_cache
-from typing import Iterator
 from pathlib import Path
+from typing import Iterator
 
 from ingest.loaders import Block, LoadedDocument
 

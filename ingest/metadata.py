@@ -8,8 +8,9 @@ What counts as a statement, by shape, never by document:
   updated <date>" line, the date under "Presented to Parliament ... by Command of His Majesty", and a cover
   line that is only a date ("November 2023"). Dates become ISO: "2023-02-21", "2023-02" or "2023".
 - publisher: "Published by X", "From: X", the line above a GOV.UK document type on a publication's cover
-  ("Skills England" / "Research and analysis" / <title> / "Published 12 August 2025"), a line that is an organisation's name on the cover ("Department for
-  Transport", "Ministry of Justice"; a name broken over several short lines is put back together), "© X 2023"
+  ("Skills England" / "Research and analysis" / <title> / "Published 12 August 2025"), a line that is an
+  organisation's name on the cover ("Department for Transport", "Ministry of Justice"; a name broken over
+  several short lines is put back together), "© X 2023"
   where X is not "Crown copyright" (Crown copyright says who owns the text, not who published it).
 - author: "Author(s): ...", "Written by ...", "Prepared by ...", "By <names>".
 - reference: "Publication reference: PR2086", a command paper ("CP 1478", "Cm 9519"), a House of Commons
