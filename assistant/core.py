@@ -201,7 +201,7 @@ class Assistant:
         answerability (everything but the wording). `question`, the user's own words when `searched_for`
         was rewritten from them, is what the decision judges (assistant/conversation.py `judged_question`)."""
         from assistant.conversation import judged_question
-        from assistant.document_questions import asks_about_the_document, header_ids
+        from assistant.document_questions import asks_about_the_document, document_ask, header_ids
         from assistant.enumeration import paragraphs_after
         from assistant.extractive import answerability, choose, question_parts, read, sentences_of, to_read
         from assistant.off_corpus import off_corpus
@@ -226,15 +226,21 @@ class Assistant:
             # document; its own search without them finds the ones that answer (assistant/named_documents.py).
             found = self._search_more(document.rest, NAMED_DOCUMENT_PASSAGES, timings, collections, [document.document_id])
             passages = _merged(passages, found)
+        reading = parts
         if about_the_document:
             # "Who wrote ...?", "When was ... published?": the documents' headers, which retrieval ranks low.
             # Judged on the user's own words: a follow-up's query carries the previous question ("Who wrote ...").
             passages = _merged(passages, self._headers(header_ids(passages), passages))
+            # "Which body published the plan that describes ...?": the ask without the description is read as a
+            # part of the question, so the sentence that answers it (the header's) joins the answer.
+            ask = document_ask(question or searched_for)
+            if ask:
+                reading = [*parts, ask]
 
         t = time.perf_counter()
         vectors = self.retriever.sentence_vectors(retrieval.candidates, [p.paragraph.id for p in passages])
         sentences = to_read(sentences_of(passages, vectors, retrieval.query_vector), self.config.reader_candidates)
-        logits = read(self.reader, searched_for, sentences, parts)
+        logits = read(self.reader, searched_for, sentences, reading)
         timings["read"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()

@@ -41,6 +41,29 @@ def asks_about_the_document(question: str) -> bool:
     return bool(_ASKS.search(question))
 
 
+# Where a clause that tells the reader which document is meant begins: a relative pronoun, or a participle
+# that describes the document ("... the plan that describes Level 1 evaluations", "... the guidance setting
+# out five principles").
+_DESCRIBING = re.compile(
+    r",?\s+(?:that|which|whose|where|in\s+which|describing|setting\s+out|outlining|covering|recommending|proposing)\s+",
+    re.IGNORECASE,
+)
+
+
+def document_ask(question: str) -> str | None:
+    """The part of a question about a document that asks, without the clause that describes the document:
+    "Which body published the Evaluation Action Plan that describes Level 1 to Level 3 evaluations?" ->
+    "Which body published the Evaluation Action Plan?". The description helps retrieval find the document,
+    and draws the reader to the sentences it repeats, none of which says who published it; the header answers
+    the ask. None when the question has no such clause, or the words before it do not ask about a document
+    on their own ("When was the report that set out the targets published?")."""
+    for match in _DESCRIBING.finditer(question):
+        ask = question[: match.start()].rstrip(" ,") + "?"
+        if len(ask.split()) >= 4 and len(question[match.end():].split()) >= 3 and asks_about_the_document(ask):
+            return ask
+    return None
+
+
 def header_ids(passages: list, documents: int = DOCUMENTS) -> list[str]:
     """The header paragraph ids of the first `documents` distinct documents among `passages` (retrieval
     order), those not already among them."""

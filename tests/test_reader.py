@@ -387,6 +387,36 @@ def test_an_answer_holds_one_documents_header(tmp_path):
         assert not answer.abstained and cited == ["north#p0"], answer.answer
 
 
+def test_a_question_that_describes_its_document_is_answered_from_the_header(tmp_path):
+    """"Which organisation published the plan that describes ...?": the description draws the reader to the
+    sentences it repeats, none of which says who published the plan; the ask alone is read too, and the header
+    that answers it joins the answer."""
+    publisher = 'publisher: "Porthmellin Harbour Board"'
+    assistant = assistant_over(tmp_path, {
+        "north.md": _dredging_plan("north", f'{publisher}\ndate: "2024-03-12"', 6),
+        "moorings.md": '---\ntitle: "Harbour moorings review"\nauthor: "Idris Pengelly"\n---\n\n'
+                       "The harbour moorings review counts the swing moorings in the outer harbour.\n"})
+    for question in ("Which organisation published the north quay dredging plan that describes moving silt from the harbour in stages?",
+                     "Who published the dredging plan that sets out a survey of the berth after each stage of moving silt?"):
+        answer = assistant.ask(question)
+        assert not answer.abstained and "north#p0" in [c.paragraph_id for c in answer.citations], answer.answer
+        assert "Porthmellin Harbour Board" in answer.answer, answer.answer
+
+
+def test_the_ask_of_a_question_that_describes_its_document():
+    from assistant.document_questions import document_ask
+
+    assert document_ask("Which body published the Evaluation Action Plan that describes Level 1 to Level 3 evaluations?") == \
+        "Which body published the Evaluation Action Plan?"
+    assert document_ask("Who wrote the guidance, setting out five principles for open data?") == "Who wrote the guidance?"
+    assert document_ask("What is the title of the report which recommends a new harbour wall?") == "What is the title of the report?"
+    # The words before the clause do not ask on their own; a question with no describing clause; too little described.
+    assert document_ask("When was the report that set out the dredging targets published?") is None
+    assert document_ask("Who wrote the north quay dredging plan?") is None
+    assert document_ask("Who wrote the plan that ended?") is None
+    assert document_ask("What does the plan that the board adopted say about silt?") is None
+
+
 def test_which_questions_ask_about_a_document():
     from assistant.document_questions import asks_about_the_document
 
