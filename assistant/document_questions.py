@@ -23,7 +23,7 @@ from ingest.header import HEADER_SUFFIX
 DOCUMENTS = 3
 
 _ASKS = re.compile(
-    r"\bwho\s+(?:wrote|authored|published|produced|issued|prepared|compiled|released)\b"
+    r"\bwho\s+(?:wrote|authored|published|produced|issued|prepared|compiled|released|signed)\b"
     r"|\bauthors?\b|\bauthored\b|\bwritten\s+by\b|\bpublisher\b|\bpublished\s+by\b"
     r"|\b(?:which|what)\s+(?:organi[sz]ation|body|department|agency|authority|team|unit|office|ministry|government)\b"
     r".{0,40}\b(?:publish|produc|issu|writ|wrote|author|releas)"

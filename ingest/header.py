@@ -24,7 +24,8 @@ HEADER_KIND = "header"
 # Bump when the header's wording changes: documents are then re-ingested (ingest/pipeline.py content_hash).
 # 2: the publication reference, when the document states one. 3: a header for a document stating only its own title.
 # 4: an author the text names wins over a PDF's Author property (ingest/metadata.py merged_metadata); a name run into its unit.
-HEADER_VERSION = "4"
+# 5: who signed the foreword (ingest/signoff.py).
+HEADER_VERSION = "5"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 
@@ -42,11 +43,12 @@ def date_in_words(date: str) -> str:
     return f"in {year}"
 
 
-def header_sentences(document: Document, title_stated: bool = False) -> list[str]:
+def header_sentences(document: Document, title_stated: bool = False, signed: tuple[str, str] | None = None) -> list[str]:
     """The header as sentences; `title_stated`: the document itself states its title (ingest's
-    `document_metadata` found one). The title comes last, alone: a sentence holding the title's words would
-    look like an answer to every question about the document (the reader reads the title as context
-    for each of its sentences anyway)."""
+    `document_metadata` found one); `signed`: what part of it is signed, and the sign-off ("foreword",
+    "Phil Smith, Chair of Skills England"; ingest/signoff.py). The title comes last, alone: a sentence holding
+    the title's words would look like an answer to every question about the document (the reader reads the
+    title as context for each of its sentences anyway)."""
     facts = []
     if document.author:
         facts.append(f"written by {document.author}")
@@ -62,6 +64,8 @@ def header_sentences(document: Document, title_stated: bool = False) -> list[str
         sentences.append(f"The document was {' and '.join(facts)}.")
     if document.reference:
         sentences.append(f"Its publication reference is {document.reference}.")
+    if signed:
+        sentences.append(f"The {signed[0]} is signed by {signed[1]}.")
     if re.match(r"https?://\S+$", document.url or ""):  # an address a reader can follow; never "javascript:..."
         sentences.append(f"The document's web address is {document.url}")
     if sentences or (title_stated and document.title.strip()):
@@ -87,10 +91,10 @@ def header_states(field: str, text: str) -> bool:
     return pattern is None or bool(pattern.search(text))
 
 
-def header_paragraph(document: Document, title_stated: bool = False) -> Paragraph | None:
+def header_paragraph(document: Document, title_stated: bool = False, signed: tuple[str, str] | None = None) -> Paragraph | None:
     """The header unit of `document`, or None when its metadata states nothing but a title the document
     itself does not state (see the module's docstring)."""
-    sentences = header_sentences(document, title_stated)
+    sentences = header_sentences(document, title_stated, signed)
     if not sentences:
         return None
     spans, text = [], ""

@@ -30,6 +30,7 @@ from assistant.embedding import paragraph_vector
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
 from ingest.header import HEADER_VERSION, header_paragraph
+from ingest.signoff import foreword_signoff
 from ingest.glyphs import repair_wrong_glyphs
 from ingest.ligatures import repair_split_ligatures
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
@@ -239,7 +240,7 @@ def parse_document(path: Path, document_id: str, collection: str, metadata: dict
                 page_starts=para.page_starts,
             )
         )
-    header = header_paragraph(document, title_stated=bool(found.get("title")))
+    header = header_paragraph(document, title_stated=bool(found.get("title")), signed=foreword_signoff(cleaned.paragraphs))
     if header is not None:
         document.paragraphs.insert(0, header)
     document.content_hash = content_hash(raw, metadata, collection, path.suffix)

@@ -1,0 +1,72 @@
+"""Who signed a foreword (ingest/signoff.py): read from the short lines that end a foreword, stated in the
+header, and answered from it. The documents are written for these tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conftest import assistant_over
+
+
+@dataclass
+class P:
+    text: str
+    section: str
+
+
+def _document(foreword_end: list[str], heading: str = "Foreword", after: list[P] | None = None) -> list[P]:
+    body = [P("The harbour board has agreed a ten-year plan for the quay, the moorings and the lifeboat station.", heading),
+            P("I want to thank the harbour users who answered our survey last winter.", heading)]
+    body += [P(text, heading) for text in foreword_end]
+    body += after if after is not None else [P("Stage one of the dredging plan moves silt from the inner harbour.", "Executive summary")]
+    return body
+
+
+def test_a_signoff_is_the_name_and_role_ending_a_foreword():
+    from ingest.signoff import foreword_signoff
+
+    assert foreword_signoff(_document(["Morwenna Tregear, Chair of the Porthmellin Harbour Board."])) == \
+        ("foreword", "Morwenna Tregear, Chair of the Porthmellin Harbour Board")
+    # Name and role on lines of their own; an honorific and post-nominals; a web address after the name.
+    assert foreword_signoff(_document(["Idris Pengelly", "Harbour Master"])) == ("foreword", "Idris Pengelly, Harbour Master")
+    assert foreword_signoff(_document(["Rt Hon Jory Penrose MP Minister for Ports"], heading="Ministerial foreword")) == \
+        ("foreword", "Rt Hon Jory Penrose MP Minister for Ports")
+    assert foreword_signoff(_document(["Dr Kerensa Nance (https://example.org/people/kerensa-nance), Chief Executive"])) == \
+        ("foreword", "Dr Kerensa Nance, Chief Executive")
+    assert foreword_signoff(_document(["Tamsin Hocking", "Chief Executive"], heading="Preface")) == ("preface", "Tamsin Hocking, Chief Executive")
+    # A converter set the name as a heading: the next section is named by a person and holds only the role.
+    assert foreword_signoff(_document([], after=[P("Director of Harbour Operations", "Loveday Trezise"),
+                                                 P("Stage one moves silt from the inner harbour.", "Our plan")])) == \
+        ("foreword", "Loveday Trezise, Director of Harbour Operations")
+
+
+def test_no_signoff_where_the_foreword_ends_otherwise():
+    from ingest.signoff import foreword_signoff, person_name
+
+    # Prose, an organisation, a name with no role, a closing line, no foreword at all.
+    assert foreword_signoff(_document(["We look forward to working with every harbour user on this plan over the next ten years."])) is None
+    assert foreword_signoff(_document(["Porthmellin Harbour Board", "Harbour Office"])) is None
+    assert foreword_signoff(_document(["Morwenna Tregear"])) is None
+    assert foreword_signoff(_document(["Thank you."])) is None
+    assert foreword_signoff([P("Morwenna Tregear, Chair of the Board.", "Key messages")]) is None
+    # "Key messages", not a message from anyone; a section named by a person that is prose.
+    assert foreword_signoff(_document([], after=[P("Loveday Trezise joined the board in 2019 and has led the dredging work "
+                                                   "since then, with a team of six.", "Loveday Trezise")])) is None
+    assert person_name("Evaluation Team") is None and person_name("Skills England") is None
+    assert person_name("Rt Hon Jory Penrose MP Minister for Ports") == "Jory Penrose"
+
+
+def test_who_signed_the_foreword_is_answered_from_the_header(tmp_path):
+    text = ('---\ntitle: "Porthmellin harbour plan"\npublisher: "Porthmellin Harbour Board"\n---\n\n'
+            "# Porthmellin harbour plan\n\n## Foreword\n\n"
+            "The harbour board has agreed a ten-year plan for the quay, the moorings and the lifeboat station.\n\n"
+            "I want to thank the harbour users who answered our survey last winter.\n\n"
+            "Morwenna Tregear, Chair of the Porthmellin Harbour Board.\n\n"
+            "## Executive summary\n\n"
+            + "\n\n".join(f"Stage {n} of the dredging plan moves {n * 1000} tonnes of silt from the inner harbour." for n in range(1, 9)) + "\n")
+    assistant = assistant_over(tmp_path, {"harbour.md": text})
+    header = assistant.index.paragraphs(["harbour#p0"])["harbour#p0"]
+    assert "The foreword is signed by Morwenna Tregear, Chair of the Porthmellin Harbour Board." in header.sentence_texts()
+    for question in ("Who signed the foreword to the Porthmellin harbour plan?", "Who wrote the foreword of the harbour plan?"):
+        answer = assistant.ask(question)
+        assert not answer.abstained and "Morwenna Tregear" in answer.answer, answer.answer
