@@ -40,7 +40,8 @@ from ingest.reflow import page_starts, rejoin
 # 10: a numbered section heading ("3.2.3.7 Identify the evaluation approach") set in body type is a heading.
 # 11: wrong glyphs read right before cleaning (ingest/glyphs.py: "Zork" -> "work", "Minister¶s" -> "Minister’s").
 # 12: an organisation in a file's Author property is the publisher, not the author (ingest/metadata.py).
-CLEANER_VERSION = "12"
+# 13: footnotes that point at web pages, several run into one line ("67 https://... 68 See: https://..."), are references.
+CLEANER_VERSION = "13"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [

@@ -365,6 +365,26 @@ _FOOTNOTE = re.compile(
 _LINKED_FOOTNOTE = re.compile(r"^\d{1,3}\s+[A-Z‘'\"“].*\s\(?<?(?:https?://|www\.)\S+$")
 
 
+# A footnote's number and the few words of a title before its web address ("68 For more information see:").
+_FOOTNOTE_OPENING = re.compile(r"\d{1,3}(?:\s+\S+){0,15}")
+MAX_FOOTNOTE_TAIL = 6  # words after the last address ("accessed 3 May 2024")
+
+
+def footnote_run(text: str) -> bool:
+    """Footnotes that point at web pages, one or several run into one line by a PDF's layout: "67
+    https://www.example.org/evaluation/ 68 For more information see: https://www.example.org/": each its
+    number, at most a short title, and an address; nothing else."""
+    stripped = text.strip()
+    if not re.match(r"\d{1,3}\s", stripped):
+        return False
+    pieces = _URL.split(stripped)
+    if len(pieces) < 2:
+        return False  # no address
+    openings, tail = pieces[:-1], pieces[-1]
+    return (all(_FOOTNOTE_OPENING.fullmatch(p.strip(" .;,:")) for p in openings)
+            and len(tail.split()) <= MAX_FOOTNOTE_TAIL and not re.search(r"[a-z][.!?]\s+[A-Z]", tail))
+
+
 def citation_entry(text: str) -> bool:
     """A paragraph or list item shaped like a citation entry: it opens like one, or it is short and carries
     a citation's marks (a DOI, "Available at: https://...", "Accessed 3 May 2024", volume(issue): pages)."""
@@ -374,6 +394,8 @@ def citation_entry(text: str) -> bool:
     if _FOOTNOTE.match(stripped) and len(stripped.split()) <= 40 and not _is_prose(stripped):
         return True
     if _LINKED_FOOTNOTE.match(stripped) and len(stripped.split()) <= 60 and not _explains(stripped):
+        return True
+    if footnote_run(stripped):
         return True
     if _CITATION_START.match(stripped):
         # "Smith (2020) found that ..." opens like an entry too: an entry has no clause after the year.

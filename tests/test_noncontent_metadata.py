@@ -127,6 +127,21 @@ def test_citation_entry_shapes():
     assert not citation_entry("The review (available at the council offices) sets out twelve actions.")
 
 
+
+def test_footnotes_that_point_at_web_pages_run_into_one_line():
+    """A PDF's layout runs a page's footnotes into one line: each its number, a short title or none, an address."""
+    assert citation_entry("14 https://www.example.org/ferries/timetable-review")
+    assert citation_entry("14 https://www.example.org/ferries/timetable-review 15 For more information see: "
+                          "https://www.example.org/ferries/ 16 https://www.example.org/harbour-board/minutes")
+    assert paragraph_role("22 Harbour Board minutes, March 2031: https://www.example.org/minutes 23 "
+                          "https://www.example.org/accounts", "Funding the ferries", "paragraph") == "references"
+    # A numbered point that says something, with an address in it, is content.
+    assert not citation_entry("3 The board will publish the timetable review at https://www.example.org/review and "
+                              "consult ferry users for twelve weeks before any change is made.")
+    assert not citation_entry("14 https://www.example.org/review sets out the case for a winter service. The board agreed it.")
+    assert not citation_entry("In 2031 the board published https://www.example.org/review")
+
+
 # --- roles in context ---------------------------------------------------------------------------
 
 
