@@ -1,7 +1,9 @@
 """`assistant bench claims [FILE]`: the citation check (assistant/verify.py) on claims written blind,
 and what it costs.
 
-FILE (default eval/data/claims_test.jsonl, frozen: measure, never tune on it) holds
+FILE (default eval/data/claims_test.jsonl, frozen: measure, never tune on it; eval/data/claims_dev.jsonl, 269
+claims written blind over the policy dev documents, sharing no premise with the test set, is the one to choose
+verifiers on: it is further from the training claims' writers than the held-out training documents are) holds
 `{"id", "doc", "premise", "hypothesis", "label", "kind"}`: a claim (hypothesis) about a source passage
 (premise), labelled entailment (faithful: paraphrase, summary, inference, pronoun resolved),
 contradiction (negation, role swap, number, date, entity, antonym, quantifier) or neutral (an

@@ -59,3 +59,34 @@ def test_the_check_catches_the_questions_moved_out_of_the_test_split():
 
 def test_no_test_question_rewords_a_dev_or_calibration_question(capsys):
     assert main([]) == 0, capsys.readouterr().out
+
+
+# The policy corpus's dev documents (../shared/bench/policy-corpus/splits.json): the only ones dev claims are over.
+POLICY_DEV_DOCUMENTS = {
+    "cpicb_blood_glucose_ketone_self_monitoring_guideline_2024.pdf", "beis_monitoring_evaluation_framework.pdf",
+    "mhra_medical_safety_alert_transwarmer_infant_mattress.html", "dft_connecting_people_strategic_vision_for_rail_2017.html",
+    "cabinet_office_sue_gray_report_gatherings_2022.md", "ukhsa_stats_guidance_clear_accessible_spreadsheets.md",
+    "skills_england_assessment_of_priority_skills_to_2030.md", "fsa_evaluation_action_plan_2022.pdf",
+}
+
+
+def test_the_dev_claims_are_over_dev_documents_and_apart_from_the_test_claims():
+    """eval/data/claims_dev.jsonl (claims written blind over the dev documents, for choosing between verifiers)
+    names only dev documents, holds well-formed claims, and shares no premise with the frozen claim test set."""
+    import re
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "eval" / "data"
+    dev = [json.loads(line) for line in (data / "claims_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    test = [json.loads(line) for line in (data / "claims_test.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def squashed(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+
+    assert len(dev) >= 250 and len({r["id"] for r in dev}) == len(dev)
+    assert {r["doc"] for r in dev} <= POLICY_DEV_DOCUMENTS
+    assert {r["label"] for r in dev} == {"entailment", "contradiction", "neutral"}
+    assert all(r["premise"].strip() and r["hypothesis"].strip() and r["kind"] for r in dev)
+    test_premises = [squashed(r["premise"]) for r in test]
+    shared = [r["id"] for r in dev if any(squashed(r["premise"]) in t or t in squashed(r["premise"]) for t in test_premises)]
+    assert not shared, shared
