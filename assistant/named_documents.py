@@ -16,7 +16,8 @@ the document when it holds a word of the title and either
 - at least MIN_NAME_TERMS name words, one of them rare among the documents' names (in at most RARE_SHARE of
   them), and it reads as a reference: after a determiner ("the", "its") or with a possessive ("in Northern
   Ireland" names no document whose title says "Northern Ireland"); or
-- is one acronym of the title that no other document's name has ("according to BEIS");
+- is one acronym, written as one, of its title or publisher that no other document's name has ("according to
+  BEIS", "How do the FSA and BEIS use peer review?": the one document each published);
 and when no other document's name holds the phrase as well. A question may name several documents ("What do the
 DfT rail vision and the Skills England assessment say about apprenticeships?"): each is searched without the
 naming phrases, and the answer gives each one's best sentence (assistant/extractive.py `choose`). The rule is
@@ -125,7 +126,8 @@ class DocumentNames:
                 span = [keys for keys in keys_of[i : last + 1] if keys]
                 referred = (i > 0 and tokens[i - 1].group(0).lower() in _DETERMINERS) or any(
                     _POSSESSIVE.search(t.group(0)) for t in tokens[i : last + 1])
-                if self._names_it(span, name, referred) and not self._shared(span, document_id):
+                written = [tokens[k].group(0) for k in range(i, last + 1) if keys_of[k]]
+                if self._names_it(span, name, referred, written) and not self._shared(span, document_id):
                     weight = sum(1.0 / min(self._frequency[k] for k in keys) for keys in span)
                     found.append((weight, document_id, i, last))
                 i = last + 1
@@ -153,13 +155,19 @@ class DocumentNames:
         sharing = set.intersection(*(set().union(*(self._holders.get(k, ()) for k in keys)) for keys in span))
         return bool(sharing - {document_id})
 
-    def _names_it(self, span: list[set[str]], name: _Name, referred: bool) -> bool:
-        """Whether the name words of a phrase (each word's keys) name the document: see the module docstring.
-        `referred`: the phrase follows a determiner or holds a possessive ("the FSA action plan", "Skills
-        England's assessment"), as a reference to a document does ("in Northern Ireland" is none)."""
+    def _names_it(self, span: list[set[str]], name: _Name, referred: bool, written: list[str]) -> bool:
+        """Whether the name words of a phrase (each word's keys; `written`: the words as the question writes
+        them) name the document: see the module docstring. `referred`: the phrase follows a determiner or holds
+        a possessive ("the FSA action plan", "Skills England's assessment"), as a reference to a document does
+        ("in Northern Ireland" is none)."""
+        if len(span) == 1:
+            # One word: an acronym, written as one ("BEIS", "DfT"; not "sits"), that no other document's name has.
+            # Its title's or its publisher's: "How do the FSA and BEIS use peer review?" names the one document
+            # the Food Standards Agency published.
+            word = _POSSESSIVE.sub("", written[0])
+            return (sum(c.isupper() for c in word) >= 2 and word.lower() in name.acronyms
+                    and self._frequency[word.lower()] == 1)
         if not any(keys & name.title for keys in span):
             return False  # a publisher alone ("the Prime Minister") names no one document
-        if len(span) == 1:  # one word: an acronym of the title that no other document's name has ("BEIS")
-            return any(k in name.title and k in name.acronyms and self._frequency[k] == 1 for k in span[0])
         rare = any(min(self._frequency[k] for k in keys) <= self._rare for keys in span)
         return referred and len(span) >= MIN_NAME_TERMS and rare

@@ -50,6 +50,18 @@ def test_a_question_naming_two_documents():
     assert {n.rest for n in named} == {"What do the and the say about crew training?"}
 
 
+def test_a_publishers_acronym_names_the_one_document_it_published():
+    """"How do the CSA and FERB ...?" names organisations; each published one document here, which is the one meant.
+    Not a word that merely reads as the acronym ("sits" and the DSIT), nor the acronym of a publisher of two."""
+    named = NAMES.named("How do the CSA and FERB use external peer review?")
+    assert [(n.document_id, n.phrase) for n in named] == [("csa-plan", "CSA"), ("ferry-framework", "FERB")]
+    names = DocumentNames([doc("space", "Response to the Lords committee on space", "Department for Science, Innovation and Technology"),
+                           doc("csa-plan", "Evaluation Action Plan", "Coastal Standards Agency")])
+    assert names.named("Who sits on the CSA's review panel?")[0].document_id == "csa-plan"
+    assert [n.document_id for n in names.named("Who sits on the review panel?")] == []
+    assert [n.document_id for n in NAMES.named("What does the DfT say about crew training?")] == []
+
+
 @pytest.mark.parametrize(
     "question",
     [
