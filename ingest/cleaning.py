@@ -41,7 +41,8 @@ from ingest.reflow import page_starts, rejoin
 # 11: wrong glyphs read right before cleaning (ingest/glyphs.py: "Zork" -> "work", "Minister¶s" -> "Minister’s").
 # 12: an organisation in a file's Author property is the publisher, not the author (ingest/metadata.py).
 # 13: footnotes that point at web pages, several run into one line ("67 https://... 68 See: https://..."), are references.
-CLEANER_VERSION = "13"
+# 14: a numbered footnote citing a title and a month and year, with no separator before the date, is a reference.
+CLEANER_VERSION = "14"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [

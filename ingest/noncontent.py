@@ -361,6 +361,13 @@ _MONTHS = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _FOOTNOTE = re.compile(
     rf"^\d{{1,3}}\s+[A-Z‘'\"“].*[,.]\s*(?:[\w’'-]+\s+){{0,3}}\(?(?:\d{{1,2}}\s+)?(?:{_MONTHS}\s+)?(?:19|20)\d{{2}}\)?\.?$"
 )
+# A footnote citing a publication by its title and date, without a separator before the date: "21 Institute for
+# Fiscal Studies Is there really an NHS productivity crisis? November 2023". The date is a month and year (a day
+# may lead) not introduced by a preposition, as a sentence's date is ("2 The plan will be reviewed in March 2031").
+_DATED_FOOTNOTE = re.compile(
+    rf"^\d{{1,3}}\s+[A-Z‘'\"“].*?(?<!\bin)(?<!\bby)(?<!\bon)(?<!\bfrom)(?<!\buntil)(?<!\bsince)(?<!\bbefore)(?<!\bafter)"
+    rf"(?<!\bduring)(?<!\bof)(?<!\bto)(?<!\bat)(?<!\bfor)(?<!\bthe)\s+(?:\d{{1,2}}\s+)?{_MONTHS}\s+(?:19|20)\d{{2}}\.?$"
+)
 # A footnote pointing at a web page: its number, a title and date, the address last.
 _LINKED_FOOTNOTE = re.compile(r"^\d{1,3}\s+[A-Z‘'\"“].*\s\(?<?(?:https?://|www\.)\S+$")
 
@@ -396,6 +403,8 @@ def citation_entry(text: str) -> bool:
     if _LINKED_FOOTNOTE.match(stripped) and len(stripped.split()) <= 60 and not _explains(stripped):
         return True
     if footnote_run(stripped):
+        return True
+    if _DATED_FOOTNOTE.match(stripped) and len(stripped.split()) <= 30 and not _is_prose(stripped):
         return True
     if _CITATION_START.match(stripped):
         # "Smith (2020) found that ..." opens like an entry too: an entry has no clause after the year.

@@ -142,6 +142,16 @@ def test_footnotes_that_point_at_web_pages_run_into_one_line():
     assert not citation_entry("In 2031 the board published https://www.example.org/review")
 
 
+
+def test_a_numbered_footnote_ending_in_a_month_and_year_cites_a_publication():
+    assert citation_entry("31 Harbour Research Unit Are ferry fares really rising? November 2030")
+    assert citation_entry("12 Porthmellin Council, Ferry Users Survey - September 2031")
+    assert citation_entry("7 Island Transport Review: independent report 14 March 2029")
+    # A numbered point whose date a preposition introduces is a sentence, not a citation.
+    assert not citation_entry("2 The ferry timetable will be reviewed in March 2032")
+    assert not citation_entry("3 Ferry crossings rose every year until May 2031.")
+
+
 # --- roles in context ---------------------------------------------------------------------------
 
 
