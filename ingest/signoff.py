@@ -11,7 +11,8 @@ A sign-off is read only where the layout sets it apart, as the last short paragr
 foreword (or, where a converter promoted the bold name to a heading, a section named by a person whose only
 paragraph is a role). It starts with a person's name (two to four capitalised words, an honorific or
 post-nominals allowed, none of them a word that names an organisation or a document part), and a role follows
-it, in the same paragraph or the next. A name run into the foreword's prose by a PDF's layout is not found.
+it, in the same paragraph or the next: a word that names one (Chair, Director, Secretary ...) or a phrase set
+in title case ("Harbourmaster"). A name run into the foreword's prose by a PDF's layout is not found.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def person_name(text: str) -> str | None:
         return None
     words = []
     for word in m.group(1).split():
-        if word.lower().strip("’'") in _NOT_A_NAME or _ROLE.fullmatch(word):
+        if _ROLE.fullmatch(word):
             break  # the role begins ("Chris Grayling Secretary of State")
+        if word.lower().strip("’'") in _NOT_A_NAME:
+            return None  # an organisation, a place or a part of a document ("Porthmellin Harbour Board")
         words.append(word)
     return " ".join(words) if len(words) >= 2 else None
 
@@ -74,9 +77,23 @@ def _signoff(lines: list[str]) -> str | None:
         if name is None:
             continue
         rest = " ".join(_tidy(x) for x in lines[i:])
-        if _ROLE.search(rest[rest.find(name) + len(name):]):
+        after = rest[rest.find(name) + len(name):].strip(" ,;–-")
+        if _ROLE.search(after) or _titled(after):
             return ", ".join(_tidy(x) for x in lines[i:])
     return None
+
+
+_FUNCTION_WORDS = {"of", "for", "and", "the", "to", "in", "at", "on", "&"}
+
+
+def _titled(text: str) -> bool:
+    """A role set in title case, as a sign-off sets one whatever its words ("Harbourmaster", "Curator of
+    Maps"): one to ten words, the first and most of the others capitalised, no sentence punctuation."""
+    words = [w for w in re.split(r"[\s,]+", text) if w]
+    if not 1 <= len(words) <= 10 or re.search(r"[.!?:;]\s", text + " ") or not words[0][:1].isupper():
+        return False
+    content = [w for w in words if w.lower() not in _FUNCTION_WORDS]
+    return bool(content) and sum(w[:1].isupper() for w in content) >= 0.75 * len(content)
 
 
 def foreword_signoff(paragraphs: list) -> tuple[str, str] | None:

@@ -34,6 +34,9 @@ def test_a_signoff_is_the_name_and_role_ending_a_foreword():
     assert foreword_signoff(_document(["Dr Kerensa Nance (https://example.org/people/kerensa-nance), Chief Executive"])) == \
         ("foreword", "Dr Kerensa Nance, Chief Executive")
     assert foreword_signoff(_document(["Tamsin Hocking", "Chief Executive"], heading="Preface")) == ("preface", "Tamsin Hocking, Chief Executive")
+    # A role no word list names, set in title case as sign-offs set roles.
+    assert foreword_signoff(_document(["Jory Penrose, Harbourmaster"])) == ("foreword", "Jory Penrose, Harbourmaster")
+    assert foreword_signoff(_document(["Kerensa Nance", "Keeper of the Quay Records"])) == ("foreword", "Kerensa Nance, Keeper of the Quay Records")
     # A converter set the name as a heading: the next section is named by a person and holds only the role.
     assert foreword_signoff(_document([], after=[P("Director of Harbour Operations", "Loveday Trezise"),
                                                  P("Stage one moves silt from the inner harbour.", "Our plan")])) == \
@@ -48,6 +51,7 @@ def test_no_signoff_where_the_foreword_ends_otherwise():
     assert foreword_signoff(_document(["Porthmellin Harbour Board", "Harbour Office"])) is None
     assert foreword_signoff(_document(["Morwenna Tregear"])) is None
     assert foreword_signoff(_document(["Thank you."])) is None
+    assert foreword_signoff(_document(["Morwenna Tregear", "with best wishes"])) is None
     assert foreword_signoff([P("Morwenna Tregear, Chair of the Board.", "Key messages")]) is None
     # "Key messages", not a message from anyone; a section named by a person that is prose.
     assert foreword_signoff(_document([], after=[P("Loveday Trezise joined the board in 2019 and has led the dredging work "
