@@ -50,6 +50,9 @@ _DESCRIBING = re.compile(
 )
 
 
+MAX_DESCRIBING_CLAUSES = 3
+
+
 def document_ask(question: str) -> str | None:
     """The part of a question about a document that asks, without the clause that describes the document:
     "Which body published the Evaluation Action Plan that describes Level 1 to Level 3 evaluations?" ->
@@ -57,7 +60,9 @@ def document_ask(question: str) -> str | None:
     and draws the reader to the sentences it repeats, none of which says who published it; the header answers
     the ask. None when the question has no such clause, or the words before it do not ask about a document
     on their own ("When was the report that set out the targets published?")."""
-    for match in _DESCRIBING.finditer(question):
+    for n, match in enumerate(_DESCRIBING.finditer(question)):
+        if n == MAX_DESCRIBING_CLAUSES:
+            break  # the ask comes before the first clauses; reading every prefix of a long question is quadratic
         ask = question[: match.start()].rstrip(" ,") + "?"
         if len(ask.split()) >= 4 and len(question[match.end():].split()) >= 3 and asks_about_the_document(ask):
             return ask

@@ -404,7 +404,8 @@ def citation_entry(text: str) -> bool:
         return True
     if footnote_run(stripped):
         return True
-    if _DATED_FOOTNOTE.match(stripped) and len(stripped.split()) <= 30 and not _is_prose(stripped):
+    # Matched on the words joined by single spaces: a run of spaces would make the date's search quadratic.
+    if len(stripped.split()) <= 30 and _DATED_FOOTNOTE.match(" ".join(stripped.split())) and not _is_prose(stripped):
         return True
     if _CITATION_START.match(stripped):
         # "Smith (2020) found that ..." opens like an entry too: an entry has no clause after the year.

@@ -46,7 +46,8 @@ MAX_SIGNOFF_PARAGRAPHS = 3
 
 
 def _tidy(text: str) -> str:
-    return " ".join(_URL_IN_BRACKETS.sub("", text).split()).strip(" .;,")
+    # Spaces collapsed first: on a long run of them the bracketed address's leading \s* would be quadratic.
+    return " ".join(_URL_IN_BRACKETS.sub("", " ".join(text.split())).split()).strip(" .;,")
 
 
 def _short(text: str) -> bool:

@@ -74,3 +74,23 @@ def test_who_signed_the_foreword_is_answered_from_the_header(tmp_path):
     for question in ("Who signed the foreword to the Porthmellin harbour plan?", "Who wrote the foreword of the harbour plan?"):
         answer = assistant.ask(question)
         assert not answer.abstained and "Morwenna Tregear" in answer.answer, answer.answer
+
+
+def test_long_runs_of_spaces_are_read_in_linear_time():
+    """A converter's page of blanks is bad input, not a reason to hang an ingest: each rule that reads a paragraph
+    collapses spaces before a pattern that could backtrack on them (quadratic: minutes for these; linear: well
+    under a second). The bound is loose on purpose: it catches a quadratic pattern, not a slow machine."""
+    import time
+
+    from assistant.document_questions import document_ask
+    from ingest.noncontent import citation_entry, paragraph_role
+    from ingest.signoff import foreword_signoff
+
+    blank = " " * 500_000
+    started = time.perf_counter()
+    assert not citation_entry(f"1 A{blank}x")
+    assert paragraph_role(f"12 Harbour Board minutes{blank}x", "Notes", "paragraph") in ("", "references")
+    signed = foreword_signoff([P(f"Morwenna{blank}Tregear (", "Foreword"), P(f"Chair of the Board{blank}", "Foreword")])
+    assert signed is not None and signed[1].startswith("Morwenna Tregear")  # the spaces collapsed, the name read
+    assert document_ask("Which body published the plan " + "that " * 20_000 + "?") == "Which body published the plan?"
+    assert time.perf_counter() - started < 20
