@@ -48,8 +48,7 @@ _DESCRIBING = re.compile(
     r",?\s+(?:that|which|whose|where|in\s+which|describing|setting\s+out|outlining|covering|recommending|proposing)\s+",
     re.IGNORECASE,
 )
-
-
+# The ask comes before the first clauses; reading every prefix of a long question would be quadratic.
 MAX_DESCRIBING_CLAUSES = 3
 
 
@@ -62,7 +61,7 @@ def document_ask(question: str) -> str | None:
     on their own ("When was the report that set out the targets published?")."""
     for n, match in enumerate(_DESCRIBING.finditer(question)):
         if n == MAX_DESCRIBING_CLAUSES:
-            break  # the ask comes before the first clauses; reading every prefix of a long question is quadratic
+            break
         ask = question[: match.start()].rstrip(" ,") + "?"
         if len(ask.split()) >= 4 and len(question[match.end():].split()) >= 3 and asks_about_the_document(ask):
             return ask

@@ -1,8 +1,9 @@
 """Split ligatures: text whose converter wrote a font's double-letter ligature as one letter and a space.
 
 Some PDF-to-text converters render the "ll" glyph of a font as its first letter followed by a space:
-"skills" becomes "skil s", "will" becomes "wil", "challenges" "chal enges", "million" "mil ion". A document with this damage misses every lexical match on those words ("skills" is in most of
-its questions) and shows its readers broken words.
+"skills" becomes "skil s", "will" becomes "wil", "challenges" "chal enges", "million" "mil ion". A document
+with this damage misses every lexical match on those words ("skills" is in most of its questions) and shows
+its readers broken words.
 
 The repair is for a whole document, and only for one that shows the damage: many word pairs that read
 as one known word when the missing letter is put back ("skil s" -> "skills"), and no more words that

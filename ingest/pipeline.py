@@ -29,14 +29,14 @@ from assistant.config import DEFAULT_COLLECTION, Config
 from assistant.embedding import paragraph_vector
 from assistant.records import Document, Paragraph
 from ingest.cleaning import CLEANER_VERSION, CleanDocument, clean
-from ingest.header import HEADER_VERSION, header_paragraph
-from ingest.signoff import foreword_signoff
 from ingest.glyphs import repair_wrong_glyphs
+from ingest.header import HEADER_VERSION, header_paragraph
 from ingest.ligatures import repair_split_ligatures
 from ingest.loaders import LOADER_VERSIONS, SUPPORTED_EXTENSIONS, LoadedDocument, UnreadableDocument, load
 from ingest.metadata import (cover_title, generic_title, merged_metadata, starts_cover_organisation, stated_metadata,
                              title_from_blocks)
 from ingest.segment import split_sentences
+from ingest.signoff import foreword_signoff
 
 METADATA_FILE = "metadata.toml"
 # Files that live beside documents but are not documents.

@@ -31,15 +31,17 @@ _NOT_A_NAME = {
     "england", "wales", "scotland", "ireland", "britain", "kingdom", "nhs", "authority", "committee", "group", "unit",
     "strategy", "framework", "plan", "report", "review", "evaluation", "executive", "summary", "contents", "introduction",
     "foreword", "annex", "appendix", "chapter", "section", "part", "our", "the", "this", "we", "next", "steps", "health",
-    "care", "secretary", "state", "chief", "director", "chair", "minister", "permanent", "officer", "head", "university",
+    "care", "state", "university",
 }
-# A role: what follows the name.
+# A role: what follows the name (a role word also ends a name: "Chris Grayling Secretary of State").
 _ROLE = re.compile(
     r"\b(?:secretary|director|chair|chairman|chairwoman|chairperson|chief|officer|minister|adviser|advisor|executive|commissioner|"
     r"president|head|analyst|lead|leader|manager|governor|mayor|councillor|member|deputy|principal|dean|professor|"
     r"permanent|general|controller|registrar|ombudsman|inspector|champion|founder|trustee|editor|master|clerk)\b",
     re.IGNORECASE,
 )
+# Words a role set in title case leaves in lower case ("Curator of Maps").
+_FUNCTION_WORDS = {"of", "for", "and", "the", "to", "in", "at", "on", "&"}
 _URL_IN_BRACKETS = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)")
 MAX_SIGNOFF_WORDS = 16  # a sign-off paragraph is a line or two: longer is prose
 MAX_SIGNOFF_PARAGRAPHS = 3
@@ -83,8 +85,6 @@ def _signoff(lines: list[str]) -> str | None:
             return ", ".join(_tidy(x) for x in lines[i:])
     return None
 
-
-_FUNCTION_WORDS = {"of", "for", "and", "the", "to", "in", "at", "on", "&"}
 
 
 def _titled(text: str) -> bool:
