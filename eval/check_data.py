@@ -70,7 +70,7 @@ def quotes_of(record: dict) -> list[tuple[str, str]]:
     doc = record.get("doc") or ""
     for item in record.get("evidence") or []:
         pairs.append((item.get("doc") or doc, item.get("quote") or ""))
-    for key in ("context", "premise"):
+    for key in ("context", "previous_context", "premise"):
         if record.get(key):
             pairs.append((doc, record[key]))
     return pairs

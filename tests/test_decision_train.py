@@ -111,3 +111,22 @@ def test_the_command_is_documented():
 
     result = run_cli("reader", "train-decision", "--help", timeout=120)
     assert result.returncode == 0 and "--corpus" in result.stdout and "--init" in result.stdout
+
+
+def test_a_follow_up_is_searched_with_its_previous_turn_and_judged_on_its_own_words(tmp_path, monkeypatch):
+    """As in use: "How much will they cost?" alone finds nothing about pontoons; with the previous turn it does,
+    and the decision model learns from the question the user typed."""
+    import training.decision_train as decision_train
+
+    monkeypatch.setattr(decision_train, "CACHE", tmp_path / "cache")
+    corpus, _ = _corpus(tmp_path)
+    config = decision_train.train_index(decision_train.train_documents(corpus), log=lambda *_: None)
+    follow_up = {"doc": "harbour_plan.md", "question": "Who will build them?", "is_impossible": False, "answers": ["a local contractor"],
+                 "context": "The plan sets aside £4 million for new pontoons, to be built by a local contractor.",
+                 "history": [{"role": "user", "content": "What new pontoons does the harbour plan fund?"},
+                             {"role": "assistant", "content": "It sets aside £4 million for new pontoons."}]}
+    (asked,) = decision_train.ask_questions([follow_up], config, log=lambda *_: None)
+    assert asked.question == "Who will build them?"
+    assert asked.searched_for.startswith("Who will build them? (What new pontoons does the harbour plan fund? It sets aside")
+    answering = [c for c, y in zip(asked.candidates, asked.labels) if y == 1.0]
+    assert answering and "local contractor" in answering[0]

@@ -311,6 +311,33 @@ def test_training_refuses_a_benchmark_folder(tmp_path):
     assert result.returncode == 2 and "benchmark" in result.stderr
 
 
+def test_a_follow_up_is_read_with_its_previous_turn_and_learns_from_that_turns_passage():
+    """A follow-up record is paired as the product reads it (the previous turn in brackets), and the
+    passage that answered the previous turn gives it hard negatives, never the follow-up's own answer."""
+    import random
+
+    from training.reader_data import squad_questions
+
+    row = {"id": "f1", "doc": "plan.md", "title": "The harbour plan",
+           "history": [{"role": "user", "content": "What is the Tidal Board?"},
+                       {"role": "assistant", "content": "The body that oversees the harbour works."}],
+           "previous_context": "The Tidal Board oversees the harbour works. It meets every quarter.",
+           "context": "The Tidal Board is chaired by Mira Osei. Its members serve three years.",
+           "question": "Who chairs it?", "is_impossible": False, "answers": ["Mira Osei"]}
+    standalone = {**row, "id": "s1", "history": None, "previous_context": None, "question": "Who chairs the Tidal Board?"}
+    followup, plain = squad_questions([row, standalone], "followups.jsonl", random.Random(1), other_paragraphs=0)
+    assert {p.question for p in followup.pairs} == {"Who chairs it? (What is the Tidal Board? The body that oversees the harbour works.)"}
+    by_sentence = {p.candidate.rsplit("| ", 1)[-1].split(") ")[-1]: p.label for p in followup.pairs}
+    assert by_sentence["The Tidal Board is chaired by Mira Osei."] == 1.0
+    assert by_sentence["The Tidal Board oversees the harbour works."] == 0.0
+    assert by_sentence["It meets every quarter."] == 0.0
+    assert len(followup.pairs) == 4 and len(plain.pairs) == 2
+    assert {p.question for p in plain.pairs} == {"Who chairs the Tidal Board?"}
+    # A previous passage that holds the follow-up's answer gives no negative that is an answer.
+    same = {**row, "previous_context": row["context"]}
+    (only,) = squad_questions([same], "followups.jsonl", random.Random(1), other_paragraphs=0)
+    assert sorted(p.label for p in only.pairs) == [0.0, 1.0]
+
 
 def test_the_reader_data_and_the_metadata_pairs_do_not_import_each_other_both_ways():
     """reader_data uses metadata_pairs; both take Pair and Question from training/pairs.py (no import circle)."""

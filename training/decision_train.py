@@ -11,6 +11,8 @@ the decision model meets in use:
    seen, not even as a negative.
 2. Every in-domain question (written over those documents) asked of the product, retrieval and the shipped
    reader, without an LLM: the reader's best CANDIDATES sentences, each read as the decision model reads it.
+   A follow-up (a record with `history`) is searched for with the previous turn and judged on its own words,
+   as in use (assistant/conversation.py).
 3. Pairs: for an unanswerable question every one is a negative; for an answerable one a sentence holding an
    answer string is a positive, a sentence whose paragraph holds no answer and is not the question's own
    paragraph a negative, and the rest (they may answer in other words) are left out.
@@ -85,6 +87,7 @@ class Asked:
     answerable: bool
     candidates: list[str]
     labels: list[float | None]
+    searched_for: str = ""  # the query retrieval ran: a follow-up's carries its previous turn
 
 
 def train_documents(corpus: Path) -> list[Path]:
@@ -139,17 +142,20 @@ def label(answerable: bool, answers: list[str], context: str, sentence: str, par
 
 def ask_questions(questions: list[dict], config, log=print) -> list[Asked]:
     """Each question asked of the product over the train documents' index (no LLM): its candidates and labels."""
+    from assistant.conversation import judged_question
     from assistant.core import Assistant
     from assistant.extractive import candidate_of
 
     assistant = Assistant.open(config=config)
     asked, started = [], time.perf_counter()
     for n, q in enumerate(questions, 1):
-        grounds = assistant.gather(q["question"])
+        # A follow-up (a record with `history`) is searched for and judged as the product does it.
+        searched_for = assistant.search_query(q["question"], q.get("history"))
+        grounds = assistant.gather(searched_for, question=q["question"])
         best = grounds.extract.ranked[:CANDIDATES]
-        asked.append(Asked(q["question"], q["doc"], not q["is_impossible"], [candidate_of(s).text() for s in best],
+        asked.append(Asked(judged_question(q["question"], searched_for), q["doc"], not q["is_impossible"], [candidate_of(s).text() for s in best],
                            [label(not q["is_impossible"], q.get("answers") or [], q.get("context", ""), s.text, s.passage.paragraph.text)
-                            for s in best]))
+                            for s in best], searched_for))
         if n % 500 == 0:
             log(f"asked {n:,} of {len(questions):,} questions ({time.perf_counter() - started:.0f} s)")
     return asked

@@ -15,6 +15,9 @@ More data in the same SQuAD shape may join it:
   (`{"id","doc","title","context","question","is_impossible","answers"}`), seen `extra_repeat` times
   per epoch because they are few. Whole documents are held out for validation (`holdout_docs`), so
   the in-domain figures measure documents the reader never read.
+- Follow-ups among the in-domain questions (a record with `history`, the earlier turns, and
+  `previous_context`, the passage that answered the previous one) are read as the product reads them,
+  with the previous turn in brackets, and the previous passage's sentences are their hard negatives.
 
 Each candidate is written exactly as the product writes it at run time (`assistant.reader.candidate_text`:
 title, section, the sentence before when the candidate leans on it). Whole articles are held out for
@@ -107,19 +110,46 @@ def squad_questions(rows: list[dict], source: str, rng: random.Random, other_par
         labels = [0.0 if impossible else float(any(a in s for a in answers)) for s in sentences]
         if not impossible and not any(labels):
             continue  # the answer crosses a sentence boundary: no sentence holds it whole
+        asked = question_as_read(row)
         pairs = [
-            Pair(row["question"], candidate_text(s, row["title"], "", sentences[i - 1] if i else None), label, str(row["id"]), source)
+            Pair(asked, candidate_text(s, row["title"], "", sentences[i - 1] if i else None), label, str(row["id"]), source)
             for i, (s, label) in enumerate(zip(sentences, labels))
         ]
+        pairs += previous_turn_negatives(row, asked, sentences, answers, source)
         others = [c for c in by_article[row["title"]] if c != context]
         for other in rng.sample(others, min(other_paragraphs, len(others))):
             other_sentences = split_cache[other]
             i = rng.randrange(len(other_sentences))
             if not any(a in other_sentences[i] for a in answers):
-                pairs.append(Pair(row["question"], candidate_text(other_sentences[i], row["title"], "", other_sentences[i - 1] if i else None),
+                pairs.append(Pair(asked, candidate_text(other_sentences[i], row["title"], "", other_sentences[i - 1] if i else None),
                                   0.0, str(row["id"]), source))
         out.append(Question(str(row["id"]), not impossible, tuple(pairs), source))
     return out
+
+
+def question_as_read(row: dict) -> str:
+    """The question as the reader reads it in the product: a follow-up (a record with `history`, the
+    earlier turns as chat messages) is read as assistant/conversation.py writes its search query, with the
+    previous turn in brackets when the question leans on it."""
+    history = row.get("history")
+    if not history:
+        return row["question"]
+    from assistant.conversation import rewrite
+
+    return rewrite(row["question"], history)
+
+
+def previous_turn_negatives(row: dict, asked: str, sentences: list[str], answers: list[str], source: str) -> list[Pair]:
+    """A follow-up's hardest negatives: the sentences of the passage that answered the previous turn
+    (`previous_context`), which the query names in brackets and retrieval finds first. Each is a "no"
+    unless it holds one of this question's answers or is a sentence of its own context."""
+    previous = row.get("previous_context")
+    if not previous:
+        return []
+    theirs = _sentences(previous)
+    own = set(sentences)
+    return [Pair(asked, candidate_text(s, row["title"], "", theirs[i - 1] if i else None), 0.0, str(row["id"]), source)
+            for i, s in enumerate(theirs) if s not in own and not any(a in s for a in answers)]
 
 
 def squad_paragraphs(rows: list[dict]) -> list[tuple[str, list[str], list[str], str]]:
