@@ -226,7 +226,9 @@ float16 ({size:.1f} MB in all). `CrossEncoder(folder)` alone would leave the wor
     ("pairs", f"{data['train_pairs']:,} ({data['train_positive']:,} answering) from {data['train_questions']:,} questions; by source: "
               + ", ".join(f"{k} {v:,}" for k, v in data.get("train_pairs_by_source", {}).items())),
     ("negatives", f"every other sentence of the question's paragraph; {settings.get('other_paragraphs', 0)} sentence(s) from another "
-                  "paragraph of the same article per SQuAD question; for an unanswerable SQuAD 2.0 question, every sentence"),
+                  "paragraph of the same article per SQuAD question; for an unanswerable SQuAD 2.0 question, every sentence"
+                  + (f"; for a follow-up ({data['follow_up_questions']:,} in training, read with the previous turn in brackets as the "
+                     "product reads it), also every sentence of the passage that answered the previous turn" if data.get("follow_up_questions") else "")),
     ("header examples", "synthetic (training/metadata_pairs.py): made-up headers written as the product writes them, "
                         "metadata questions for and against them" if settings.get("metadata") else "none"),
     ("in-domain repeats", f"pairs seen per epoch: {repeats}" if repeats else "no in-domain data"),

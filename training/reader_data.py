@@ -56,6 +56,7 @@ class TrainingData:
     held_out_documents: list[str] = field(default_factory=list)
     repeats: dict[str, int] = field(default_factory=dict)  # source -> times its pairs are seen per epoch
     left_out: dict[str, int] = field(default_factory=dict)  # why -> records left out
+    follow_up_questions: int = 0  # in-domain training questions with an earlier turn (their negatives include its passage)
 
     def repeat_of(self, pair: Pair) -> int:
         return self.repeats.get(pair.source, 1)
@@ -77,6 +78,7 @@ class TrainingData:
             "files_sha256": self.file_hashes,
             "validation_articles": self.validation_articles,
             "left_out": self.left_out,
+            "follow_up_questions": self.follow_up_questions,
         }
 
 
@@ -249,6 +251,7 @@ def _add_in_domain(data: TrainingData, paths: list[Path], repeat: int, holdout_d
     data.held_out_documents = held_out_documents([r["doc"] for rows in rows_by_file.values() for r in rows], holdout_docs, seed)
     held = set(data.held_out_documents)
     for name, rows in rows_by_file.items():
+        data.follow_up_questions += sum(1 for r in rows if r["doc"] not in held and r.get("history"))
         data.train.extend(p for q in squad_questions([r for r in rows if r["doc"] not in held], name, rng, other_paragraphs) for p in q.pairs)
         data.in_domain_validation.extend(squad_questions([r for r in rows if r["doc"] in held], name, rng, other_paragraphs))
         data.repeats[name] = max(1, repeat)
