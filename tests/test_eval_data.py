@@ -90,3 +90,38 @@ def test_the_dev_claims_are_over_dev_documents_and_apart_from_the_test_claims():
     test_premises = [squashed(r["premise"]) for r in test]
     shared = [r["id"] for r in dev if any(squashed(r["premise"]) in t or t in squashed(r["premise"]) for t in test_premises)]
     assert not shared, shared
+
+
+# The policy corpus's train documents (../shared/bench/policy-corpus/splits.json): the only ones training data is over.
+POLICY_TRAIN_DOCUMENTS = {
+    "cabinet_office_directgov_2010_and_beyond_lane_fox.md", "dbt_monitoring_and_evaluation_strategy_2023-2026.pdf",
+    "dclg_housing_finance_household_expenditure_notes.html", "decc_onshore_wind_detailed_guide.html", "defra_evaluation_strategy_2023.pdf",
+    "desnz_monitoring_and_evaluation_framework_2024.pdf", "dexeu_citizens_rights_no_deal_policy_paper_2018.md",
+    "dft_evaluation_strategy_and_programme_2022.pdf", "dsit_govt_response_lords_space_economy_report_2026.pdf",
+    "dwp_waspi_state_pension_age_communications_new_decision_2026.pdf", "hmrc_evaluation_framework_2021.pdf",
+    "hoc_library_nhs_productivity_briefing_CBP10313_2025.md", "home_office_evaluation_strategy_2023.pdf",
+    "home_office_reform_stop_and_search_statement_2014.html", "home_secretary_speech_apcc_2016.html",
+    "leeds_health_and_wellbeing_strategy_2023-2030.md", "ltht_people_priorities_strategy_2024-2028.md", "mod_evaluation_strategy_2023.pdf",
+    "moj_commons_statement_hmp_birmingham_2016.html", "moj_evaluation_and_prototyping_strategy_2023.pdf",
+    "nhsbsa_maternity_exemption_certificate_guidance_2024.pdf", "ukhsa_stats_guidance_communicating_uncertainty.md",
+    "ukhsa_stats_guidance_handling_missing_data.md", "ukhsa_stats_guidance_reproducible_analytical_pipelines_intro.md",
+}
+
+
+def test_training_data_is_over_train_documents_only():
+    """Every record of training/data names the train document it was written over: no dev or test document's
+    text may teach a shipped model. A follow-up carries its two turns and the passage that answered the first."""
+    import json
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[1] / "training" / "data").glob("*.jsonl"))
+    assert files
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            record = json.loads(line)
+            assert record.get("doc") in POLICY_TRAIN_DOCUMENTS, f"{path.name}:{n} names {record.get('doc')!r}"
+            if "history" in record:
+                roles = [turn["role"] for turn in record["history"]]
+                assert roles == ["user", "assistant"] and record["previous_context"], f"{path.name}:{n}"
+                assert bool(record["answers"]) != bool(record["is_impossible"]), f"{path.name}:{n}"
+    assert POLICY_TRAIN_DOCUMENTS.isdisjoint(POLICY_DEV_DOCUMENTS)
