@@ -86,7 +86,6 @@ def _signoff(lines: list[str]) -> str | None:
     return None
 
 
-
 def _titled(text: str) -> bool:
     """A role set in title case, as a sign-off sets one whatever its words ("Harbourmaster", "Curator of
     Maps"): one to ten words, the first and most of the others capitalised, no sentence punctuation."""

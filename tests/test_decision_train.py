@@ -114,8 +114,8 @@ def test_the_command_is_documented():
 
 
 def test_a_follow_up_is_searched_with_its_previous_turn_and_judged_on_its_own_words(tmp_path, monkeypatch):
-    """As in use: "How much will they cost?" alone finds nothing about pontoons; with the previous turn it does,
-    and the decision model learns from the question the user typed."""
+    """As in use: "Who will build them?" is searched for with the previous turn in brackets, its candidates are
+    labelled against its answer, and the decision model learns from the question the user typed."""
     import training.decision_train as decision_train
 
     monkeypatch.setattr(decision_train, "CACHE", tmp_path / "cache")

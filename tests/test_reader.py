@@ -316,6 +316,7 @@ def test_a_follow_up_is_read_with_its_previous_turn_and_learns_from_that_turns_p
     passage that answered the previous turn gives it hard negatives, never the follow-up's own answer."""
     import random
 
+    from assistant.reader import candidate_text
     from training.reader_data import squad_questions
 
     row = {"id": "f1", "doc": "plan.md", "title": "The harbour plan",
@@ -327,10 +328,11 @@ def test_a_follow_up_is_read_with_its_previous_turn_and_learns_from_that_turns_p
     standalone = {**row, "id": "s1", "history": None, "previous_context": None, "question": "Who chairs the Tidal Board?"}
     followup, plain = squad_questions([row, standalone], "followups.jsonl", random.Random(1), other_paragraphs=0)
     assert {p.question for p in followup.pairs} == {"Who chairs it? (What is the Tidal Board? The body that oversees the harbour works.)"}
-    by_sentence = {p.candidate.rsplit("| ", 1)[-1].split(") ")[-1]: p.label for p in followup.pairs}
-    assert by_sentence["The Tidal Board is chaired by Mira Osei."] == 1.0
-    assert by_sentence["The Tidal Board oversees the harbour works."] == 0.0
-    assert by_sentence["It meets every quarter."] == 0.0
+    label_of = {p.candidate: p.label for p in followup.pairs}
+    title = "The harbour plan"
+    assert label_of[candidate_text("The Tidal Board is chaired by Mira Osei.", title)] == 1.0
+    assert label_of[candidate_text("The Tidal Board oversees the harbour works.", title)] == 0.0
+    assert label_of[candidate_text("It meets every quarter.", title, "", "The Tidal Board oversees the harbour works.")] == 0.0
     assert len(followup.pairs) == 4 and len(plain.pairs) == 2
     assert {p.question for p in plain.pairs} == {"Who chairs the Tidal Board?"}
     # A previous passage that holds the follow-up's answer gives no negative that is an answer.

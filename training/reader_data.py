@@ -31,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.conversation import rewrite
 from assistant.reader import candidate_text
 from ingest.segment import split_sentences
 from training.data_files import TrainingDataError, data_files, held_out_documents, plain_name, read_jsonl, sha256_of
@@ -133,12 +134,7 @@ def question_as_read(row: dict) -> str:
     """The question as the reader reads it in the product: a follow-up (a record with `history`, the
     earlier turns as chat messages) is read as assistant/conversation.py writes its search query, with the
     previous turn in brackets when the question leans on it."""
-    history = row.get("history")
-    if not history:
-        return row["question"]
-    from assistant.conversation import rewrite
-
-    return rewrite(row["question"], history)
+    return rewrite(row["question"], row["history"]) if row.get("history") else row["question"]
 
 
 def previous_turn_negatives(row: dict, asked: str, sentences: list[str], answers: list[str], source: str) -> list[Pair]:
@@ -251,8 +247,10 @@ def _add_in_domain(data: TrainingData, paths: list[Path], repeat: int, holdout_d
     data.held_out_documents = held_out_documents([r["doc"] for rows in rows_by_file.values() for r in rows], holdout_docs, seed)
     held = set(data.held_out_documents)
     for name, rows in rows_by_file.items():
-        data.follow_up_questions += sum(1 for r in rows if r["doc"] not in held and r.get("history"))
-        data.train.extend(p for q in squad_questions([r for r in rows if r["doc"] not in held], name, rng, other_paragraphs) for p in q.pairs)
+        trained = squad_questions([r for r in rows if r["doc"] not in held], name, rng, other_paragraphs)
+        follow_ups = {str(r["id"]) for r in rows if r.get("history")}
+        data.follow_up_questions += sum(1 for q in trained if q.id in follow_ups)
+        data.train.extend(p for q in trained for p in q.pairs)
         data.in_domain_validation.extend(squad_questions([r for r in rows if r["doc"] in held], name, rng, other_paragraphs))
         data.repeats[name] = max(1, repeat)
 
