@@ -29,8 +29,8 @@ BULLET_RE = re.compile(r"^\s*(?:[•·●▪◦‣∙\-\*–]|\(?\d{1,2}[.)])\s+
 # running header's copy before the first page number is the cover's, and kept.
 # docx 2: body order (tables in place), tables as rows, heading levels, title and author.
 # pdf 2: paragraphs split at vertical gaps; 3: pdfplumber layout (columns, running headers and footers, headings,
-# tables, page marks, title and author).
-LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "3", ".markdown": "3", ".docx": "2", ".pdf": "3"}
+# tables, page marks, title and author); 4: margin notes beside prose read apart from it.
+LOADER_VERSIONS = {".html": "4", ".htm": "4", ".md": "3", ".markdown": "3", ".docx": "2", ".pdf": "4"}
 
 
 class UnreadableDocument(Exception):

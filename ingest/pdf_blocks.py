@@ -156,8 +156,8 @@ def build_blocks(pages: list[list[Line]], style: Style) -> list[Block]:
     for page in pages:
         footnotes = _footnotes(page, style)
         for line in page:
-            if id(line) in footnotes:
-                notes.add(line)  # kept apart: the paragraph above them may go on over the page
+            if id(line) in footnotes or line.margin_note:
+                notes.add(line)  # kept apart: the paragraph beside or above them may go on over the page
                 continue
             if line.table is None and body.takes(line):
                 continue

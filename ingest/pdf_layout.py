@@ -10,6 +10,12 @@ and the running headers, footers and page numbers that repeat across pages are s
   gutter (a full-width heading, a table) cut the page into bands; each band reads left then right, and
   each side may itself split once more. Every column segment is a `flow`: a line break inside a flow
   is a line break, one between flows is a column or page break.
+- Margin notes: a line or three set in the margin beside a block of prose (a photo's name and role beside a
+  foreword, a side note) share rows with the prose's lines but not its text (`_margin_notes`). They read as a
+  flow of their own, after the paragraph they stand beside (ingest/pdf_blocks.py keeps them apart as it keeps
+  footnotes), so "promotes competitive markets and Sarah Munby responsible
+  business practices" stays "promotes competitive markets and responsible business practices", and the note
+  stays whole. A label of a label/value layout ("Ratified by:" beside its value) is never one.
 - Furniture (`drop_furniture`): lines among the first or last `EDGE_ROWS` rows of a page, within
   `EDGE_ZONE` of the page's height from its topmost or lowest text, are a running header or footer when
   their text (lower case, digit runs masked) is on `REPEATS` or more pages; a bare page number ("12",
@@ -58,6 +64,7 @@ class Line:
     flow_left: float = 0.0  # the flow's left and right text edges
     flow_right: float = 0.0
     table: object = None  # a finished table Block standing here in reading order
+    margin_note: bool = False  # set in the margin beside prose (`_margin_notes`): read after the paragraph it interrupts
 
     @property
     def x0(self) -> float:
@@ -141,15 +148,23 @@ Box = tuple[float, float, float, float]  # x0, top, x1, bottom
 
 def page_lines(words: list[Word], page: int, tables: list[tuple[Box, object]]) -> list[Line]:
     """The page's lines in reading order; `tables` are (bbox, Block) placed as lines of their own."""
-    fragments = [f for row in _rows(words) for f in _split_row(row)]
+    fragments = _split_at_text_edges([f for row in _rows(words) for f in _split_row(row)])
     for (x0, top, x1, bottom), block in tables:
         fragments.append(_Fragment([Word("", x0, x1, top, bottom, 0.0, False)], block))
     lines: list[Line] = []
-    for segment, column in enumerate(_columns(fragments, depth=0)):
-        left = min((f.x0 for f in column), default=0.0)
-        right = max((f.x1 for f in column), default=0.0)
-        for frags in _merge_rows(column):
-            lines.append(Line([w for f in frags for w in f.words], page, (page, segment), left, right, frags[0].table))
+    segments = _columns(fragments, depth=0)
+    for segment, column in enumerate(segments):
+        notes = _margin_notes(column)
+        body = [f for f in column if id(f) not in notes]
+        flows = [(body, segment, False)]
+        if notes:  # a flow of its own, which pdf_blocks reads after the paragraph it stands beside
+            flows.append(([f for f in column if id(f) in notes], len(segments) + segment, True))
+        for part, flow, margin_note in flows:
+            left = min((f.x0 for f in part), default=0.0)
+            right = max((f.x1 for f in part), default=0.0)
+            for frags in _merge_rows(part):
+                lines.append(Line([w for f in frags for w in f.words], page, (page, flow), left, right, frags[0].table,
+                                  margin_note))
     return lines
 
 
@@ -168,18 +183,48 @@ def _rows(words: list[Word]) -> list[list[Word]]:
     return [sorted(row, key=lambda w: w.x0) for row in rows]
 
 
+def _marker(word: Word) -> bool:
+    """A list item's bullet or number: "•", "1.", "(a)", "-"."""
+    return is_bullet(word) or bool(re.fullmatch(r"\(?\w{1,3}[.)]", word.text))
+
+
 def _split_row(row: list[Word]) -> list[_Fragment]:
     fragments = [_Fragment([row[0]])]
     for word in row[1:]:
         last = fragments[-1].words[-1]
         gap = word.x0 - last.x1
-        marker = is_bullet(last) or re.fullmatch(r"\(?\w{1,3}[.)]", last.text)  # "•", "1.", "(a)"
-        after_bullet = len(fragments[-1].words) == 1 and marker
+        after_bullet = len(fragments[-1].words) == 1 and _marker(last)
         if gap > FRAGMENT_GAP * max(word.size, last.size) and not after_bullet:
             fragments.append(_Fragment([word]))
         else:
             fragments[-1].words.append(word)
     return fragments
+
+
+def _split_at_text_edges(fragments: list[_Fragment]) -> list[_Fragment]:
+    """Fragments cut where a word after a wide space (0.8 of its size or more) starts at a text edge: the x at
+    which PROSE_RUN_LINES or more fragments of the page start. A margin note set close to the prose ("Permanent
+    Secretary" 14 points left of "low cost and clean energy system") is not run into the prose's line."""
+    texts = [f for f in fragments if f.table is None]
+    edges = {round(f.x0, 1) for f in texts if sum(abs(g.x0 - f.x0) <= 1.5 for g in texts) >= PROSE_RUN_LINES}
+    if not edges:
+        return fragments
+    out: list[_Fragment] = []
+    for fragment in fragments:
+        if fragment.table is not None:
+            out.append(fragment)
+            continue
+        current = _Fragment([fragment.words[0]])
+        for before, word in zip(fragment.words, fragment.words[1:]):
+            if _marker(before) or re.fullmatch(r"\d{1,2}(?:\.\d{1,2})+\.?", before.text):
+                current.words.append(word)  # a bullet or a number ("2.1.") stays with its text, which starts at an edge
+            elif word.x0 - before.x1 >= 0.8 * word.size and any(abs(word.x0 - x) <= 1.5 for x in edges):
+                out.append(current)
+                current = _Fragment([word])
+            else:
+                current.words.append(word)
+        out.append(current)
+    return out
 
 
 def _columns(fragments: list[_Fragment], depth: int) -> list[list[_Fragment]]:
@@ -252,6 +297,55 @@ def _gutter(fragments: list[_Fragment]) -> float | None:
     if min(statistics.median(f.x1 - f.x0 for f in side) for side in (left, right)) < 0.25 * width:
         return None
     return gutter
+
+
+MARGIN_NOTE_LINES = 3  # a margin note is a line or three: more lines beside a block are a label/value layout
+PROSE_RUN_LINES = 5  # a block of prose: this many lines or more, starting at one x, one under the other
+
+
+def _overlap(a: _Fragment, b: _Fragment) -> bool:
+    return a.top < b.bottom and b.top < a.bottom
+
+
+def _prose_run(line: _Fragment, texts: list[_Fragment]) -> list[_Fragment]:
+    """The lines that start where `line` starts (within 2 points), stacked one under the other with `line`
+    (no gap over 2.5 line heights between neighbours): the block of text it is a line of."""
+    same = sorted((g for g in texts if abs(g.x0 - line.x0) < 2.0), key=lambda g: g.top)
+    i = next(k for k, g in enumerate(same) if g is line)
+    lo, hi = i, i
+    while lo > 0 and same[lo].top - same[lo - 1].bottom < 2.5 * (same[lo].bottom - same[lo].top):
+        lo -= 1
+    while hi < len(same) - 1 and same[hi + 1].top - same[hi].bottom < 2.5 * (same[hi].bottom - same[hi].top):
+        hi += 1
+    return same[lo : hi + 1]
+
+
+def _margin_notes(column: list[_Fragment]) -> set[int]:
+    """The ids of the fragments of `column` that are a note in the margin beside a block of prose: a fragment
+    that shares a row with a line of a prose run (`_prose_run`: PROSE_RUN_LINES lines or more, most of them
+    long, wrapped lines), stands wholly left or right of it, does not end like a label (":"), and is one of at
+    most MARGIN_NOTE_LINES fragments beside that run on its side."""
+    texts = [f for f in column if f.table is None and f.words]
+    notes: set[int] = set()
+    for f in texts:
+        if f.words[-1].text.endswith(":"):
+            continue
+        for line in texts:
+            if line is f or not _overlap(f, line) or not (f.x1 < line.x0 or f.x0 > line.x1):
+                continue
+            run = _prose_run(line, texts)
+            if len(run) < PROSE_RUN_LINES:
+                continue
+            left, right = min(g.x0 for g in run), max(g.x1 for g in run)
+            widest = right - left
+            if sum(g.x1 - g.x0 >= 0.6 * widest for g in run) < 0.6 * len(run):
+                continue  # short lines: values or a list, not prose
+            on_side = [g for g in texts if g not in run and (g.x1 < left if f.x1 < left else g.x0 > right)
+                       and any(_overlap(g, r) for r in run)]
+            if len(on_side) <= MARGIN_NOTE_LINES and not any(g.words[-1].text.endswith(":") for g in on_side):
+                notes.update(id(g) for g in on_side)
+                break
+    return notes
 
 
 def _merge_rows(column: list[_Fragment]) -> list[list[_Fragment]]:

@@ -310,3 +310,55 @@ def test_nothing_is_printed_or_logged_for_a_damaged_file(tmp_path, capsys, caplo
     assert [r for r in caplog.records if r.name.startswith(("pdfminer", "pdfplumber"))] == []
     # the loggers are as they were afterwards: the quiet is the loader's own
     assert logging.getLogger("pdfminer").level == logging.NOTSET
+
+
+def _foreword_with_a_margin_note(path: Path, note: list[str], labels: bool = False) -> Path:
+    """A page: a heading, then a block of prose set right of a margin that holds `note`, one line beside each
+    of the prose's fourth and fifth lines (a photo's caption: a name, a role), 14 points left of the prose.
+    With `labels`, a label/value layout follows: labels ending in ":" beside their values."""
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    canvas = pdf_canvas.Canvas(str(path))
+    canvas.setFont("Helvetica-Bold", 18)
+    canvas.drawString(LEFT, 760, "Foreword from the Chief Executive")
+    prose = ["The trust has spent the year rebuilding its community services around the people who",
+             "use them, and this plan sets out what comes next for patients in the northern villages.",
+             "District nurses now visit most patients at home, the evening clinics are open in both",
+             "market towns, and waiting times are published every month so that everyone can see",
+             "how the services are doing. The board will report on each of these commitments to the",
+             "council in the spring, and again when the first year of the plan comes to an end.",
+             "I would like to thank the staff and volunteers who made this possible in a hard year."]
+    x, y = 170, 720
+    for i, text in enumerate(prose):
+        canvas.setFont("Helvetica", 9)
+        canvas.drawString(x, y, text)
+        if 3 <= i < 3 + len(note):
+            canvas.setFont("Helvetica", 9)
+            canvas.drawString(LEFT, y - 2, note[i - 3])  # set a little lower, as a caption under a photo is
+        y -= 13
+    if labels:
+        y -= 20
+        for label, value in (("Authored by:", "Riverside Community Trust"), ("Ratified by:", "The Joint Prescribing Group")):
+            canvas.drawString(LEFT, y, label)
+            canvas.drawString(170, y, value)
+            y -= 13
+    canvas.showPage()
+    canvas.save()
+    return path
+
+
+def test_a_note_in_the_margin_beside_prose_is_a_paragraph_of_its_own(tmp_path):
+    path = _foreword_with_a_margin_note(tmp_path / "foreword.pdf", ["Jane Smith", "Chief Executive"])
+    texts = [b.text for b in load_pdf(path).blocks]
+    prose = next(t for t in texts if t.startswith("The trust has spent"))
+    assert "Jane Smith" not in prose and "Chief Executive" not in prose
+    assert "everyone can see how the services are doing" in prose  # the prose's own lines, unbroken
+    assert prose.endswith("made this possible in a hard year.")
+    assert any("Jane Smith" in t for t in texts) and any("Chief Executive" in t for t in texts)  # nothing lost
+
+
+def test_labels_beside_their_values_stay_on_their_line(tmp_path):
+    path = _foreword_with_a_margin_note(tmp_path / "labelled.pdf", ["Jane Smith"], labels=True)
+    texts = [b.text for b in load_pdf(path).blocks]
+    assert any("Authored by: Riverside Community Trust" in t for t in texts)
+    assert any("Ratified by: The Joint Prescribing Group" in t for t in texts)
