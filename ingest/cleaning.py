@@ -42,7 +42,9 @@ from ingest.reflow import page_starts, rejoin
 # 12: an organisation in a file's Author property is the publisher, not the author (ingest/metadata.py).
 # 13: footnotes that point at web pages, several run into one line ("67 https://... 68 See: https://..."), are references.
 # 14: a numbered footnote citing a title and a month and year, with no separator before the date, is a reference.
-CLEANER_VERSION = "14"
+# 15: a signer's role under a heading that is their name is kept, though the body names the role too.
+CLEANER_VERSION = "15"
+MAX_ROLE_WORDS = 8  # "Chief Executive, Riverside Community Trust"
 
 # Whole-block furniture, matched case-insensitively against the stripped block: (what it is, pattern).
 FURNITURE_PATTERNS = [
@@ -420,14 +422,28 @@ def _drop_repeats(paragraphs: list[CleanParagraph], doc: CleanDocument) -> list[
     joined = "\n".join(normed)
     kept = []
     seen: set[str] = set()
-    for p, n in zip(paragraphs, normed):
+    for i, (p, n) in enumerate(zip(paragraphs, normed)):
         reason = NO_WORDS if not n else REPEAT if n in seen else PULL_QUOTE if joined.count(n) > exact[n] else None
+        if reason == PULL_QUOTE and _signers_role(paragraphs, i):
+            reason = None  # "Permanent Secretary" under the heading "Sarah Munby": a role is named in the body too
         if reason:
             doc.drop(p.text, reason)
             continue
         seen.add(n)
         kept.append(p)
     return kept
+
+
+def _signers_role(paragraphs: list[CleanParagraph], i: int) -> bool:
+    """Paragraph `i` is a signer's role set as a caption under their name: a short line, alone under a heading
+    that is only a person's name, right after a foreword (or preface, or message from ...). ingest/signoff.py
+    reads the two as the foreword's sign-off."""
+    from ingest.signoff import is_signed_section, person_name
+
+    paragraph, section = paragraphs[i], paragraphs[i].section.strip()
+    alone = all(q.section != paragraph.section for k, q in enumerate(paragraphs) if k != i)
+    return (alone and i > 0 and is_signed_section(paragraphs[i - 1].section) and len(paragraph.text.split()) <= MAX_ROLE_WORDS
+            and person_name(section) == " ".join(section.split()))
 
 
 # --- reader comments -------------------------------------------------------------------------

@@ -56,6 +56,11 @@ def _short(text: str) -> bool:
     return 0 < len(_tidy(text).split()) <= MAX_SIGNOFF_WORDS
 
 
+def is_signed_section(heading: str) -> bool:
+    """A foreword, a preface, an introduction by someone, a message or welcome from someone: a section signed."""
+    return bool(_SIGNED_SECTION.search(heading or ""))
+
+
 def person_name(text: str) -> str | None:
     """The person's name `text` starts with ("Rt Hon Chris Grayling MP Secretary of State" -> "Chris Grayling"),
     or None."""

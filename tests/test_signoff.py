@@ -76,6 +76,27 @@ def test_who_signed_the_foreword_is_answered_from_the_header(tmp_path):
         assert not answer.abstained and "Morwenna Tregear" in answer.answer, answer.answer
 
 
+def test_a_role_under_the_signers_name_is_kept_though_the_body_names_it_too():
+    """A PDF's caption under a photo ("Loveday Trezise", then "Harbour Master"): the name is read as a heading, and
+    the role, which the body also names ("... the Harbour Master will ..."), is not a pull quote to drop."""
+    from ingest.cleaning import clean
+    from ingest.loaders import Block
+    from ingest.signoff import foreword_signoff
+
+    blocks = [Block("heading", "Porthmellin harbour plan", level=1), Block("heading", "Foreword", level=2),
+              Block("text", "The harbour board has agreed a ten-year plan for the quay, the moorings and the lifeboat station."),
+              Block("text", "From next spring the Harbour Master will publish the mooring waiting list every month."),
+              Block("heading", "Loveday Trezise", level=3), Block("text", "Harbour Master"),
+              Block("heading", "Executive summary", level=2),
+              Block("text", "Stage one of the dredging plan moves silt from the inner harbour to the quay.")]
+    doc = clean(blocks)
+    assert ("Loveday Trezise", "Harbour Master") in [(p.section, p.text) for p in doc.paragraphs]
+    assert foreword_signoff(doc.paragraphs) == ("foreword", "Loveday Trezise, Harbour Master")
+    # Outside a sign-off, a short line the body repeats is still a pull quote: under a heading that is not a name.
+    blocks[4] = Block("heading", "Mooring lists", level=3)
+    assert "Harbour Master" not in [p.text for p in clean(blocks).paragraphs]
+
+
 def test_long_runs_of_spaces_are_read_in_linear_time():
     """A converter's page of blanks is bad input, not a reason to hang an ingest: each rule that reads a paragraph
     collapses spaces before a pattern that could backtrack on them (quadratic: minutes for these; linear: well
