@@ -13,9 +13,9 @@ and the running headers, footers and page numbers that repeat across pages are s
 - Margin notes: a line or three set in the margin beside a block of prose (a photo's name and role beside a
   foreword, a side note) share rows with the prose's lines but not its text (`_margin_notes`). They read as a
   flow of their own, after the paragraph they stand beside (ingest/pdf_blocks.py keeps them apart as it keeps
-  footnotes), so "promotes competitive markets and Sarah Munby responsible
-  business practices" stays "promotes competitive markets and responsible business practices", and the note
-  stays whole. A label of a label/value layout ("Ratified by:" beside its value) is never one.
+  footnotes), so "promotes competitive markets and Sarah Munby responsible business practices" reads "promotes
+  competitive markets and responsible business practices", and the note stays whole. A label of a label/value
+  layout ("Ratified by:" beside its value) is never one.
 - Furniture (`drop_furniture`): lines among the first or last `EDGE_ROWS` rows of a page, within
   `EDGE_ZONE` of the page's height from its topmost or lowest text, are a running header or footer when
   their text (lower case, digit runs masked) is on `REPEATS` or more pages; a bare page number ("12",
@@ -340,7 +340,8 @@ def _margin_notes(column: list[_Fragment]) -> set[int]:
             widest = right - left
             if sum(g.x1 - g.x0 >= 0.6 * widest for g in run) < 0.6 * len(run):
                 continue  # short lines: values or a list, not prose
-            on_side = [g for g in texts if g not in run and (g.x1 < left if f.x1 < left else g.x0 > right)
+            in_run = {id(g) for g in run}
+            on_side = [g for g in texts if id(g) not in in_run and (g.x1 < left if f.x1 < left else g.x0 > right)
                        and any(_overlap(g, r) for r in run)]
             if len(on_side) <= MARGIN_NOTE_LINES and not any(g.words[-1].text.endswith(":") for g in on_side):
                 notes.update(id(g) for g in on_side)
